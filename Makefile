@@ -1,0 +1,47 @@
+# napari-allen-sync: the two commands a user needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench screenshots lint venv clean
+
+# The virtual environment with the package (editable), a Qt 6 binding and the test tools.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[all,testing]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## demo: napari with the plugin on the embedded demo atlas (headless: a screenshot instead)
+demo: $(STAMP)
+	@if [ "$$(uname -s)" = "Linux" ] && [ -z "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
+	  bash tools/display-deps.sh && \
+	  echo "No display: running the demo headless; see screenshots/demo.png" && \
+	  xvfb-run -a -s "-screen 0 1600x1000x24" $(VENV)/bin/napari-allen-sync demo --screenshot screenshots/demo.png; \
+	else \
+	  $(VENV)/bin/napari-allen-sync demo; \
+	fi
+
+## test: the whole suite, headless (Xvfb + Mesa through pytest-xvfb)
+test: $(STAMP)
+	bash tools/display-deps.sh
+	QT_API=pyqt6 $(PY) -m pytest
+
+## bench: benchmark figures as JSON on stdout
+bench: $(STAMP)
+	bash tools/display-deps.sh
+	QT_API=pyqt6 $(PY) -m napari_allen_sync.bench
+
+## screenshots: regenerate the README's screenshots headless
+screenshots: $(STAMP)
+	bash tools/display-deps.sh
+	QT_API=pyqt6 xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m napari_allen_sync.screenshots screenshots
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache .hypothesis

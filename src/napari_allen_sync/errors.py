@@ -1,0 +1,133 @@
+"""The package's own exception types.
+
+Every error a user can act on is raised as a subclass of :class:`AllenSyncError`
+and names the id, value, file, field or URL at fault. Several also derive from the
+matching built-in (``KeyError``, ``ValueError``) so that generic code can catch them.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AllenSyncError",
+    "CacheError",
+    "CatalogFormatError",
+    "InvalidCoordinateError",
+    "InvalidIdListError",
+    "MissingAlignmentError",
+    "NoUsableImagesError",
+    "ServiceError",
+    "ServiceTimeoutError",
+    "ServiceUnavailableError",
+    "UnknownIdError",
+]
+
+
+class AllenSyncError(Exception):
+    """Base class of every error raised by napari-allen-sync."""
+
+
+class CatalogFormatError(AllenSyncError, ValueError):
+    """A catalog file or record is malformed.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong.
+    path : str, optional
+        The file at fault.
+    record_id : int, optional
+        The id of the record at fault, when it has one.
+    field : str, optional
+        The field at fault.
+    """
+
+    def __init__(self, message, *, path=None, record_id=None, field=None):
+        self.path = None if path is None else str(path)
+        self.record_id = record_id
+        self.field = field
+        where = []
+        if self.path is not None:
+            where.append(f"file {self.path}")
+        if record_id is not None:
+            where.append(f"record id {record_id}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        prefix = (", ".join(where) + ": ") if where else ""
+        super().__init__(prefix + message)
+
+
+class UnknownIdError(AllenSyncError, KeyError):
+    """An id names no record of the expected kind in the catalog.
+
+    Parameters
+    ----------
+    kind : str
+        The Allen model that was looked up (``"SectionImage"``, ``"Atlas"``, ...).
+    value : object
+        The id that was not found.
+    hint : str, optional
+        What to do next.
+    """
+
+    def __init__(self, kind, value, hint=""):
+        self.kind = kind
+        self.value = value
+        self.hint = hint
+        super().__init__(kind, value)
+
+    def __str__(self):
+        text = f"unknown {self.kind} id {self.value!r}"
+        return f"{text}: {self.hint}" if self.hint else text
+
+
+class InvalidCoordinateError(AllenSyncError, ValueError):
+    """A coordinate is NaN, infinite, out of range or not a number."""
+
+
+class InvalidIdListError(AllenSyncError, ValueError):
+    """An id or id list is empty, of the wrong type or malformed."""
+
+
+class MissingAlignmentError(AllenSyncError):
+    """A data set or image lacks the alignment a synchronization needs."""
+
+
+class NoUsableImagesError(AllenSyncError):
+    """A data set has no image that can be synchronized (all failed or unaligned)."""
+
+
+class CacheError(AllenSyncError):
+    """The on-disk cache cannot be read or written."""
+
+
+class ServiceError(AllenSyncError):
+    """The Allen service (or a compatible server) answered with an error or garbage.
+
+    Parameters
+    ----------
+    message : str
+        The service's own message, or a description of what was wrong with the answer.
+    url : str, optional
+        The URL that was requested.
+    status : int, optional
+        The HTTP status code, when an answer arrived.
+    """
+
+    def __init__(self, message, *, url=None, status=None):
+        self.message = message
+        self.url = url
+        self.status = status
+        text = message
+        if status is not None:
+            text = f"{text} (HTTP {status})"
+        if url is not None:
+            text = f"{text} [{url}]"
+        super().__init__(text)
+
+
+class ServiceUnavailableError(ServiceError):
+    """The service could not be reached (connection refused, reset, DNS failure)."""
+
+
+class ServiceTimeoutError(ServiceError):
+    """The service did not answer within the configured timeout."""

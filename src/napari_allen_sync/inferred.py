@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "CLAMP_TOLERANCE_SECTIONS",
     "IMAGE_SYNC_DATA_SET_ID_AS_STRING",
     "PIXEL_CENTER_OFFSET",
     "TIE_BREAK_TOWARDS_LOWER_SECTION",
@@ -30,6 +31,10 @@ __all__ = [
 #: [inferred] When a point lies exactly half-way between two sections, the section with
 #: the lower section number is chosen. No recorded answer falls on a tie.
 TIE_BREAK_TOWARDS_LOWER_SECTION = True
+
+#: Points within this many sections (1e-6 × thickness µm) of the first or last plane
+#: count as on it, not beyond it, when :func:`nearest_sections` reports clamping.
+CLAMP_TOLERANCE_SECTIONS = 1e-6
 
 #: [documented: the recorded envelope sends "479"] ``image_sync.section_data_set_id`` is
 #: written as a JSON string, as the live service does; ``image_to_atlas`` sends null.
@@ -73,8 +78,9 @@ def nearest_sections(section_numbers: np.ndarray, q: np.ndarray):
         Position in ``section_numbers`` of the chosen section. Points before the first
         or past the last section get the first or last one (clamping, [checked]).
     clamped : numpy.ndarray of bool
-        True where ``q`` lies outside ``[section_numbers[0], section_numbers[-1]]``:
-        the choice was clamped. The service does not report this.
+        True where ``q`` lies outside ``[section_numbers[0], section_numbers[-1]]``
+        (by more than :data:`CLAMP_TOLERANCE_SECTIONS`, so that a point on the first
+        or last plane up to rounding is not called clamped): the choice was clamped. The service does not report this.
 
     Notes
     -----
@@ -85,7 +91,7 @@ def nearest_sections(section_numbers: np.ndarray, q: np.ndarray):
     mid = 0.5 * (sn[1:] + sn[:-1])
     side = "left" if TIE_BREAK_TOWARDS_LOWER_SECTION else "right"
     index = np.searchsorted(mid, q, side=side)
-    clamped = (q < sn[0]) | (q > sn[-1])
+    clamped = (q < sn[0] - CLAMP_TOLERANCE_SECTIONS) | (q > sn[-1] + CLAMP_TOLERANCE_SECTIONS)
     return index, clamped
 
 

@@ -133,7 +133,7 @@ def affine_3x4(c) -> np.ndarray:
 
 def _coefficients_2x3(m) -> tuple[float, ...]:
     m = np.asarray(m, dtype=float)
-    return (m[0, 0], m[0, 1], m[1, 0], m[1, 1], m[0, 2], m[1, 2])
+    return tuple(float(v) for v in (m[0, 0], m[0, 1], m[1, 0], m[1, 1], m[0, 2], m[1, 2]))
 
 
 def _coefficients_3x4(m) -> tuple[float, ...]:

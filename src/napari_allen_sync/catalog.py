@@ -152,6 +152,15 @@ class Catalog:
         self.revision = 0
         self.add_all(records)
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
     # ------------------------------------------------------------------ adding
     def add(self, record) -> None:
         """Add (or replace) one record."""

@@ -44,24 +44,51 @@ def random_tsv(rng, resolution):
     return tsv, np.linalg.inv(full)[:2]
 
 
-def make_data_set(rng, ds_id, *, space=9, plane=1, thickness=25.0, numbers=None, image_cls=SectionImage,
-                  annotated=False, permute=False, first_image_id=None):
+def make_data_set(
+    rng,
+    ds_id,
+    *,
+    space=9,
+    plane=1,
+    thickness=25.0,
+    numbers=None,
+    image_cls=SectionImage,
+    annotated=False,
+    permute=False,
+    first_image_id=None,
+):
     """A data set with images at ``numbers`` (default: 70 sections, 8 apart)."""
     if numbers is None:
         numbers = 4 + 8 * np.arange(70)
     tvr, trv = random_tvr(rng, permute)
-    ds = SectionDataSet(id=ds_id, plane_of_section_id=plane, section_thickness=thickness,
-                        reference_space_id=space,
-                        alignment3d=Alignment3d.from_matrices(tvr, trv, aligned_id=ds_id))
+    ds = SectionDataSet(
+        id=ds_id,
+        plane_of_section_id=plane,
+        section_thickness=thickness,
+        reference_space_id=space,
+        alignment3d=Alignment3d.from_matrices(tvr, trv, aligned_id=ds_id),
+    )
     images = []
     base = first_image_id if first_image_id is not None else ds_id * 1000
     for k, n in enumerate(numbers):
         tsv, tvs = random_tsv(rng, rng.uniform(1.0, 1.6))
-        images.append(image_cls(id=base + k, data_set_id=ds_id, section_number=int(n),
-                                width=9000, height=6000, image_width=9400, image_height=6400,
-                                x=200, y=200, resolution=float(np.hypot(*tsv[0, :2])),
-                                tier_count=6, annotated=annotated,
-                                alignment2d=Alignment2d.from_matrices(tsv, tvs, section_image_id=base + k)))
+        images.append(
+            image_cls(
+                id=base + k,
+                data_set_id=ds_id,
+                section_number=int(n),
+                width=9000,
+                height=6000,
+                image_width=9400,
+                image_height=6400,
+                x=200,
+                y=200,
+                resolution=float(np.hypot(*tsv[0, :2])),
+                tier_count=6,
+                annotated=annotated,
+                alignment2d=Alignment2d.from_matrices(tsv, tvs, section_image_id=base + k),
+            )
+        )
     return ds, images
 
 
@@ -77,14 +104,30 @@ def synthetic_catalog(seed=0):
     ]:
         ds, ims = make_data_set(rng, ds_id, **kw)
         records += [ds, *ims]
-    atlas_ds, plates = make_data_set(rng, 9001, thickness=100.0, numbers=np.arange(1, 133),
-                                     image_cls=AtlasImage, annotated=True)
-    records += [atlas_ds, *plates, Atlas(id=1, name="Test P56 coronal", reference_space_id=9,
-                                          structure_graph_id=1, data_set_ids=(9001,))]
+    atlas_ds, plates = make_data_set(
+        rng, 9001, thickness=100.0, numbers=np.arange(1, 133), image_cls=AtlasImage, annotated=True
+    )
+    records += [
+        atlas_ds,
+        *plates,
+        Atlas(
+            id=1,
+            name="Test P56 coronal",
+            reference_space_id=9,
+            structure_graph_id=1,
+            data_set_ids=(9001,),
+        ),
+    ]
     records += [
         Structure(id=997, acronym="root", name="root", structure_id_path=(997,)),
-        Structure(id=315, acronym="Isocortex", name="Isocortex", parent_structure_id=997,
-                  structure_id_path=(997, 315), color_hex_triplet="70FF71"),
+        Structure(
+            id=315,
+            acronym="Isocortex",
+            name="Isocortex",
+            parent_structure_id=997,
+            structure_id_path=(997, 315),
+            color_hex_triplet="70FF71",
+        ),
         StructureCenter(structure_id=315, reference_space_id=9, x=5000, y=2000, z=8000),
         StructureCenter(structure_id=315, reference_space_id=10, x=5000, y=2000, z=3400),
         StructureCenter(structure_id=997, reference_space_id=9, x=6600, y=4000, z=5700),

@@ -95,7 +95,11 @@ def case_catalog(case, *, fill_series: bool):
     for c in cases:
         if c["service"] == "image_to_reference":
             si = c["section_image"]
-            images[si["id"]] = (si["section_number"], np.array(si["tsv_2x3"]), _inv_2x3(si["tsv_2x3"]))
+            images[si["id"]] = (
+                si["section_number"],
+                np.array(si["tsv_2x3"]),
+                _inv_2x3(si["tsv_2x3"]),
+            )
         elif "expected_image_sync" in c:
             e = c["expected_image_sync"]
             tvs = np.array(c["returned_image_tvs_2x3"])

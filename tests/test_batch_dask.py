@@ -7,8 +7,8 @@ import pickle
 import dask.array as da
 import numpy as np
 import pytest
-from engine_fixtures import synthetic_catalog
 
+from engine_fixtures import synthetic_catalog
 from napari_allen_sync import batch
 from napari_allen_sync.errors import InvalidCoordinateError, UnknownIdError
 from napari_allen_sync.synchronizer import Synchronizer
@@ -35,7 +35,9 @@ def test_chunked_equals_in_memory():
     ref = batch.image_to_reference(CATALOG, SEED, da.from_array(pts, chunks=(999, 2))).compute()
     r = SYNC.image_to_reference_batch(SEED, pts[:, 0], pts[:, 1])
     np.testing.assert_array_equal(ref, r.as_array())
-    back = batch.reference_to_image(CATALOG, 9, da.from_array(ref, chunks=(2048, 3)), [102])[102].compute()
+    back = batch.reference_to_image(CATALOG, 9, da.from_array(ref, chunks=(2048, 3)), [102])[
+        102
+    ].compute()
     np.testing.assert_allclose(back[:, 2], pts[:, 0], atol=1e-6)
     atlas = batch.image_to_atlas(CATALOG, SEED, pts, 1).compute()
     assert atlas.shape == (10_000, 6)
@@ -59,9 +61,16 @@ def test_catalog_pickles():
 def test_same_code_on_a_local_cluster():
     distributed = pytest.importorskip("dask.distributed")
     pts = _points(200_000, seed=5)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, host="127.0.0.1") as cluster, \
-            distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            host="127.0.0.1",
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         lazy = batch.image_to_image(CATALOG, SEED, da.from_array(pts, chunks=(25_000, 2)), [103])
         got = client.compute(lazy[103]).result(timeout=120)
     expected = SYNC.image_to_image_batch(SEED, pts[:, 0], pts[:, 1], [103])[0]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from engine_fixtures import synthetic_catalog
 
+from engine_fixtures import synthetic_catalog
 from napari_allen_sync.catalog import Catalog
 from napari_allen_sync.errors import CatalogFormatError, UnknownIdError
 from napari_allen_sync.records import SectionDataSet, SectionImage
@@ -44,7 +44,9 @@ def test_round_trip_through_a_folder(tmp_path):
 
 
 def test_extra_fields_survive_a_round_trip(tmp_path):
-    src = json.loads((DATA / "rma-examples" / "SectionImage-101945191-with-alignment2d.json").read_text())
+    src = json.loads(
+        (DATA / "rma-examples" / "SectionImage-101945191-with-alignment2d.json").read_text()
+    )
     cat = Catalog.from_folder(DATA / "rma-examples")
     cat.to_folder(tmp_path)
     out = json.loads((tmp_path / "SectionDataSet-123.json").read_text())
@@ -67,20 +69,45 @@ GOOD_DS = {"id": 5, "plane_of_section_id": 1, "section_thickness": 25.0, "refere
         ("{not json", "is not valid JSON"),
         (json.dumps([1, 2]), "is not an Allen RMA answer"),
         (json.dumps({"success": False, "msg": "boom"}), "records a failed request"),
-        (json.dumps({"success": True, "msg": [{**GOOD_DS, "section_thickness": "25"}]}), "field 'section_thickness'"),
-        (json.dumps({"success": True, "msg": [{**GOOD_DS, "section_thickness": -1}]}), "must be positive"),
-        (json.dumps({"success": True, "msg": [{k: v for k, v in GOOD_DS.items() if k != "reference_space_id"}]}),
-         "record id 5, field 'reference_space_id': SectionDataSet lacks"),
-        (json.dumps({"success": True, "msg": [{**GOOD_DS, "alignment3d": {"tvr_00": 1}}]}), "field 'tvr_01'"),
-        (json.dumps({"success": True, "msg": [{**GOOD_DS, "section_images": [
-            {"id": 9, "section_number": "x"}]}]}), "record id 9, field 'section_number'"),
+        (
+            json.dumps({"success": True, "msg": [{**GOOD_DS, "section_thickness": "25"}]}),
+            "field 'section_thickness'",
+        ),
+        (
+            json.dumps({"success": True, "msg": [{**GOOD_DS, "section_thickness": -1}]}),
+            "must be positive",
+        ),
+        (
+            json.dumps(
+                {
+                    "success": True,
+                    "msg": [{k: v for k, v in GOOD_DS.items() if k != "reference_space_id"}],
+                }
+            ),
+            "record id 5, field 'reference_space_id': SectionDataSet lacks",
+        ),
+        (
+            json.dumps({"success": True, "msg": [{**GOOD_DS, "alignment3d": {"tvr_00": 1}}]}),
+            "field 'tvr_01'",
+        ),
+        (
+            json.dumps(
+                {
+                    "success": True,
+                    "msg": [{**GOOD_DS, "section_images": [{"id": 9, "section_number": "x"}]}],
+                }
+            ),
+            "record id 9, field 'section_number'",
+        ),
         (json.dumps({"success": True, "msg": [{"id": 1, "whatever": 2}]}), "unknown model"),
     ],
 )
 def test_malformed_files_name_file_record_and_field(tmp_path, content, words):
     (tmp_path / "good.json").write_text(json.dumps({"success": True, "msg": [dict(GOOD_DS, id=6)]}))
     (tmp_path / "bad.json").write_text(content)
-    cat = Catalog([SectionDataSet(id=1, plane_of_section_id=1, section_thickness=25, reference_space_id=9)])
+    cat = Catalog(
+        [SectionDataSet(id=1, plane_of_section_id=1, section_thickness=25, reference_space_id=9)]
+    )
     with pytest.raises(CatalogFormatError) as info:
         cat.load_folder(tmp_path)
     assert "bad.json" in str(info.value) and words in str(info.value)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from engine_fixtures import synthetic_catalog
 
+from engine_fixtures import synthetic_catalog
 from napari_allen_sync.cli import main
 from napari_allen_sync.synchronizer import Synchronizer
 
@@ -27,11 +27,21 @@ def catalog_dir(tmp_path_factory):
 
 
 def test_help_explains_the_coordinate_frames():
-    out = subprocess.run([sys.executable, "-m", "napari_allen_sync.cli", "--help"],
-                         capture_output=True, text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "napari_allen_sync.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert "section pixels" in out and "reference space" in out and "PIR" in out
-    out = subprocess.run([sys.executable, "-m", "napari_allen_sync.cli", "sync", "--help"],
-                         capture_output=True, text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "napari_allen_sync.cli", "sync", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert "image_to_image_2d" in out and "distance" in out
 
 
@@ -40,8 +50,22 @@ def test_image_to_image_from_npy_to_csv(catalog_dir, tmp_path):
     pts = rng.uniform(0, 9000, (250, 2))
     np.save(tmp_path / "cells.npy", pts)
     out = tmp_path / "synced.csv"
-    code = main(["sync", "--catalog", str(catalog_dir), "image_to_image", "--section-image-id", str(SEED),
-                 "--section-data-set-ids", "102,103", "--points", str(tmp_path / "cells.npy"), "-o", str(out)])
+    code = main(
+        [
+            "sync",
+            "--catalog",
+            str(catalog_dir),
+            "image_to_image",
+            "--section-image-id",
+            str(SEED),
+            "--section-data-set-ids",
+            "102,103",
+            "--points",
+            str(tmp_path / "cells.npy"),
+            "-o",
+            str(out),
+        ]
+    )
     assert code == 0
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 500
@@ -55,8 +79,25 @@ def test_image_to_image_from_npy_to_csv(catalog_dir, tmp_path):
 def test_reference_to_image_from_csv_with_header_to_json(catalog_dir, tmp_path):
     (tmp_path / "p.csv").write_text("z,y,x\n5000,4000,6000\n5100,4100,6100\n")
     out = tmp_path / "r.json"
-    assert main(["sync", "--catalog", str(catalog_dir), "reference_to_image", "--reference-space-id", "9",
-                 "--section-data-set-ids", "103", "--points", str(tmp_path / "p.csv"), "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "sync",
+                "--catalog",
+                str(catalog_dir),
+                "reference_to_image",
+                "--reference-space-id",
+                "9",
+                "--section-data-set-ids",
+                "103",
+                "--points",
+                str(tmp_path / "p.csv"),
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rows = json.loads(out.read_text())
     msg = Synchronizer(CATALOG).reference_to_image(9, 6000, 4000, 5000, [103])[0]["image_sync"]
     assert rows[0]["x"] == msg["x"] and rows[0]["section_image_id"] == msg["section_image_id"]
@@ -66,9 +107,24 @@ def test_console_script_reports_bad_input_without_traceback(catalog_dir, tmp_pat
     (tmp_path / "p.csv").write_text("x,y\n1,2\nnan,3\n")
     exe = Path(sys.executable).with_name("napari-allen-sync")
     out = tmp_path / "never.csv"
-    proc = subprocess.run([str(exe), "sync", "--catalog", str(catalog_dir), "image_to_reference",
-                           "--section-image-id", str(SEED), "--points", str(tmp_path / "p.csv"), "-o", str(out)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            str(exe),
+            "sync",
+            "--catalog",
+            str(catalog_dir),
+            "image_to_reference",
+            "--section-image-id",
+            str(SEED),
+            "--points",
+            str(tmp_path / "p.csv"),
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert "x must be finite" in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists() and not list(tmp_path.glob(".*partial"))
@@ -76,16 +132,55 @@ def test_console_script_reports_bad_input_without_traceback(catalog_dir, tmp_pat
 
 def test_unknown_id_and_missing_arguments(catalog_dir, tmp_path, capsys):
     (tmp_path / "p.csv").write_text("1,2\n")
-    assert main(["sync", "--catalog", str(catalog_dir), "image_to_reference", "--section-image-id", "4",
-                 "--points", str(tmp_path / "p.csv")]) == 2
+    assert (
+        main(
+            [
+                "sync",
+                "--catalog",
+                str(catalog_dir),
+                "image_to_reference",
+                "--section-image-id",
+                "4",
+                "--points",
+                str(tmp_path / "p.csv"),
+            ]
+        )
+        == 2
+    )
     assert "unknown SectionImage id 4" in capsys.readouterr().err
-    assert main(["sync", "--catalog", str(catalog_dir), "image_to_atlas", "--section-image-id", str(SEED),
-                 "--points", str(tmp_path / "p.csv")]) == 2
+    assert (
+        main(
+            [
+                "sync",
+                "--catalog",
+                str(catalog_dir),
+                "image_to_atlas",
+                "--section-image-id",
+                str(SEED),
+                "--points",
+                str(tmp_path / "p.csv"),
+            ]
+        )
+        == 2
+    )
     assert "needs --atlas-id" in capsys.readouterr().err
 
 
 def test_structure_to_image_needs_no_points(catalog_dir, capsys):
-    assert main(["sync", "--catalog", str(catalog_dir), "structure_to_image", "--section-data-set-id", "101",
-                 "--structure-ids", "315,997"]) == 0
+    assert (
+        main(
+            [
+                "sync",
+                "--catalog",
+                str(catalog_dir),
+                "structure_to_image",
+                "--section-data-set-id",
+                "101",
+                "--structure-ids",
+                "315,997",
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
     assert [r["point"] for r in rows] == ["315", "997"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ground_truth import case_catalog, load_cases, request_params
 
+from ground_truth import case_catalog, load_cases, request_params
 from napari_allen_sync.synchronizer import Synchronizer
 
 TOL = 1e-6
@@ -53,7 +53,9 @@ def test_reference_to_image(case, fill_series):
 def test_cross_space_cases_are_present():
     """The 9 ↔ 10 conversion is exercised: sagittal (space 10) data sets asked in space 9."""
     crossed = [
-        c for c in R2I if c["reference_space_id_queried"] != c["section_data_set"]["reference_space_id"]
+        c
+        for c in R2I
+        if c["reference_space_id_queried"] != c["section_data_set"]["reference_space_id"]
     ]
     assert len(crossed) >= 4
 
@@ -64,7 +66,9 @@ def test_reference_to_image_reports_clamping(case):
     _, space, q = request_params(case)
     sync = Synchronizer(case_catalog(case, fill_series=True))
     ds = case["section_data_set"]["id"]
-    (batch,) = sync.reference_to_image_batch(space, [float(q["x"])], [float(q["y"])], [float(q["z"])], [ds])
+    (batch,) = sync.reference_to_image_batch(
+        space, [float(q["x"])], [float(q["y"])], [float(q["z"])], [ds]
+    )
     numbers = sync.stack(ds).section_numbers
     chosen = case["expected_image_sync"]["section_number"]
     # The recorded choice sits at an end of the stack iff our flag says clamped or it
@@ -85,7 +89,9 @@ def test_recorded_envelope_section_choice(case):
     _, space, q = request_params(case)
     sync = Synchronizer(case_catalog(case, fill_series=False))
     ds = case["section_data_set"]["id"]
-    (batch,) = sync.reference_to_image_batch(space, [float(q["x"])], [float(q["y"])], [float(q["z"])], [ds])
+    (batch,) = sync.reference_to_image_batch(
+        space, [float(q["x"])], [float(q["y"])], [float(q["z"])], [ds]
+    )
     (expected,) = case["full_response"]["msg"]
     got = batch.to_msg(0)["image_sync"]
     assert got["section_number"] == expected["image_sync"]["section_number"]

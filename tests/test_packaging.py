@@ -23,8 +23,19 @@ pytestmark = pytest.mark.slow
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (found,) = out.glob("napari_allen_sync-*.whl")
     return found
@@ -66,7 +77,11 @@ def test_npe2_validate_in_a_fresh_environment(wheel, tmp_path):
     pip = [str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, "--no-deps", str(wheel)], check=True, capture_output=True, timeout=300)
     subprocess.run([*pip, "npe2"], check=True, capture_output=True, timeout=600)
-    proc = subprocess.run([str(env_dir / "bin" / "npe2"), "validate", "napari-allen-sync"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(env_dir / "bin" / "npe2"), "validate", "napari-allen-sync"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "valid" in (proc.stdout + proc.stderr).lower()

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from engine_fixtures import make_data_set, synthetic_catalog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine_fixtures import make_data_set, synthetic_catalog
 from napari_allen_sync import inferred
 from napari_allen_sync.arithmetic import MIRROR_9_10_UM
 from napari_allen_sync.catalog import Catalog
@@ -55,7 +55,9 @@ def test_batch_equals_one_by_one(pts, ds, data):
     ref = SYNC.image_to_reference_batch(seed, x, y)
     batches = SYNC.image_to_image_batch(seed, x, y, targets)
     atlas = SYNC.image_to_atlas_batch(seed, x, y, 1)
-    plates = data.draw(st.lists(st.sampled_from(_image_ids(103) + _image_ids(ds)), min_size=1, max_size=3))
+    plates = data.draw(
+        st.lists(st.sampled_from(_image_ids(103) + _image_ids(ds)), min_size=1, max_size=3)
+    )
     flat = SYNC.image_to_image_2d_batch(seed, x, y, plates)
     for i, (xi, yi) in enumerate(pts):
         assert SYNC.image_to_reference(seed, xi, yi) == ref.to_msg(i)
@@ -66,7 +68,9 @@ def test_batch_equals_one_by_one(pts, ds, data):
 
 @settings(max_examples=40, deadline=None)
 @given(
-    p=st.floats(0, 13200), i=st.floats(0, 8000), r=st.floats(0, 11400),
+    p=st.floats(0, 13200),
+    i=st.floats(0, 8000),
+    r=st.floats(0, 11400),
     ds=st.sampled_from(DATA_SETS),
 )
 def test_spaces_9_and_10_are_mirrors(p, i, r, ds):
@@ -78,12 +82,19 @@ def test_spaces_9_and_10_are_mirrors(p, i, r, ds):
 
 
 @settings(max_examples=40, deadline=None)
-@given(p=st.floats(0, 13200), i=st.floats(0, 8000), r=st.floats(0, 11400), ds=st.sampled_from(DATA_SETS))
+@given(
+    p=st.floats(0, 13200),
+    i=st.floats(0, 8000),
+    r=st.floats(0, 11400),
+    ds=st.sampled_from(DATA_SETS),
+)
 def test_chosen_section_is_the_nearest(p, i, r, ds):
     """No other usable image of the data set lies closer to the point's depth."""
     (b,) = SYNC.reference_to_image_batch(9, [p], [i], [r], [ds])
     stack = SYNC.stack(ds)
-    trv = stack.trv @ np.vstack([SYNC.reference_transform(9, stack.data_set.reference_space_id), [0, 0, 0, 1]])
+    trv = stack.trv @ np.vstack(
+        [SYNC.reference_transform(9, stack.data_set.reference_space_id), [0, 0, 0, 1]]
+    )
     q = (trv[2, :3] @ [p, i, r] + trv[2, 3]) / stack.thickness
     gaps = np.abs(stack.section_numbers - q)
     assert abs(b.section_number[0] - q) == pytest.approx(gaps.min(), abs=1e-9)
@@ -133,14 +144,18 @@ def test_image_to_image_2d_across_data_sets_matches_image_to_image_pixels():
     """Across data sets, 2-D sync to the image image_to_image chose gives the same pixel."""
     seed = CATALOG.images_of(101)[30]
     (via3d,) = SYNC.image_to_image_batch(seed.id, [4000.0], [3000.0], [103])
-    (flat,) = SYNC.image_to_image_2d_batch(seed.id, [4000.0], [3000.0], [int(via3d.section_image_id[0])])
+    (flat,) = SYNC.image_to_image_2d_batch(
+        seed.id, [4000.0], [3000.0], [int(via3d.section_image_id[0])]
+    )
     assert flat.x[0] == pytest.approx(via3d.x[0], abs=1e-6)
     assert flat.y[0] == pytest.approx(via3d.y[0], abs=1e-6)
 
 
 def test_image_to_atlas_chooses_only_annotated_plates():
     rng = np.random.default_rng(3)
-    ds, plates = make_data_set(rng, 9100, thickness=100.0, numbers=np.arange(1, 133), image_cls=AtlasImage)
+    ds, plates = make_data_set(
+        rng, 9100, thickness=100.0, numbers=np.arange(1, 133), image_cls=AtlasImage
+    )
     plates = [replace(p, annotated=p.section_number % 2 == 0) for p in plates]
     cat = Catalog([ds, *plates, Atlas(id=5, name="half annotated", data_set_ids=(9100,))])
     for im in CATALOG.images_of(101):
@@ -149,7 +164,9 @@ def test_image_to_atlas_chooses_only_annotated_plates():
     sync = Synchronizer(cat)
     seed = CATALOG.images_of(101)[20]
     rng = np.random.default_rng(4)
-    batch = sync.image_to_atlas_batch(seed.id, rng.uniform(0, 9000, 500), rng.uniform(0, 6000, 500), 5)
+    batch = sync.image_to_atlas_batch(
+        seed.id, rng.uniform(0, 9000, 500), rng.uniform(0, 6000, 500), 5
+    )
     assert (batch.section_number % 2 == 0).all()
     msg = sync.image_to_atlas(seed.id, 10.0, 20.0, 5)
     assert msg["image_sync"]["section_data_set_id"] is None
@@ -174,7 +191,9 @@ def test_reference_transform_record_overrides_builtin_mirror():
     np.testing.assert_allclose(sync.reference_transform(9, 42), shift)
     np.testing.assert_allclose(sync.reference_transform(42, 9)[:, 3], [-100.0, 0, 0])
     mirror = np.hstack([np.diag([1.0, 1.0, -1.0]), [[0.0], [0.0], [11400.0]]])
-    cat.add(ReferenceToReferenceTransform(9, 10, tuple(mirror[:, :3].ravel()) + tuple(mirror[:, 3])))
+    cat.add(
+        ReferenceToReferenceTransform(9, 10, tuple(mirror[:, :3].ravel()) + tuple(mirror[:, 3]))
+    )
     a = sync.reference_to_image(9, 5000, 3000, 4000, [103])
     # r10 = 11400 − r9 (the record) equals the built-in 11350 − (r9 − 50)
     b = SYNC.reference_to_image(9, 5000, 3000, 4000 - 50, [103])

@@ -59,7 +59,9 @@ def _engine(catalog: Catalog) -> Synchronizer:
 def _points(points, columns: int) -> da.Array:
     arr = points if isinstance(points, da.Array) else da.asarray(points)
     if arr.ndim != 2 or arr.shape[1] != columns:
-        raise InvalidCoordinateError(f"points must be an (N, {columns}) array, got shape {arr.shape}")
+        raise InvalidCoordinateError(
+            f"points must be an (N, {columns}) array, got shape {arr.shape}"
+        )
     if arr.dtype.kind not in "iuf":
         raise InvalidCoordinateError(f"points must be numbers, got dtype {arr.dtype}")
     # one chunk across the columns, so every block holds whole points
@@ -141,12 +143,16 @@ def image_to_atlas(catalog: Catalog, section_image_id: int, points, atlas_id: in
     sync.stack(catalog.atlas_data_set(atlas_id).id, kind="atlas")
 
     def block(b, catalog=catalog):
-        return _pack(_engine(catalog).image_to_atlas_batch(section_image_id, b[:, 0], b[:, 1], atlas_id))
+        return _pack(
+            _engine(catalog).image_to_atlas_batch(section_image_id, b[:, 0], b[:, 1], atlas_id)
+        )
 
     return _image_sync(pts, block)
 
 
-def reference_to_image(catalog: Catalog, reference_space_id: int, points, section_data_set_ids) -> dict:
+def reference_to_image(
+    catalog: Catalog, reference_space_id: int, points, section_data_set_ids
+) -> dict:
     """Reference µm ``(N, 3)`` → one ``(N, 6)`` image-sync array per target data set."""
     pts = _points(points, 3)
     _check(catalog, section_data_set_ids)

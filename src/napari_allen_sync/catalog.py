@@ -4,7 +4,8 @@ A :class:`Catalog` holds SectionDataSets, SectionImages and AtlasImages (with th
 alignments), Atlases, the Structure ontology, StructureCenters,
 ReferenceToReferenceTransforms and Equalizations. It loads from, and exports to, a
 folder of Allen RMA answers: JSON envelopes ``{"success": true, "msg": [...]}`` such as
-the answer to ``/api/v2/data/SectionDataSet/{id}.json?include=section_images(alignment2d),alignment3d``.
+the answer to
+``/api/v2/data/SectionDataSet/{id}.json?include=section_images(alignment2d),alignment3d``.
 
 Loading is all or nothing: a malformed file or record raises
 :class:`~napari_allen_sync.errors.CatalogFormatError` naming the file, the record id
@@ -398,7 +399,9 @@ class Catalog:
             if ds.id in atlas_ds:
                 continue
             written.append(
-                _write_json(folder / f"SectionDataSet-{ds.id}.json", envelope([self.data_set_rma(ds.id)]))
+                _write_json(
+                    folder / f"SectionDataSet-{ds.id}.json", envelope([self.data_set_rma(ds.id)])
+                )
             )
         for atlas in self.atlases.values():
             rma = atlas.to_rma()

@@ -80,7 +80,8 @@ def nearest_sections(section_numbers: np.ndarray, q: np.ndarray):
     clamped : numpy.ndarray of bool
         True where ``q`` lies outside ``[section_numbers[0], section_numbers[-1]]``
         (by more than :data:`CLAMP_TOLERANCE_SECTIONS`, so that a point on the first
-        or last plane up to rounding is not called clamped): the choice was clamped. The service does not report this.
+        or last plane up to rounding is not called clamped): the choice was clamped.
+        The service does not report this.
 
     Notes
     -----

@@ -501,7 +501,9 @@ class Structure:
     def to_rma(self) -> dict:
         """The record as Allen RMA JSON."""
         out = dict(self.extra)
-        path = "/" + "".join(f"{i}/" for i in self.structure_id_path) if self.structure_id_path else ""
+        path = (
+            "/" + "".join(f"{i}/" for i in self.structure_id_path) if self.structure_id_path else ""
+        )
         out.update(
             id=self.id,
             acronym=self.acronym,

@@ -250,7 +250,9 @@ class Synchronizer:
 
     def _to_stack(self, stack: _Stack, space: int, x, y, z, data_set_id) -> ImageSyncBatch:
         """Reference points (in ``space``) → nearest image of one stack."""
-        m = compose_3x4(stack.trv, self.reference_transform(space, stack.data_set.reference_space_id))
+        m = compose_3x4(
+            stack.trv, self.reference_transform(space, stack.data_set.reference_space_id)
+        )
         vx, vy, vz = apply_3x4(m, x, y, z)
         q = vz / stack.thickness
         index, clamped = inferred.nearest_sections(stack.section_numbers, q)
@@ -346,11 +348,15 @@ class Synchronizer:
             depth = float(section_depth(target.section_number, tds.section_thickness))
             if tds.id == seed_ds.id:
                 vx, vy = apply_2x3(seed_image.alignment2d.tsv_matrix, x, y)
-                vz = np.full(n, float(section_depth(seed_image.section_number, tds.section_thickness)))
+                vz = np.full(
+                    n, float(section_depth(seed_image.section_number, tds.section_thickness))
+                )
             else:
                 if ref is None:
                     ref = self.image_to_reference_batch(seed_image.id, x, y)
-                m = compose_3x4(trv, self.reference_transform(ref.reference_space_id, tds.reference_space_id))
+                m = compose_3x4(
+                    trv, self.reference_transform(ref.reference_space_id, tds.reference_space_id)
+                )
                 vx, vy, vz = apply_3x4(m, ref.x, ref.y, ref.z)
             sx, sy = apply_2x3(tvs, vx, vy)
             out.append(

@@ -70,7 +70,9 @@ def as_id_list(name: str, values) -> list[int]:
     if isinstance(values, str | bytes):
         raise InvalidIdListError(f"{name} must be a list of ids, got the string {values!r}")
     if isinstance(values, numbers.Number) or isinstance(values, np.generic):
-        raise InvalidIdListError(f"{name} must be a list of ids, got {values!r}; write [{values!r}]")
+        raise InvalidIdListError(
+            f"{name} must be a list of ids, got {values!r}; write [{values!r}]"
+        )
     try:
         items = list(values)
     except TypeError:

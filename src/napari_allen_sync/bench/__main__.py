@@ -15,15 +15,22 @@ import time
 def _modules():
     from napari_allen_sync import bench
 
-    return sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_"))
+    return sorted(
+        m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_")
+    )
 
 
 def main(argv=None) -> int:
     """Run the benchmarks; returns the exit status (1 if any module failed)."""
     names = _modules()
     parser = argparse.ArgumentParser(prog="python -m napari_allen_sync.bench")
-    parser.add_argument("modules", nargs="*", choices=[[], *names], metavar="MODULE",
-                        help=f"which benchmarks (default: all of {', '.join(names)})")
+    parser.add_argument(
+        "modules",
+        nargs="*",
+        choices=[[], *names],
+        metavar="MODULE",
+        help=f"which benchmarks (default: all of {', '.join(names)})",
+    )
     args = parser.parse_args(argv)
     out = {
         "machine": {

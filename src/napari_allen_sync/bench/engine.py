@@ -29,11 +29,23 @@ def _catalog(rng) -> Catalog:
     for k in range(N_SECTIONS):
         r = rng.uniform(1.0, 1.6)
         t = np.deg2rad(rng.uniform(-2, 2))
-        tsv = np.array([[r * np.cos(t), -r * np.sin(t), rng.uniform(0, 3000)],
-                        [r * np.sin(t), r * np.cos(t), rng.uniform(0, 3000)]])
+        tsv = np.array(
+            [
+                [r * np.cos(t), -r * np.sin(t), rng.uniform(0, 3000)],
+                [r * np.sin(t), r * np.cos(t), rng.uniform(0, 3000)],
+            ]
+        )
         tvs = np.linalg.inv(np.vstack([tsv, [0, 0, 1]]))[:2]
-        records.append(SectionImage(100 + k, 1, 4 + 8 * k, width=10000, height=8000,
-                                    alignment2d=Alignment2d.from_matrices(tsv, tvs)))
+        records.append(
+            SectionImage(
+                100 + k,
+                1,
+                4 + 8 * k,
+                width=10000,
+                height=8000,
+                alignment2d=Alignment2d.from_matrices(tsv, tvs),
+            )
+        )
     return Catalog(records)
 
 
@@ -55,8 +67,10 @@ def _drift() -> dict:
     image 101945191, from shared/allen-sync/rma-examples): Allen's stored inverses
     are rounded, so the trip does not close exactly."""
     here = Path(__file__).resolve()
-    for base in (here.parents[3] / "tests" / "data" / "rma-examples",
-                 here.parents[4] / "shared" / "allen-sync" / "rma-examples"):
+    for base in (
+        here.parents[3] / "tests" / "data" / "rma-examples",
+        here.parents[4] / "shared" / "allen-sync" / "rma-examples",
+    ):
         if base.is_dir():
             break
     else:

@@ -59,7 +59,9 @@ def _ids(text: str) -> list[int]:
     try:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integer ids, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integer ids, got {text!r}"
+        ) from None
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -72,22 +74,38 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--catalog", type=Path, metavar="DIR",
-                     help="folder of Allen RMA answers (JSON envelopes) to synchronize with")
-    src.add_argument("--demo", action="store_true",
-                     help="use the embedded demo atlas (the default when no catalog is given)")
+    src.add_argument(
+        "--catalog",
+        type=Path,
+        metavar="DIR",
+        help="folder of Allen RMA answers (JSON envelopes) to synchronize with",
+    )
+    src.add_argument(
+        "--demo",
+        action="store_true",
+        help="use the embedded demo atlas (the default when no catalog is given)",
+    )
     p.add_argument("operation", choices=OPERATIONS)
     p.add_argument("--points", metavar="FILE", help="CSV or .npy points ('-' reads CSV from stdin)")
-    p.add_argument("-o", "--output", default="-", metavar="FILE",
-                   help="output .csv or .json ('-' = CSV on stdout, the default)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="-",
+        metavar="FILE",
+        help="output .csv or .json ('-' = CSV on stdout, the default)",
+    )
     p.add_argument("--section-image-id", type=int)
     p.add_argument("--section-data-set-id", type=int)
     p.add_argument("--section-data-set-ids", type=_ids, metavar="ID,ID")
     p.add_argument("--section-image-ids", type=_ids, metavar="ID,ID")
     p.add_argument("--structure-ids", type=_ids, metavar="ID,ID")
     p.add_argument("--atlas-id", type=int)
-    p.add_argument("--reference-space-id", type=int, default=9,
-                   help="reference space of input points for reference_to_image (default 9)")
+    p.add_argument(
+        "--reference-space-id",
+        type=int,
+        default=9,
+        help="reference space of input points for reference_to_image (default 9)",
+    )
     return p
 
 
@@ -182,10 +200,14 @@ def compute(sync: Synchronizer, args, points: np.ndarray | None):
             )
         elif op == "image_to_image":
             _require(args, "section_image_id", "section_data_set_ids")
-            batches = sync.image_to_image_batch(args.section_image_id, x, y, args.section_data_set_ids)
+            batches = sync.image_to_image_batch(
+                args.section_image_id, x, y, args.section_data_set_ids
+            )
         elif op == "image_to_image_2d":
             _require(args, "section_image_id", "section_image_ids")
-            batches = sync.image_to_image_2d_batch(args.section_image_id, x, y, args.section_image_ids)
+            batches = sync.image_to_image_2d_batch(
+                args.section_image_id, x, y, args.section_image_ids
+            )
         else:
             _require(args, "section_image_id", "atlas_id")
             batches = [sync.image_to_atlas_batch(args.section_image_id, x, y, args.atlas_id)]
@@ -216,7 +238,9 @@ def _catalog(args) -> Catalog:
     try:
         from ..demo import demo_catalog
     except ImportError as exc:  # pragma: no cover - the demo ships with the package
-        raise AllenSyncError("the embedded demo atlas is not available; pass --catalog DIR") from exc
+        raise AllenSyncError(
+            "the embedded demo atlas is not available; pass --catalog DIR"
+        ) from exc
     return demo_catalog()
 
 

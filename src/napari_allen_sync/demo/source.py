@@ -1,0 +1,111 @@
+"""The embedded demo atlas as an :class:`~napari_allen_sync.source.AtlasSource`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..arithmetic import builtin_reference_transform
+from ..catalog import Catalog
+from ..errors import UnknownIdError
+from ..records import SectionDataSet, Structure
+from ..synchronizer import Synchronizer
+from ..validation import as_coordinates, as_id
+from . import phantom
+from .atlas import DEMO_ATLAS_ID
+from .catalog import DEMO_DATA_SET_IDS, build_demo_catalog, demo_catalog, demo_click
+from .render import DemoTiles
+
+__all__ = ["DemoSource"]
+
+
+class DemoSource:
+    """Everything offline: the demo catalog, its engine, rendered images, the phantom.
+
+    Parameters
+    ----------
+    catalog : Catalog, optional
+        Default: the shared :func:`~napari_allen_sync.demo.demo_catalog`. Pass
+        ``build_demo_catalog()`` for a private copy that can be changed.
+    annotation : bool
+        Whether atlas plates show the annotation (see :class:`DemoTiles`).
+
+    Examples
+    --------
+    >>> source = DemoSource()
+    >>> source.status()
+    'offline (demo)'
+    >>> [s.acronym for s in source.structure_at(9, [6825], [3825], [6475])]
+    ['TH']
+    """
+
+    name = "Demo atlas (embedded, offline)"
+
+    def __init__(self, catalog: Catalog | None = None, *, annotation: bool = True):
+        self.catalog = catalog if catalog is not None else demo_catalog()
+        self.synchronizer = Synchronizer(self.catalog)
+        self.tiles = DemoTiles(self.catalog, annotation=annotation)
+
+    def __repr__(self) -> str:
+        return f"<DemoSource {self.catalog!r}>"
+
+    @classmethod
+    def private(cls) -> DemoSource:
+        """A source on a fresh copy of the demo catalog (safe to add records to)."""
+        return cls(build_demo_catalog())
+
+    @property
+    def seed_image_id(self) -> int:
+        """The image the demo opens first (the Penk section through the demo click)."""
+        return demo_click()[0]
+
+    def status(self) -> str:
+        """Always ``"offline (demo)"``."""
+        return "offline (demo)"
+
+    def data_set_ids(self) -> list[int]:
+        """The demo experiments (not the atlas's data set)."""
+        return [d for d in DEMO_DATA_SET_IDS if d in self.catalog.section_data_sets]
+
+    def atlas_ids(self) -> list[int]:
+        """The demo atlas (id 1)."""
+        return sorted(self.catalog.atlases)
+
+    def ensure_data_set(self, section_data_set_id: int) -> SectionDataSet:
+        """The data set, already in the catalog; raises :class:`UnknownIdError` for an
+        id the demo does not have (it never goes to the network)."""
+        ds_id = as_id("section_data_set_id", section_data_set_id)
+        if ds_id not in self.catalog.section_data_sets:
+            raise UnknownIdError(
+                "SectionDataSet",
+                ds_id,
+                f"the offline demo has data sets {', '.join(map(str, self.data_set_ids()))}",
+            )
+        return self.catalog.section_data_set(ds_id)
+
+    def ensure_atlas(self, atlas_id: int) -> None:
+        """Check that the atlas is the demo's (id 1); raises :class:`UnknownIdError`."""
+        a_id = as_id("atlas_id", atlas_id)
+        if a_id not in self.catalog.atlases:
+            raise UnknownIdError(
+                "Atlas", a_id, f"the offline demo has atlas {DEMO_ATLAS_ID} only"
+            )
+
+    def structure_at(self, reference_space_id: int, x, y, z) -> list[Structure | None]:
+        """The phantom's structure at each point (µm in space 9 or 10), None outside.
+
+        Space-10 points are mirrored to space 9 first, as the engine does
+        (r9 = 11350 − r10).
+        """
+        space = as_id("reference_space_id", reference_space_id)
+        x = as_coordinates("x", x)
+        y = as_coordinates("y", y)
+        z = as_coordinates("z", z)
+        m = builtin_reference_transform(space, 9)
+        if m is None:
+            return [None] * len(x)
+        p = m[0, 0] * x + m[0, 3]
+        i = m[1, 1] * y + m[1, 3]
+        r = m[2, 2] * z + m[2, 3]
+        ids = phantom.structure_id_at(p, i, r)
+        structures = self.catalog.structures
+        return [structures.get(int(s)) if s else None for s in np.asarray(ids)]

@@ -184,3 +184,31 @@ def test_structure_to_image_needs_no_points(catalog_dir, capsys):
     )
     rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
     assert [r["point"] for r in rows] == ["315", "997"]
+
+
+def test_demo_example_of_the_help_runs(tmp_path):
+    """The example the help shows works on the embedded demo atlas."""
+    from napari_allen_sync.demo import demo_catalog, demo_click
+
+    image_id, x, y = demo_click()
+    (tmp_path / "cells.csv").write_text(f"x,y\n{x},{y}\n")
+    out = tmp_path / "synced.csv"
+    args = [
+        "sync",
+        "--demo",
+        "image_to_image",
+        "--section-image-id",
+        str(image_id),
+        "--section-data-set-ids",
+        "900100002,900100003",
+        "--points",
+        str(tmp_path / "cells.csv"),
+        "-o",
+        str(out),
+    ]
+    assert main(args) == 0
+    rows = list(csv.DictReader(out.open()))
+    expected = Synchronizer(demo_catalog()).image_to_image(image_id, x, y, [900100002, 900100003])
+    assert [int(r["section_image_id"]) for r in rows] == [
+        e["image_sync"]["section_image_id"] for e in expected
+    ]

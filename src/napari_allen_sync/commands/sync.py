@@ -48,8 +48,8 @@ section's plane, not sent by Allen), clamped (the point lay beyond the first/las
 section). Coordinates are unrounded, like the service's.
 
 examples
-  napari-allen-sync sync --demo image_to_image --section-image-id 900010135 \\
-      --section-data-set-ids 900020000,900030000 --points cells.csv -o synced.csv
+  napari-allen-sync sync --demo image_to_image --section-image-id 900210269 \\
+      --section-data-set-ids 900100002,900100003 --points cells.csv -o synced.csv
   napari-allen-sync sync --catalog ./rma image_to_reference --section-image-id 101945191 \\
       --points cells.npy -o reference.json
 """

@@ -15,6 +15,17 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# AllenSDK 2.16.2 pins old numpy/pandas, so it gets an environment of its own: the tests
+# point AllenSDK's own SynchronizationApi at our server and compare its answers. Only
+# what allensdk.api.queries.synchronization_api imports is installed.
+ALLENSDK_VENV  := .venv-allensdk
+ALLENSDK_STAMP := $(ALLENSDK_VENV)/.installed
+$(ALLENSDK_STAMP):
+	$(PYTHON) -m venv $(ALLENSDK_VENV)
+	$(ALLENSDK_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps allensdk==2.16.2
+	$(ALLENSDK_VENV)/bin/pip install --quiet --disable-pip-version-check requests requests-toolbelt simplejson numpy pandas SimpleITK xarray pynwb
+	touch $(ALLENSDK_STAMP)
+
 ## demo: napari with the plugin on the embedded demo atlas (headless: a screenshot instead)
 demo: $(STAMP)
 	@if [ "$$(uname -s)" = "Linux" ] && [ -z "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
@@ -26,7 +37,7 @@ demo: $(STAMP)
 	fi
 
 ## test: the whole suite, headless (Xvfb + Mesa through pytest-xvfb)
-test: $(STAMP)
+test: $(STAMP) $(ALLENSDK_STAMP)
 	bash tools/display-deps.sh
 	QT_API=pyqt6 $(PY) -m pytest
 

@@ -1,0 +1,296 @@
+"""Allen RMA metadata queries: the records the synchronization needs, fetched raw.
+
+RMA (RESTful Model Access) is the query language of ``/api/v2/data/``. This module
+builds the queries the client sends, fetches their answers as raw envelopes (to be
+stored as they are by :mod:`napari_allen_sync.cache`), pages through long lists, and
+parses answers into records with :mod:`napari_allen_sync.catalog`. It also parses the
+subset of RMA that :mod:`napari_allen_sync.server` answers.
+
+Query forms used
+----------------
+- SectionDataSet with its images and alignments: the model form
+  ``/api/v2/data/SectionDataSet/{id}.json?include=section_images(alignment2d),alignment3d``,
+  the form SPEC.md §2 names and Allen's documentation uses. The equivalent query form
+  ``/api/v2/data/query.json?criteria=model::SectionDataSet,rma::criteria,[id$eq{id}],
+  rma::include,section_images(alignment2d),alignment3d`` is also answered by the server.
+  [inferred: the live service answers both; only the first is recorded.]
+- Atlas with its atlas data sets, their AtlasImages (alignment2d) and alignment3d:
+  ``model::Atlas,rma::criteria,[id$eq{id}],rma::include,atlas_data_sets(atlas_images(alignment2d),alignment3d)``.
+- Structure ontology: ``model::Structure,rma::criteria,[graph_id$eq{g}]`` paged with
+  ``rma::options[order$eq'structures.id'][num_rows$eq{n}][start_row$eq{k}]``.
+- StructureCenters of one reference space, ReferenceToReferenceTransforms and a data
+  set's Equalization: ``model::...`` queries, paged likewise.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from .catalog import MODELS, _parse_tree, envelope
+from .errors import CatalogFormatError, InvalidIdListError, ServiceError
+
+__all__ = [
+    "DATA_SET_INCLUDE",
+    "PAGE_SIZE",
+    "RmaApi",
+    "RmaQuery",
+    "atlas_criteria",
+    "data_set_path",
+    "parse_criteria",
+    "records_from_envelope",
+]
+
+#: Rows per page of a paged query (RMA's own default is 50; its maximum is larger).
+PAGE_SIZE = 2000
+#: What a SectionDataSet needs for synchronization.
+DATA_SET_INCLUDE = "section_images(alignment2d),alignment3d"
+#: What an Atlas needs: its data sets' plates with their alignments.
+ATLAS_INCLUDE = "atlas_data_sets(atlas_images(alignment2d),alignment3d)"
+#: Most pages a paged query may take (a guard against a server that never ends).
+MAX_PAGES = 200
+
+_SAFE = "$[]:,()'.=_-"
+
+
+@dataclass
+class RmaQuery:
+    """A parsed ``criteria=`` RMA query (the subset this package sends and serves).
+
+    Attributes
+    ----------
+    model : str
+        ``"SectionDataSet"``, ``"Atlas"``, ...
+    filters : list of (field, operator, value)
+        Top-level ``[field$op value]`` conditions (operators ``eq`` and ``in``).
+    include : str or None
+        The ``rma::include`` text.
+    start_row, num_rows : int or None
+        Paging options.
+    order : str or None
+        The ``order`` option.
+    """
+
+    model: str
+    filters: list = field(default_factory=list)
+    include: str | None = None
+    start_row: int | None = None
+    num_rows: int | None = None
+    order: str | None = None
+
+    def to_criteria(self) -> str:
+        """The ``criteria=`` text of the query."""
+        parts = [f"model::{self.model}"]
+        if self.filters:
+            parts.append("rma::criteria," + "".join(f"[{f}${op}{v}]" for f, op, v in self.filters))
+        if self.include:
+            parts.append(f"rma::include,{self.include}")
+        options = ""
+        if self.order:
+            options += f"[order$eq'{self.order}']"
+        if self.num_rows is not None:
+            options += f"[num_rows$eq{self.num_rows}]"
+        if self.start_row is not None:
+            options += f"[start_row$eq{self.start_row}]"
+        if options:
+            parts.append("rma::options" + options)
+        return ",".join(parts)
+
+    def path(self) -> str:
+        """The request path ``/api/v2/data/query.json?criteria=...``."""
+        return "/api/v2/data/query.json?criteria=" + quote(self.to_criteria(), safe=_SAFE)
+
+
+_STAGE = re.compile(r",(?=rma::)")
+_CONDITION = re.compile(r"\[(\w+)\$(eq|in)([^\]]*)\]")
+
+
+def parse_criteria(text: str) -> RmaQuery:
+    """Parse a ``criteria=`` RMA query.
+
+    Raises
+    ------
+    InvalidIdListError
+        On anything outside the supported subset (nested criteria, unknown stages).
+    """
+    stages = _STAGE.split(text.strip())
+    head = stages[0]
+    if not head.startswith("model::") or not re.fullmatch(r"model::\w+", head):
+        raise InvalidIdListError(f"RMA query must start with model::<Model>, got {head[:60]!r}")
+    query = RmaQuery(model=head[len("model::"):])
+    for stage in stages[1:]:
+        m = re.fullmatch(r"rma::(\w+),?(.*)", stage, re.S)
+        if m is None:
+            raise InvalidIdListError(f"unsupported RMA stage {stage[:60]!r}")
+        name, rest = "rma::" + m.group(1), m.group(2)
+        if name == "rma::criteria":
+            conds = _conditions(rest, "criteria")
+            query.filters.extend(conds)
+        elif name == "rma::include":
+            query.include = rest
+        elif name == "rma::options":
+            for f, op, v in _conditions(rest, "options"):
+                if op != "eq":
+                    raise InvalidIdListError(f"RMA option {f} needs $eq, got ${op}")
+                v = v.strip("'\"")
+                if f in ("num_rows", "start_row"):
+                    if v == "all" and f == "num_rows":
+                        setattr(query, f, None)
+                        continue
+                    if not v.isdigit():
+                        raise InvalidIdListError(f"RMA option {f} needs an integer, got {v!r}")
+                    setattr(query, f, int(v))
+                elif f == "order":
+                    query.order = v
+        else:
+            raise InvalidIdListError(f"unsupported RMA stage {stage[:60]!r}")
+    return query
+
+
+def _conditions(text: str, what: str):
+    stripped = text.replace("],[", "][")
+    found = _CONDITION.findall(stripped)
+    if "".join(f"[{f}${op}{v}]" for f, op, v in found) != stripped:
+        raise InvalidIdListError(f"unsupported RMA {what} {text[:80]!r} (only [field$op value])")
+    for f, op, _ in found:
+        if op not in ("eq", "in"):
+            raise InvalidIdListError(f"unsupported RMA operator ${op} on {f}")
+    return found
+
+
+def data_set_path(section_data_set_id: int) -> str:
+    """The model-form request path of a SectionDataSet with everything sync needs."""
+    return f"/api/v2/data/SectionDataSet/{int(section_data_set_id)}.json?include={DATA_SET_INCLUDE}"
+
+
+def atlas_criteria(atlas_id: int) -> RmaQuery:
+    """The query of an Atlas with its plates and alignments."""
+    return RmaQuery("Atlas", [("id", "eq", str(int(atlas_id)))], include=ATLAS_INCLUDE)
+
+
+def records_from_envelope(data: dict, model: str, where=None) -> list:
+    """Parse an RMA envelope's ``msg`` into records (nested records included).
+
+    Parameters
+    ----------
+    data : dict
+        ``{"success": true, "msg": [...]}``.
+    model : str
+        The Allen model of the rows (a key of :data:`napari_allen_sync.catalog.MODELS`).
+    where : str, optional
+        The URL or file, for error messages.
+    """
+    cls = MODELS[model]
+    msg = data.get("msg") if isinstance(data, dict) else None
+    if isinstance(msg, dict):
+        msg = [msg]
+    if not isinstance(msg, list):
+        raise CatalogFormatError(f"answer msg is not a list of {model} records", path=where)
+    out = []
+    for item in msg:
+        out.extend(_parse_tree(cls, item, where))
+    return out
+
+
+class RmaApi:
+    """Fetches the raw RMA answers of the records synchronization needs.
+
+    Parameters
+    ----------
+    api : napari_allen_sync.client.AllenApi
+        The transport (base URI, timeouts, retries).
+    page_size : int
+        Rows per page of paged queries.
+    """
+
+    def __init__(self, api, page_size: int = PAGE_SIZE):
+        self.api = api
+        self.page_size = int(page_size)
+
+    def section_data_set(self, section_data_set_id: int) -> dict:
+        """The envelope of one SectionDataSet with images (alignment2d) and alignment3d.
+
+        Raises
+        ------
+        ServiceError
+            When the answer does not hold exactly that data set.
+        """
+        url = self.api.url(data_set_path(section_data_set_id))
+        data = self.api.get_envelope(url)
+        _expect_one(data, section_data_set_id, "SectionDataSet", url)
+        return data
+
+    def atlas(self, atlas_id: int) -> dict:
+        """The envelope of one Atlas with its atlas data sets, plates and alignments."""
+        url = self.api.url(atlas_criteria(atlas_id).path())
+        data = self.api.get_envelope(url)
+        _expect_one(data, atlas_id, "Atlas", url)
+        return data
+
+    def structure_graph(self, graph_id: int = 1) -> dict:
+        """Every Structure of an ontology (structure graph 1 is the adult mouse)."""
+        return self.paged(RmaQuery("Structure", [("graph_id", "eq", str(int(graph_id)))],
+                                   order="structures.id"))
+
+    def structure_centers(self, reference_space_id: int) -> dict:
+        """Every StructureCenter of one reference space."""
+        return self.paged(
+            RmaQuery("StructureCenter",
+                     [("reference_space_id", "eq", str(int(reference_space_id)))])
+        )
+
+    def reference_transforms(self) -> dict:
+        """Every ReferenceToReferenceTransform."""
+        return self.paged(RmaQuery("ReferenceToReferenceTransform"))
+
+    def equalization(self, section_data_set_id: int) -> dict:
+        """The Equalization of one data set (a list of zero or one)."""
+        return self.paged(
+            RmaQuery("Equalization", [("section_data_set_id", "eq", str(int(section_data_set_id)))])
+        )
+
+    def paged(self, query: RmaQuery) -> dict:
+        """Fetch every page of a query; one envelope with every row.
+
+        Raises
+        ------
+        ServiceError
+            When pages disagree on ``total_rows`` or the server pages forever.
+        """
+        rows: list = []
+        total = None
+        for _page in range(MAX_PAGES):
+            q = RmaQuery(query.model, list(query.filters), query.include,
+                         start_row=len(rows), num_rows=self.page_size, order=query.order)
+            url = self.api.url(q.path())
+            data = self.api.get_envelope(url)
+            msg = data["msg"]
+            if not isinstance(msg, list):
+                raise ServiceError(f"paged answer msg is not a list: {str(msg)[:120]!r}", url=url)
+            t = data.get("total_rows")
+            if isinstance(t, int) and not isinstance(t, bool):
+                if total is not None and t != total:
+                    raise ServiceError(
+                        f"total_rows changed between pages ({total} then {t})", url=url
+                    )
+                total = t
+            rows.extend(msg)
+            if not msg or len(msg) < self.page_size or (total is not None and len(rows) >= total):
+                break
+        else:
+            raise ServiceError(f"more than {MAX_PAGES} pages", url=url)
+        if total is not None and len(rows) != total:
+            raise ServiceError(f"got {len(rows)} rows, total_rows says {total}", url=url)
+        return envelope(rows)
+
+
+def _expect_one(data, wanted_id, model, url):
+    msg = data.get("msg")
+    if isinstance(msg, dict):
+        msg = [msg]
+    if not isinstance(msg, list) or len(msg) != 1 or not isinstance(msg[0], dict):
+        n = len(msg) if isinstance(msg, list) else "no"
+        raise ServiceError(f"expected one {model} record, got {n}", url=url)
+    if msg[0].get("id") != int(wanted_id):
+        raise ServiceError(f"asked for {model} {wanted_id}, got id {msg[0].get('id')!r}", url=url)

@@ -1,0 +1,184 @@
+"""The persistent cache: atomic, validated writes, restarts, concurrent processes,
+layout versions."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import _http_fixtures
+from _http_fixtures import (
+    ATLAS_ID,
+    CORONAL,
+    DATA_SETS,
+    SAGITTAL,
+    fill_cache_worker,
+    msg_equal,
+)
+from napari_allen_sync.cache import CACHE_FORMAT, ENV_VAR, AllenCache, default_cache_dir
+from napari_allen_sync.catalog import Catalog, envelope
+from napari_allen_sync.errors import CatalogFormatError, ServiceError
+from napari_allen_sync.records import Structure
+from napari_allen_sync.remote import RemoteSource
+from napari_allen_sync.synchronizer import Synchronizer
+
+served = _http_fixtures.served  # the fixtures of _http_fixtures, used here
+server = _http_fixtures.server
+
+
+def data_set_answer(catalog, ds_id):
+    return envelope([catalog.data_set_rma(ds_id)])
+
+
+def test_default_folder_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "here"))
+    assert default_cache_dir() == tmp_path / "here"
+    assert AllenCache().root == tmp_path / "here"
+    assert AllenCache(tmp_path / "there").root == tmp_path / "there"
+    assert (tmp_path / "here" / "VERSION").is_file()
+
+
+def test_store_is_validated_and_atomic(served, tmp_path):
+    cache = AllenCache(tmp_path)
+    good = data_set_answer(served.catalog, CORONAL[0])
+    records = cache.store_rma("SectionDataSet-1001", good)
+    assert any(getattr(r, "id", None) == CORONAL[0] for r in records)
+    bad = json.loads(json.dumps(good))
+    bad["msg"][0]["section_images"][3]["alignment2d"]["tsv_02"] = "oops"
+    with pytest.raises(CatalogFormatError):
+        cache.store_rma("SectionDataSet-1002", bad)
+
+    def refuse(records):
+        raise ServiceError("not what was asked for")
+
+    with pytest.raises(ServiceError):
+        cache.store_rma("SectionDataSet-1003", data_set_answer(served.catalog, CORONAL[2]), refuse)
+    assert cache.rma_names() == ["SectionDataSet-1001"]
+    assert list(cache.tmp_dir.iterdir()) == []
+    # what landed is exactly what Catalog.from_folder reads
+    loaded = Catalog.from_folder(cache.rma_dir)
+    assert loaded.images_of(CORONAL[0]) == served.catalog.images_of(CORONAL[0])
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(1, 10**9), st.text("abcXYZ_-", min_size=1, max_size=8),
+                          st.text("0123456789ABCDEF", min_size=6, max_size=6)),
+                min_size=1, max_size=30, unique_by=lambda t: t[0]))
+def test_any_valid_answer_round_trips(tmp_path, rows):
+    structures = [Structure(id=i, acronym=a, name=a.lower(), structure_id_path=(997, i),
+                            color_hex_triplet=c) for i, a, c in rows]
+    cache = AllenCache(tmp_path)
+    cache.store_rma("Structure-graph-1", envelope([s.to_rma() for s in structures]))
+    again = AllenCache(tmp_path).catalog()
+    assert [again.structure(s.id) for s in structures] == structures
+
+
+def test_cache_survives_a_restart_in_a_new_process(server, tmp_path):
+    source = RemoteSource(server.base, tmp_path)
+    for d in DATA_SETS:
+        source.ensure_data_set(d)
+    source.ensure_atlas(ATLAS_ID)
+    image = server.catalog.images_of(CORONAL[0])[5]
+    # a new object, pointed at an unreachable server, has everything
+    offline = RemoteSource("http://127.0.0.1:9", tmp_path, timeout=(0.3, 0.3), retries=0)
+    assert offline.data_set_ids() == sorted(DATA_SETS)
+    assert offline.atlas_ids() == [ATLAS_ID]
+    offline.ensure_data_set(CORONAL[0])  # no request: it is cached
+    assert offline.fetched == []
+    # and so has a new process
+    code = (
+        "import json, sys\n"
+        "from napari_allen_sync.remote import RemoteSource\n"
+        f"s = RemoteSource('http://127.0.0.1:9', {str(tmp_path)!r}, timeout=(0.3, 0.3),\n"
+        "                 retries=0)\n"
+        "print(json.dumps([\n"
+        f"    s.synchronizer.image_to_image({image.id}, 10.5, 20.25, {list(DATA_SETS)}),\n"
+        f"                  s.synchronizer.image_to_atlas({image.id}, 10.5, 20.25, {ATLAS_ID}),\n"
+        f"                  s.synchronizer.structure_to_image({SAGITTAL}, [315, 698]),\n"
+        "                  s.status(), s.fetched]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         check=True)
+    i2i, i2a, s2i, status, fetched = json.loads(out.stdout)
+    engine = Synchronizer(server.catalog)
+    assert msg_equal(i2i, engine.image_to_image(image.id, 10.5, 20.25, list(DATA_SETS)))
+    assert msg_equal(i2a, engine.image_to_atlas(image.id, 10.5, 20.25, ATLAS_ID))
+    assert msg_equal(s2i, engine.structure_to_image(SAGITTAL, [315, 698]))
+    assert status == "offline from cache"
+    assert fetched == []
+
+
+def test_concurrent_processes_never_corrupt_the_cache(server, tmp_path):
+    jobs = [(server.base, str(tmp_path), list(DATA_SETS)[k:] + list(DATA_SETS)[:k], ATLAS_ID)
+            for k in range(3)]
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(3) as pool:
+        fetched = pool.map(fill_cache_worker, jobs, chunksize=1)
+    names = [n for f in fetched for n in f]
+    # every answer was fetched by exactly one process: the others waited and read it
+    assert sorted(names) == sorted(set(names))
+    cache = AllenCache(tmp_path)
+    assert sorted(names) == cache.rma_names()
+    assert list(cache.tmp_dir.iterdir()) == []
+    catalog = Catalog.from_folder(cache.rma_dir)
+    for d in DATA_SETS:
+        assert catalog.images_of(d) == server.catalog.images_of(d)
+        assert catalog.section_data_set(d) == server.catalog.section_data_set(d)
+    assert catalog.structures == server.catalog.structures
+    image = catalog.images_of(DATA_SETS[0])[1]
+    assert sorted(p.name for p in cache.tile_path(image.id, 2, 0, 0, 512).parent.iterdir()) == [
+        "0_0.jpg", "1_0.jpg"]
+
+
+def _old_cache(tmp_path, served, version):
+    root = tmp_path / "old"
+    (root / "rma").mkdir(parents=True)
+    (root / "tiles" / "5").mkdir(parents=True)
+    (root / "tiles" / "5" / "x.jpg").write_bytes(b"old tile")
+    (root / "rma" / "SectionDataSet-1001.json").write_text(
+        json.dumps(data_set_answer(served.catalog, CORONAL[0])))
+    (root / "rma" / "SectionDataSet-1002.json").write_text('{"success": true, "msg": [{"id": ')
+    (root / "rma" / "notes.txt").write_text("junk")
+    if version is not None:
+        (root / "VERSION").write_text(version)
+    return root
+
+
+@pytest.mark.parametrize("version", [None, '{"format": 0}'])
+def test_an_older_layout_is_migrated(served, tmp_path, version):
+    root = _old_cache(tmp_path, served, version)
+    cache = AllenCache(root)
+    assert cache.read_format() == CACHE_FORMAT
+    assert cache.rma_names() == ["SectionDataSet-1001"]  # the valid answer is kept
+    assert not (root / "rma" / "notes.txt").exists()
+    assert list(cache.tiles_dir.iterdir()) == []
+    assert cache.catalog().images_of(CORONAL[0]) == served.catalog.images_of(CORONAL[0])
+
+
+@pytest.mark.parametrize("version", ['{"format": 99}', "garbage", '{"format": "1"}'])
+def test_a_newer_or_unreadable_layout_is_rebuilt(served, tmp_path, version):
+    root = _old_cache(tmp_path, served, version)
+    cache = AllenCache(root)
+    assert cache.read_format() == CACHE_FORMAT
+    assert cache.rma_names() == []
+    assert list(cache.tiles_dir.iterdir()) == []
+
+
+def test_a_damaged_cached_answer_is_set_aside_and_fetched_again(server, tmp_path):
+    source = RemoteSource(server.base, tmp_path)
+    source.ensure_data_set(CORONAL[0])
+    path = source.cache.rma_path(f"SectionDataSet-{CORONAL[0]}")
+    path.write_text(path.read_text()[:100])  # damaged behind our back
+    again = RemoteSource(server.base, tmp_path)
+    assert CORONAL[0] not in again.catalog.section_data_sets
+    assert (tmp_path / "corrupt" / path.name).is_file()
+    again.ensure_data_set(CORONAL[0])
+    assert again.fetched == [f"SectionDataSet-{CORONAL[0]}"]
+    assert again.catalog.images_of(CORONAL[0]) == server.catalog.images_of(CORONAL[0])

@@ -1,0 +1,69 @@
+"""RMA queries: the text the client sends parses back to the same query, paging
+collects every row, and answers parse into the catalog's records."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import _http_fixtures
+from _http_fixtures import (
+    ATLAS_ID,
+    CORONAL,
+)
+from napari_allen_sync.client import AllenApi
+from napari_allen_sync.errors import InvalidIdListError, ServiceError
+from napari_allen_sync.rma import RmaApi, RmaQuery, parse_criteria, records_from_envelope
+
+served = _http_fixtures.served  # the fixtures of _http_fixtures, used here
+server = _http_fixtures.server
+
+names = st.from_regex(r"[a-z][a-z_]{0,12}", fullmatch=True)
+values = st.from_regex(r"[0-9a-z]{1,10}", fullmatch=True)
+
+
+@given(
+    model=st.from_regex(r"[A-Z][A-Za-z]{0,20}", fullmatch=True),
+    filters=st.lists(st.tuples(names, st.sampled_from(["eq", "in"]), values), max_size=3),
+    include=st.none() | st.sampled_from(["section_images(alignment2d),alignment3d",
+                                         "atlas_data_sets(atlas_images(alignment2d),alignment3d)"]),
+    start=st.none() | st.integers(0, 10**6),
+    rows=st.none() | st.integers(1, 10**4),
+    order=st.none() | st.sampled_from(["structures.id", "id"]),
+)
+def test_queries_round_trip(model, filters, include, start, rows, order):
+    q = RmaQuery(model, filters, include, start, rows, order)
+    assert parse_criteria(q.to_criteria()) == q
+
+
+@pytest.mark.parametrize("text", [
+    "Atlas",
+    "model::Atlas,rma::criteria,atlas_data_set(atlases[id$eq1])",
+    "model::Atlas,rma::criteria,[id$gt1]",
+    "model::Atlas,rma::options[num_rows$eqmany]",
+    "model::Atlas,rma::explode,1",
+])
+def test_unsupported_queries_are_refused(text):
+    with pytest.raises(InvalidIdListError):
+        parse_criteria(text)
+
+
+@pytest.mark.parametrize("page_size", [1, 3, 50])
+def test_paging_collects_every_row(server, page_size):
+    rma = RmaApi(AllenApi(server.base, timeout=(2, 10)), page_size=page_size)
+    rows = rma.structure_graph(1)["msg"]
+    assert sorted(r["id"] for r in rows) == sorted(server.catalog.structures)
+    centers = rma.structure_centers(10)["msg"]
+    assert len(centers) == 4
+
+
+def test_answers_parse_into_records(server):
+    rma = RmaApi(AllenApi(server.base, timeout=(2, 10)))
+    records = records_from_envelope(rma.section_data_set(CORONAL[0]), "SectionDataSet")
+    assert records[0] == server.catalog.section_data_set(CORONAL[0])
+    assert tuple(records[1:]) == server.catalog.images_of(CORONAL[0])
+    atlas = records_from_envelope(rma.atlas(ATLAS_ID), "Atlas")
+    assert atlas[0] == server.catalog.atlas(ATLAS_ID)
+    with pytest.raises(ServiceError, match="expected one Atlas record, got 0"):
+        rma.atlas(99)

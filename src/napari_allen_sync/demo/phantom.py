@@ -24,10 +24,11 @@ The anatomy is written down as a few dozen superellipsoids (:data:`ENVELOPE`,
 This is evaluated once, lazily, on a 50 µm grid (264 × 160 × 228 voxels, about a
 second; measured faster to *sample* than evaluating the analytic shapes per pixel,
 which costs ~30 shapes × noise per point). Sampling (:func:`structure_id_at`) takes
-the label whose trilinear weight over the 8 surrounding voxel centres is largest —
-the same as thresholding trilinearly interpolated one-hot masks — so boundaries are
-smooth curves at any zoom, not 50 µm staircases. Points whose 8 neighbours agree (the
-vast majority) need one gather only: ~10–20 M points/s.
+the label whose one-hot field, interpolated with a quadratic B-spline over the 27
+surrounding voxel centres, is largest — so boundaries are smooth (C¹) curves at any
+zoom, not 50 µm staircases, and the memberships themselves
+(:func:`structure_scores`) give the renderer soft, anti-aliased edges. Points whose
+27 neighbours agree (the vast majority) need one gather only.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ __all__ = [
     "label_volume",
     "structure_code_at",
     "structure_id_at",
+    "structure_scores",
 ]
 
 #: Extent of reference space 9 (µm): AP × DV × LR (SPEC.md §7).
@@ -118,13 +120,16 @@ TERRITORIES = (
     Shape(P, (9700, 6050, 0), (1050, 950, 1400), noise=0.06),
     Shape(MY, (11700, 5700, 0), (2000, 1250, 1550), noise=0.05),
     Shape(CB, (11400, 3250, 0), (1650, 2150, 3750), power=2.6, noise=0.03),
+    # Dorsomedial striatum up to the corpus callosum (appended: earlier shapes keep
+    # their noise fields).
+    Shape(STR, (4400, 2500, 900), (1300, 800, 800), noise=0.05),
 )
 
 #: Drawn last, over everything inside the brain, in this order.
 OVERLAYS = (
     Shape(FT, (5700, 4400, 2350), (1000, 1500, 170), rotate=(0, 0, 30), noise=0.04),  # int. capsule
     Shape(FT, (4500, 5150, 1000), (260, 220, 1250), noise=0.04),  # anterior commissure
-    Shape(VS, (4500, 3300, 1050), (1200, 950, 150), rotate=(0, 0, 25), noise=0.05),  # lateral
+    Shape(VS, (4500, 3250, 700), (1200, 900, 110), rotate=(0, 0, 18), noise=0.05),  # lateral
     Shape(VS, (6500, 4950, 0), (1300, 1400, 70), noise=0.03),  # third
     Shape(VS, (9000, 4350, 0), (1100, 130, 130), noise=0.02),  # aqueduct
     Shape(VS, (11100, 4850, 0), (900, 260, 550), noise=0.04),  # fourth
@@ -317,23 +322,31 @@ def _volumes():
     with _lock:
         half = _paint_half()
         labels = np.concatenate([half[:, :, ::-1], half], axis=2)
-        # Padded by one voxel of "outside" so that 8-neighbour lookups never index out.
-        padded = np.zeros(tuple(n + 2 for n in SHAPE), np.uint8)
-        padded[1:-1, 1:-1, 1:-1] = labels
-        # Bit 7 set where the 8 voxels from (i, j, k) to (i+1, j+1, k+1) disagree.
-        a = padded
-        mixed = np.zeros_like(a, dtype=bool)
-        base = a[:-1, :-1, :-1]
-        for dx in (0, 1):
-            for dy in (0, 1):
-                for dz in (0, 1):
-                    if dx or dy or dz:
-                        shifted = a[
-                            dx : a.shape[0] - 1 + dx,
-                            dy : a.shape[1] - 1 + dy,
-                            dz : a.shape[2] - 1 + dz,
-                        ]
-                        mixed[:-1, :-1, :-1] |= shifted != base
+        # Padded by two voxels of "outside" so that 3 × 3 × 3 neighbour lookups around
+        # any voxel of the volume (or its one-voxel rim) never index out.
+        a = np.zeros(tuple(n + 4 for n in SHAPE), np.uint8)
+        a[2:-2, 2:-2, 2:-2] = labels
+        # Bit 7 set where the 3 × 3 × 3 voxels centred on (i, j, k) disagree.
+        diff = np.zeros_like(a, dtype=bool)
+        for axis in range(3):
+            lo = [slice(None)] * 3
+            hi = [slice(None)] * 3
+            lo[axis], hi[axis] = slice(0, -1), slice(1, None)
+            d = a[tuple(lo)] != a[tuple(hi)]
+            diff[tuple(lo)] |= d
+            diff[tuple(hi)] |= d
+        # diff marks voxels with a differing face neighbour; a 3-cube disagrees when it
+        # holds such a voxel (labels differing across a cube's diagonal also differ
+        # along some face path inside the cube).
+        mixed = diff.copy()
+        for axis in range(3):
+            m = mixed.copy()
+            lo = [slice(None)] * 3
+            hi = [slice(None)] * 3
+            lo[axis], hi[axis] = slice(0, -1), slice(1, None)
+            m[tuple(lo)] |= mixed[tuple(hi)]
+            m[tuple(hi)] |= mixed[tuple(lo)]
+            mixed = m
         packed = a | (mixed.astype(np.uint8) << 7)
         labels.setflags(write=False)
         packed.setflags(write=False)
@@ -346,11 +359,23 @@ def label_volume() -> np.ndarray:
     return _volumes()[0]
 
 
-def structure_code_at(x, y, z) -> np.ndarray:
-    """Label codes at reference-space-9 points (µm); arrays of any equal shape.
+def _bspline2(t):
+    """Quadratic B-spline weights of the voxels at offsets −1, 0, +1 from the nearest
+    voxel centre, ``t`` ∈ [−½, ½] the offset of the point from that centre."""
+    return (0.5 * (0.5 - t) ** 2, 0.75 - t * t, 0.5 * (0.5 + t) ** 2)
 
-    Smooth-majority sampling: the code with the largest trilinear weight among the
-    8 voxel centres around each point.
+
+def structure_scores(x, y, z):
+    """Smoothed structure membership at reference-space-9 points (µm).
+
+    The one-hot label fields are interpolated with a quadratic B-spline (C¹, support
+    3 × 3 × 3 voxels), so that the boundaries between structures — where two fields
+    are equal — are smooth curves at any zoom rather than 50 µm staircases.
+
+    Returns ``(codes, sel, scores)``: the code with the largest membership at each
+    point (shape of the broadcast inputs); the flat indices of the points near a
+    boundary (their 27 neighbours disagree); and those points' memberships, float32
+    ``(len(sel), 16)`` summing to 1. Elsewhere the membership is one-hot on ``codes``.
     """
     _, packed = _volumes()
     x = np.asarray(x, dtype=np.float32)
@@ -358,39 +383,260 @@ def structure_code_at(x, y, z) -> np.ndarray:
     z = np.asarray(z, dtype=np.float32)
     shape = np.broadcast_shapes(x.shape, y.shape, z.shape)
     inv = np.float32(1.0 / VOXEL_UM)
-    # Continuous voxel coordinates in the padded volume (+1 pad, −½ centre).
-    u = np.broadcast_to(x * inv + np.float32(0.5), shape).ravel()
-    v = np.broadcast_to(y * inv + np.float32(0.5), shape).ravel()
-    w = np.broadcast_to(z * inv + np.float32(0.5), shape).ravel()
+    # Continuous voxel coordinates in the padded volume (voxel centres at integers).
+    half = np.float32(1.5)
+    u = np.broadcast_to(x * inv + half, shape).ravel()
+    v = np.broadcast_to(y * inv + half, shape).ravel()
+    w = np.broadcast_to(z * inv + half, shape).ravel()
     nx, ny, nz = packed.shape
-    i0 = np.clip(u, 0, nx - 2).astype(np.intp)
-    j0 = np.clip(v, 0, ny - 2).astype(np.intp)
-    k0 = np.clip(w, 0, nz - 2).astype(np.intp)
+    i0 = np.clip(np.rint(u), 1, nx - 2).astype(np.intp)
+    j0 = np.clip(np.rint(v), 1, ny - 2).astype(np.intp)
+    k0 = np.clip(np.rint(w), 1, nz - 2).astype(np.intp)
     flat = (i0 * ny + j0) * nz + k0
     flat_vol = packed.reshape(-1)
     got = flat_vol.take(flat)
     out = got & np.uint8(0x7F)
-    sel = np.flatnonzero(got & np.uint8(0x80))
-    if sel.size:
-        fu = np.clip(u[sel] - i0[sel], 0, 1)
-        fv = np.clip(v[sel] - j0[sel], 0, 1)
-        fw = np.clip(w[sel] - k0[sel], 0, 1)
-        base = flat[sel]
-        scores = np.zeros((sel.size, 16), np.float32)
-        rows = np.arange(sel.size)
-        for dx in (0, 1):
-            wx = fu if dx else 1 - fu
-            for dy in (0, 1):
-                wy = fv if dy else 1 - fv
-                for dz in (0, 1):
-                    wz = fw if dz else 1 - fw
-                    codes = flat_vol.take(base + (dx * ny + dy) * nz + dz) & np.uint8(0x7F)
-                    scores[rows, codes] += wx * wy * wz
-        out[sel] = scores.argmax(axis=1).astype(np.uint8)
-    # Points outside the volume are outside the brain.
-    outside = (u < 1) | (v < 1) | (w < 1) | (u > nx - 1) | (v > ny - 1) | (w > nz - 1)
+    # Points outside the volume (beyond its one-voxel rim) are outside the brain.
+    outside = (u < 1) | (v < 1) | (w < 1) | (u > nx - 2) | (v > ny - 2) | (w > nz - 2)
+    sel = np.flatnonzero(((got & np.uint8(0x80)) != 0) & ~outside)
     out[outside] = 0
-    return out.reshape(shape)
+    if sel.size:
+        n = sel.size
+        wx = _bspline2(np.clip(u[sel] - i0[sel], -0.5, 0.5))
+        wy = _bspline2(np.clip(v[sel] - j0[sel], -0.5, 0.5))
+        wz = _bspline2(np.clip(w[sel] - k0[sel], -0.5, 0.5))
+        base = flat[sel]
+        rows16 = np.arange(n, dtype=np.intp) * 16
+        idx = np.empty((27, n), np.intp)
+        wts = np.empty((27, n), np.float32)
+        q = 0
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                wxy = wx[dx + 1] * wy[dy + 1]
+                for dz in (-1, 0, 1):
+                    c = flat_vol.take(base + ((dx * ny + dy) * nz + dz)) & np.uint8(0x7F)
+                    idx[q] = rows16 + c
+                    wts[q] = wxy * wz[dz + 1]
+                    q += 1
+        scores = np.bincount(idx.ravel(), wts.ravel(), minlength=16 * n)
+        scores = scores.astype(np.float32).reshape(n, 16)
+        scores = _refine(
+            np.broadcast_to(x, shape).ravel()[sel],
+            np.broadcast_to(y, shape).ravel()[sel],
+            np.broadcast_to(z, shape).ravel()[sel],
+            scores,
+        )
+        out[sel] = scores.argmax(axis=1).astype(np.uint8)
+    else:
+        scores = np.zeros((0, 16), np.float32)
+    return out.reshape(shape), sel, scores
+
+
+@cache
+def _waves():
+    """The plane waves of :func:`_noise_fields` (same draws): per field, a list of
+    (wave vector, phase)."""
+    rng = np.random.default_rng(20240917)
+    out = []
+    for _ in range(3):
+        waves = []
+        for _ in range(5):
+            direction = rng.random(3) * 2 - 1
+            direction /= np.linalg.norm(direction)
+            wavelength = 1200 + 2800 * rng.random()
+            waves.append(((2 * np.pi / wavelength) * direction, 2 * np.pi * rng.random()))
+        out.append(waves)
+    return out
+
+
+def _noise_at(x, y, m, k):
+    """Noise field ``k`` of :func:`_noise_fields` at points (exact, not gridded)."""
+    x, y, m = (np.asarray(a, np.float32) for a in (x, y, m))
+    acc = np.zeros(np.broadcast_shapes(x.shape, y.shape, m.shape), np.float32)
+    for kv, phase in _waves()[k % 3]:
+        kv = kv.astype(np.float32)
+        acc += np.sin(kv[0] * x + np.float32(phase) + kv[1] * y + kv[2] * m)
+    return acc * np.float32(1 / 2.2)
+
+
+#: Territory codes whose shared boundaries are the Voronoi rule's (not overwritten by
+#: the mantle, the white matter or overlays away from their own boundaries).
+_VORONOI = (OLF, STR, PAL, CTXSP, HPF, TH, HY, MB, P, MY, CB)
+_INNER = (STR, HPF, TH, PAL, CTXSP)
+#: Memberships change by 0.75 per voxel across a B-spline-smoothed boundary; refined
+#: boundaries use the same slope, so renderers can read distances off memberships.
+_SLOPE_PER_UM = 0.75 / VOXEL_UM
+_H = 5.0  # µm, step of the numerical gradients
+
+
+def _territory_rho(code, x, y, m, noise):
+    best = None
+    for k, s in enumerate(TERRITORIES):
+        if s.code != code:
+            continue
+        rho = shape_rho(s, x, y, m, noise[(k + 1) % 3]) / s.weight
+        if s.code == CB and s.center == CEREBELLUM.center:  # with its fissures
+            rho = rho + _fissure_depth(cerebellar_folia(x, y))
+        best = rho if best is None else np.minimum(best, rho)
+    return best
+
+
+def _distance(fn, x, y, m, noise):
+    """Signed distance (µm) to the zero set of ``fn``, positive where fn > 0. The
+    noise fields (wavelengths > 1 mm) are held at the point for the gradient."""
+    f = fn(x, y, m, noise)
+    gx = fn(x + _H, y, m, noise) - f
+    gy = fn(x, y + _H, m, noise) - f
+    gm = fn(x, y, m + _H, noise) - f
+    g = np.sqrt(gx * gx + gy * gy + gm * gm) / _H
+    return f / np.maximum(g, 1e-12)
+
+
+def _refine(x, y, z, scores):
+    """Replace the B-spline memberships of points between exactly two structures by
+    ones computed from the analytic shapes the labels were painted from, where the
+    painting rule for that pair is known: the boundary becomes the exact smooth curve
+    instead of a rounded 50 µm staircase. Memberships fall off across it with the
+    B-spline's slope. Points where the analytic boundary is more than ~1 voxel away
+    (another rule decided there) keep their B-spline memberships."""
+    count = (scores > 1e-6).sum(axis=1)
+    pair = np.flatnonzero(count == 2)
+    if not pair.size:
+        return scores
+    sub = scores[pair]
+    first = sub.argmax(axis=1)
+    sub[np.arange(pair.size), first] = -1
+    second = sub.argmax(axis=1)
+    lo = np.minimum(first, second)
+    hi = np.maximum(first, second)
+    px = x[pair].astype(np.float64)
+    py = y[pair].astype(np.float64)
+    pm = np.abs(z[pair].astype(np.float64) - MIDLINE_UM)
+    dist = np.full(pair.size, np.nan)  # positive: the point is in code ``lo``
+    noise_cache = {}
+
+    def noise_of(mask):
+        key = mask.tobytes()
+        if key not in noise_cache:
+            noise_cache[key] = [_noise_at(px[mask], py[mask], pm[mask], k) for k in range(3)]
+        return noise_cache[key]
+
+    def depth_fn(d0, sign):
+        return lambda a, b, c, nz: sign * (
+            (1.0 - shape_rho(CEREBRUM, a, b, c)) / CORTEX_THICKNESS - d0
+        )
+
+    def rule(mask, fn, flip=False):
+        if mask.any():
+            d = _distance(fn, px[mask], py[mask], pm[mask], noise_of(mask))
+            dist[mask] = -d if flip else d
+
+    code_pair = lo * 16 + hi
+    # Pial surface and longitudinal fissure: 0 outside, Isocortex inside.
+    sel = code_pair == 0 * 16 + ISO
+    if sel.any():
+        d_pia = _distance(depth_fn(0.0, 1.0), px[sel], py[sel], pm[sel], None)
+        dist[sel] = -np.minimum(d_pia, pm[sel] - FISSURE_HALF_WIDTH)
+
+    # The brain's outline elsewhere: the union of the envelope shapes.
+    def envelope(u, v, w, nz):
+        best = None
+        for k, s in enumerate(ENVELOPE):
+            rho = shape_rho(s, u, v, w, nz[k % 3] if s.noise else None)
+            if s is CEREBELLUM:
+                rho = rho + _fissure_depth(cerebellar_folia(u, v))
+            best = 1.0 - rho if best is None else np.maximum(best, 1.0 - rho)
+        return best
+
+    rule((lo == 0) & (hi != ISO) & (hi != VS), envelope, flip=True)
+    # Isocortex / white matter, white matter / the structures beneath.
+    wm = 1.0 + WHITE_MATTER_THICKNESS / CORTEX_THICKNESS
+    a, b = min(ISO, FT), max(ISO, FT)
+    rule(code_pair == a * 16 + b, depth_fn(1.0, -1.0), flip=(a != ISO))
+    for inner in _INNER:
+        a, b = min(FT, inner), max(FT, inner)
+        rule(code_pair == a * 16 + b, depth_fn(wm, -1.0), flip=(a != FT))
+    # Fibre-tract overlays (internal capsule, anterior commissure) against whatever
+    # they were painted over: where both they and the white band could be the
+    # boundary, the nearer one is.
+    def tracts(u, v, w, nz):
+        best = None
+        for k, s in enumerate(OVERLAYS):
+            if s.code != FT:
+                continue
+            val = 1.0 - shape_rho(s, u, v, w, nz[(k + 2) % 3])
+            best = val if best is None else np.maximum(best, val)
+        return best
+
+    sel = ((lo == FT) | (hi == FT)) & (lo != 0) & (lo != ISO) & (hi != ISO)
+    if sel.any():
+        d = _distance(tracts, px[sel], py[sel], pm[sel], noise_of(sel))
+        d = np.where(lo[sel] == FT, d, -d)
+        old = dist[sel]
+        dist[sel] = np.where(np.isnan(old) | (np.abs(d) < np.abs(old)), d, old)
+    # Rhinal line: Isocortex above, piriform cortex (OLF) below.
+    a, b = min(ISO, OLF), max(ISO, OLF)
+    rule(
+        code_pair == a * 16 + b,
+        lambda u, v, w, nz: RHINAL_Y0 + RHINAL_SLOPE * w - v,
+        flip=(a != ISO),
+    )
+    # Voronoi boundaries between territories.
+    present = np.unique(code_pair)
+    for ia, ca in enumerate(_VORONOI):
+        for cb in _VORONOI[ia + 1:]:
+            a, b = min(ca, cb), max(ca, cb)
+            if a * 16 + b not in present:
+                continue
+            rule(code_pair == a * 16 + b, lambda u, v, w, nz, a=a, b=b:
+                 _territory_rho(b, u, v, w, nz) - _territory_rho(a, u, v, w, nz))
+    # Hypothalamus / piriform cortex: the hypothalamus' territory against all others
+    # (inside the mantle those others became OLF).
+    a, b = min(HY, OLF), max(HY, OLF)
+
+    def hypothalamus(u, v, w, nz):
+        others = None
+        for k, s in enumerate(TERRITORIES):
+            if s.code == HY:
+                continue
+            rho = shape_rho(s, u, v, w, nz[(k + 1) % 3]) / s.weight
+            others = rho if others is None else np.minimum(others, rho)
+        return others - _territory_rho(HY, u, v, w, nz)
+
+    rule(code_pair == a * 16 + b, hypothalamus, flip=(a != HY))
+
+    # Ventricles (overlays) against the tissue around them.
+    def ventricles(u, v, w, nz):
+        best = None
+        for k, s in enumerate(OVERLAYS):
+            if s.code != VS:
+                continue
+            val = 1.0 - shape_rho(s, u, v, w, nz[(k + 2) % 3])
+            best = val if best is None else np.maximum(best, val)
+        return best
+
+    sel = ((lo == VS) | (hi == VS)) & (lo != 0)
+    if sel.any():
+        d = _distance(ventricles, px[sel], py[sel], pm[sel], noise_of(sel))
+        dist[sel] = np.where(lo[sel] == VS, d, -d)
+    ok = np.isfinite(dist) & (np.abs(dist) < 1.2 * VOXEL_UM)
+    if not ok.any():
+        return scores
+    rows = pair[ok]
+    s_lo = np.clip(0.5 + _SLOPE_PER_UM * dist[ok], 0, 1).astype(np.float32)
+    scores[rows] = 0
+    scores[rows, lo[ok]] = s_lo
+    scores[rows, hi[ok]] = 1 - s_lo
+    return scores
+
+
+def structure_code_at(x, y, z) -> np.ndarray:
+    """Label codes at reference-space-9 points (µm); arrays of any equal shape.
+
+    Smooth-majority sampling: the code with the largest quadratic-B-spline-interpolated
+    membership (:func:`structure_scores`).
+    """
+    return structure_scores(x, y, z)[0]
 
 
 _IDS = code_to_id()

@@ -9,8 +9,10 @@ checked against what the picture shows.
 
 Looks
 -----
-- ``"ish"`` (in-situ hybridization, as Allen's Mouse Brain Atlas): pale unstained tissue,
-  gene expression as dark blue-purple cells, graded by structure and cortical layer;
+- ``"ish"`` (in-situ hybridization, as Allen's Mouse Brain Atlas): cream unstained
+  tissue faintly shaded by cell density (fibre tracts paler, ventricles empty, pale
+  fibre bundles across the striatum), gene expression as dark blue-purple cells, graded
+  by structure, cortical layer and the hippocampal cell bands;
 - ``"nissl"`` (atlas plates): violet cell bodies on lavender neuropil, cell density and
   size by structure: cortical layers, the hippocampal pyramidal band, the granular
   layer of the cerebellum; pale fibre tracts;
@@ -21,8 +23,17 @@ Looks
 
 Pixel centres follow :func:`napari_allen_sync.inferred.tier_pixel_center`: tier-d pixel
 k covers full-resolution pixels ``k·2^d … k·2^d + 2^d − 1`` and is sampled at its centre
-``k·2^d + (2^d − 1)/2``. Cell textures are mipmapped (:mod:`.texture`), so coarser tiers
-show the average of the finer ones.
+``k·2^d + (2^d − 1)/2``.
+
+Anti-aliasing
+-------------
+- Stains are linear in mipmapped cell textures (:mod:`.texture`), sampled bilinearly:
+  a coarse tier shows the area average of the finer ones (cells resolve at tiers 0–2,
+  a smooth low-pass from about 6 µm pixels on), never point-sampled noise.
+- Structures come as smooth memberships (:func:`.phantom.structure_scores`): per-
+  structure properties (cell density, expression) are membership-weighted, the tissue
+  edge and the ventricles are covered fractionally over one pixel, and annotation
+  outlines are drawn where two memberships are equal, ~1 px wide and anti-aliased.
 """
 
 from __future__ import annotations
@@ -37,7 +48,7 @@ from ..records import SectionImage
 from . import phantom
 from .experiments import INJECTION_RADIUS_UM, INJECTION_SITE_UM, spec_by_data_set_id
 from .ontology import PAINTED, demo_structures
-from .texture import cell_texture, fiber_texture
+from .texture import cell_texture, fiber_texture, lod_um
 
 __all__ = ["DemoTiles", "pixel_reference_grid"]
 
@@ -70,9 +81,18 @@ LAYER_NISSL = np.array([0.12, 0.85, 0.8, 0.5, 0.7], np.float32)
 # Absorbances (255 − colour) of the stains.
 NEUROPIL_ABS = np.array([14, 22, 10], np.float32)  # lavender
 NISSL_CELL_ABS = np.array([175, 205, 115], np.float32)  # violet
-ISH_TISSUE_ABS = np.array([16, 20, 34], np.float32)  # pale beige-grey
-ISH_SIGNAL_ABS = np.array([205, 215, 120], np.float32)  # blue-purple precipitate
+ISH_SLIDE = np.array([253, 253, 251], np.float32)  # the bare slide
+ISH_TISSUE_ABS = np.array([12, 17, 29], np.float32)  # cream / pale beige
+ISH_CELL_ABS = np.array([22, 26, 20], np.float32)  # unstained cells: faint grey-brown
+ISH_SIGNAL_ABS = np.array([208, 218, 138], np.float32)  # blue-purple precipitate
 BACKGROUND = {"ish": 255, "nissl": 255, "fluorescence": 0}
+OUTLINE_GREY = 64
+ISH_SIGNAL_GAIN = 1.0
+#: Codes that take no stain: the slide outside the brain, and the ventricles.
+EMPTY = np.zeros(N_CODES, np.float32)
+EMPTY[0] = 1.0
+EMPTY[PAINTED.index(73) + 1] = 1.0
+VOXEL_UM = phantom.VOXEL_UM
 
 
 def _layer_profile(depth: np.ndarray, values) -> np.ndarray:
@@ -203,49 +223,51 @@ class DemoTiles:
         p, i, r, xs, ys = pixel_reference_grid(
             self.catalog, image, downsample, left, top, width, height, pad
         )
-        codes = phantom.structure_code_at(p, i, r)
+        field = _Field(*phantom.structure_scores(p, i, r))
         if style == "annotation":
-            return self._annotation(codes)
+            return self._annotation(field, image.resolution * 2**downsample)
         pixel_um = image.resolution * 2**downsample
         u = (xs * image.resolution).astype(np.float32)
         v = (ys * image.resolution).astype(np.float32)
         spec = self._specs.get(image.data_set_id)
-        density, large = self._nissl_density(codes, p, i, r)
+        alpha = field.coverage(pixel_um)
+        density, large = self._nissl_density(field, p, i, r)
+        lod = lod_um(pixel_um)
         if style == "fluorescence":
-            return self._fluorescence(codes, p, i, r, u, v, pixel_um, density, spec)
-        cells_large = cell_texture("large").sample(u, v, pixel_um)
-        # A second texture at an incommensurate scale hides the first one's period.
-        cells_small = cell_texture("small").sample(
-            u * 1.37 + 311.0, v * 1.37 + 97.0, pixel_um * 1.37
-        )
+            return self._fluorescence(field, alpha, p, i, r, u, v, lod, density, spec)
         if style == "ish":
-            return self._ish(
-                codes, p, i, r, u, v, pixel_um, density, cells_large, cells_small, spec
-            )
-        return self._nissl(codes, density, large, cells_large, cells_small)
+            return self._ish(field, alpha, p, i, r, u, v, lod, pixel_um, density, spec)
+        return self._nissl(alpha, u, v, lod, density, large)
 
     # ------------------------------------------------------------------ anatomy
     @staticmethod
-    def _cortex_depth(codes, p, i, r):
-        sel = codes == _C.ISO
-        depth = phantom.cortical_depth(p[sel], i[sel], np.abs(r[sel] - phantom.MIDLINE_UM))
-        return sel, np.clip(depth, 0, 1)
-
-    @staticmethod
     def _hippocampal_band(p, i, r):
-        """1 on the cell bands of the hippocampus, 0 away from them: the pyramidal layer
-        (Ammon's horn) as a C open towards the midline, and the granule cell layer of
-        the dentate gyrus as a smaller arc tucked into it."""
+        """1 on the cell bands of the hippocampus, 0 away from them, as a coronal section
+        shows them: the pyramidal layer (Ammon's horn) a C open towards the midline
+        and below, and the granule cell layer of the dentate gyrus a smaller U tucked
+        into its opening, open laterally."""
         shape = phantom.TERRITORIES[7]
         m = np.abs(r - phantom.MIDLINE_UM)
         rho = phantom.shape_rho(shape, p, i, m)
         _, cy, cm = shape.center
-        dm = (m - cm) / shape.radii[2]
-        dy = (i - cy - shape.bend * (m - cm) ** 2) / shape.radii[1]
-        opening = np.clip((dm + 0.25) / 0.15, 0, 1) + np.clip(-dy / 0.2, 0, 1)
-        ca = np.exp(-(((rho - 0.66) / 0.045) ** 2)) * np.clip(opening, 0, 1)
-        dg = np.exp(-(((rho - 0.36) / 0.04) ** 2)) * np.clip((0.15 - dm) / 0.15, 0, 1)
-        return np.clip(ca + dg, 0, 1).astype(np.float32)
+        # The curve of the sheet's mid-surface, then a C of fixed size around it (µm).
+        yc = cy + shape.bend * (m - cm) ** 2 + 120.0
+        dm = (m - (cm - 150.0)) / 820.0
+        dy = (i - yc) / 420.0
+        rad = np.sqrt(dm * dm + dy * dy)
+        theta = np.arctan2(dy, dm)  # 0 lateral, ±π medial, +π/2 ventral
+        fade = np.clip((0.97 - rho) / 0.12, 0, 1)
+        # Ammon's horn: from dorsomedial (CA1) round the lateral side to ventromedial.
+        ca_arc = np.clip((2.2 - np.abs(theta + 0.54)) / 0.3, 0, 1)
+        ca = np.exp(-(((rad - 1.0) / 0.085) ** 2)) * ca_arc
+        # Dentate gyrus: a U around the medial side, its blades reaching laterally.
+        dx2 = (m - (cm - 350.0)) / 820.0
+        rad2 = np.sqrt(dx2 * dx2 + dy * dy)
+        th2 = np.arctan2(dy, dx2)
+        dg_arc = np.clip((np.abs(th2) - 0.8) / 0.3, 0, 1)
+        dg = np.exp(-(((rad2 - 0.5) / 0.09) ** 2)) * dg_arc
+        ca, dg = ca * fade, dg * fade
+        return np.clip(ca + 1.2 * dg, 0, 1).astype(np.float32)
 
     @staticmethod
     def _cerebellar_layers(p, i, r):
@@ -259,95 +281,208 @@ class DemoTiles:
         purkinje = np.exp(-(((rho - edge) / 0.012) ** 2)).astype(np.float32)
         return granular, purkinje
 
-    def _nissl_density(self, codes, p, i, r):
-        density = NISSL_DENSITY.take(codes)
-        large = LARGE_CELLS.take(codes)
-        sel, depth = self._cortex_depth(codes, p, i, r)
-        if depth.size:
-            density[sel] = _layer_profile(depth, LAYER_NISSL)
-            large[sel] = np.where((depth > 0.45) & (depth < 0.7), 0.9, 0.45)
-        sel = codes == _C.HPF
-        if sel.any():
-            band = self._hippocampal_band(p[sel], i[sel], r[sel])
-            density[sel] = 0.22 + 0.78 * band
-            large[sel] = 0.5 - 0.3 * band
-        sel = codes == _C.CB
-        if sel.any():
-            granular, purkinje = self._cerebellar_layers(p[sel], i[sel], r[sel])
-            density[sel] = 0.12 + 0.85 * granular + 0.5 * purkinje
-            large[sel] = 0.05 + 0.9 * purkinje
+    def _nissl_density(self, field, p, i, r):
+        density = field.blend(NISSL_DENSITY)
+        large = field.blend(LARGE_CELLS)
+
+        def cortex(pp, ii, rr):
+            depth = phantom.cortical_depth(pp, ii, np.abs(rr - phantom.MIDLINE_UM))
+            depth = np.clip(depth, 0, 1)
+            big = np.where((depth > 0.45) & (depth < 0.7), 0.9, 0.45).astype(np.float32)
+            return _layer_profile(depth, LAYER_NISSL), big
+
+        def hippocampus(pp, ii, rr):
+            band = self._hippocampal_band(pp, ii, rr)
+            return 0.22 + 0.78 * band, 0.5 - 0.3 * band
+
+        def cerebellum(pp, ii, rr):
+            granular, purkinje = self._cerebellar_layers(pp, ii, rr)
+            return 0.12 + 0.85 * granular + 0.5 * purkinje, 0.05 + 0.9 * purkinje
+
+        for code, fn in ((_C.ISO, cortex), (_C.HPF, hippocampus), (_C.CB, cerebellum)):
+            sel, weight = field.where(code)
+            if sel.size:
+                d, lg = fn(p.ravel()[sel], i.ravel()[sel], r.ravel()[sel])
+                pos = code
+                density.ravel()[sel] += weight * (d - NISSL_DENSITY[pos])
+                large.ravel()[sel] += weight * (lg - LARGE_CELLS[pos])
         return density, large
 
+    def _expression(self, field, p, i, r, spec):
+        lut = _lut(spec.expression if spec else {})
+        level = field.blend(lut)
+
+        def cortex(pp, ii, rr):
+            depth = phantom.cortical_depth(pp, ii, np.abs(rr - phantom.MIDLINE_UM))
+            return _layer_profile(np.clip(depth, 0, 1), spec.layers)
+
+        def hippocampus(pp, ii, rr):
+            return 0.25 + 0.75 * self._hippocampal_band(pp, ii, rr)
+
+        def cerebellum(pp, ii, rr):
+            granular, purkinje = self._cerebellar_layers(pp, ii, rr)
+            return np.clip(1.4 * purkinje + 0.15 * (1 - granular), 0, 1)
+
+        for code, fn in ((_C.ISO, cortex), (_C.HPF, hippocampus), (_C.CB, cerebellum)):
+            base = lut[code]
+            if base == 0:
+                continue
+            sel, weight = field.where(code)
+            if sel.size:
+                factor = fn(p.ravel()[sel], i.ravel()[sel], r.ravel()[sel])
+                level.ravel()[sel] += weight * base * (factor - 1)
+        return level
+
     # ------------------------------------------------------------------ looks
-    def _annotation(self, codes):
-        inner = codes[1:-1, 1:-1]
-        edge = (
-            (inner != codes[:-2, 1:-1])
-            | (inner != codes[2:, 1:-1])
-            | (inner != codes[1:-1, :-2])
-            | (inner != codes[1:-1, 2:])
-        )
-        rgb = self._colours.take(inner, axis=0)
-        rgb[edge] = (64, 64, 64)
-        return rgb
+    def _annotation(self, field, pixel_um):
+        """Flat structure colours; thin anti-aliased dark-grey outlines where two
+        structures' memberships are equal, so outlines are smooth curves at every tier.
+
+        ``field`` has one extra pixel on each side: the distance (in pixels) to the
+        nearest boundary is the membership margin over its screen-space gradient, the
+        usual anti-aliasing of an implicit curve; one-sided differences keep the
+        gradient right on the boundary, where the margin has a kink.
+        """
+        m = field.margin()
+        c = m[1:-1, 1:-1]
+        gx = np.maximum(np.abs(m[1:-1, 2:] - c), np.abs(c - m[1:-1, :-2]))
+        gy = np.maximum(np.abs(m[2:, 1:-1] - c), np.abs(c - m[:-2, 1:-1]))
+        grad = np.sqrt(gx * gx + gy * gy)
+        d_grad = c / np.maximum(grad, np.float32(1e-6))
+        # The margin also grows by about 1.5 per voxel across a boundary: a steadier
+        # estimate along the curve, too large only inside structures thinner than a
+        # voxel or two, where the gradient's estimate takes over.
+        d_margin = c * np.float32(VOXEL_UM / 1.5 / min(pixel_um, 20.0))
+        d_px = np.maximum(d_grad, d_margin)
+        line = np.clip(np.float32(1.2) - d_px, 0, 1)[..., None]
+        rgb = self._colours.take(field.codes[1:-1, 1:-1], axis=0).astype(np.float32)
+        rgb = rgb * (1 - line) + np.float32(OUTLINE_GREY) * line
+        return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
 
     @staticmethod
     def _compose(background, absorbance_terms):
-        acc = None
-        for weight, colour in absorbance_terms:
-            term = weight[..., None] * colour
-            acc = term if acc is None else acc + term
-        out = np.float32(background) - acc
-        return np.clip(out, 0, 255).astype(np.uint8)
+        """``background − Σ weight · colour`` per channel, rounded to uint8."""
+        background = np.broadcast_to(np.asarray(background, np.float32), (3,))
+        shape = absorbance_terms[0][0].shape
+        out = np.empty((*shape, 3), np.uint8)
+        for c in range(3):
+            acc = np.full(shape, background[c] + np.float32(0.5), np.float32)
+            for weight, colour in absorbance_terms:
+                acc -= weight * np.float32(colour[c])
+            np.clip(acc, 0, 255, out=acc)
+            out[..., c] = acc
+        return out
 
-    def _nissl(self, codes, density, large, cells_large, cells_small):
-        tissue = (codes > 0).astype(np.float32)
-        cells = large * cells_large + (1 - large) * cells_small
-        amount = 1 - np.exp(-3.2 * density * cells)
-        neuropil = tissue * (0.8 + 1.6 * density)
+    @staticmethod
+    def _grain(u, v, lod):
+        """Fine, low-contrast granularity of the neuropil, zero-mean."""
+        g = cell_texture("grain")
+        return g.sample(u * 0.83 + 71.0, v * 0.83 + 13.0, lod * 0.83) - np.float32(g.mean)
+
+    @staticmethod
+    def _cells(u, v, lod, large):
+        """Nissl-stained cell bodies, ``large`` the share of large ones (linear)."""
+        big = cell_texture("large").sample(u, v, lod)
+        # An incommensurate scale hides the textures' 1 mm period.
+        small = cell_texture("small").sample(u * 1.37 + 311.0, v * 1.37 + 97.0, lod * 1.37)
+        return large * big + (1 - large) * small
+
+    def _nissl(self, alpha, u, v, lod, density, large):
+        cells = self._cells(u, v, lod, large)
+        neuropil = alpha * (0.8 + 1.6 * density + 1.5 * self._grain(u, v, lod))
+        amount = alpha * np.clip(1.25 * density, 0, 1) * cells
         return self._compose(255, [(neuropil, NEUROPIL_ABS), (amount, NISSL_CELL_ABS)])
 
-    def _expression(self, codes, p, i, r, spec):
-        level = _lut(spec.expression if spec else {}).take(codes)
-        sel, depth = self._cortex_depth(codes, p, i, r)
-        if depth.size:
-            level[sel] *= _layer_profile(depth, spec.layers)
-        sel = codes == _C.HPF
-        if sel.any():
-            band = self._hippocampal_band(p[sel], i[sel], r[sel])
-            level[sel] *= 0.25 + 0.75 * band
-        sel = codes == _C.CB
-        if sel.any():
-            granular, purkinje = self._cerebellar_layers(p[sel], i[sel], r[sel])
-            level[sel] *= np.clip(1.4 * purkinje + 0.15 * (1 - granular), 0, 1)
-        return level
+    def _bundles(self, field, u, v, pixel_um):
+        """Striatal striation: pale fibre bundles cut across, weighted by striatum."""
+        sel, weight = field.where(_C.STR)
+        out = np.zeros(field.codes.shape, np.float32)
+        if sel.size:
+            # Bundles are wider than the pixels of any tier but the coarsest: no low-pass.
+            b = cell_texture("bundles").sample(u * 0.91 + 517.0, v * 0.91 + 203.0, pixel_um * 0.91)
+            out.ravel()[sel] = weight * b.ravel()[sel]
+        return out
 
-    def _ish(self, codes, p, i, r, u, v, pixel_um, density, cells_large, cells_small, spec):
-        tissue = (codes > 0).astype(np.float32)
-        level = self._expression(codes, p, i, r, spec)
-        grain = cell_texture("grain").sample(u * 0.83 + 71.0, v * 0.83 + 13.0, pixel_um * 0.83)
-        cells = 0.8 * cells_large + 0.5 * cells_small
-        signal = 1 - np.exp(-6.0 * level * cells * (0.5 + 0.9 * grain))
-        texture = tissue * (0.8 + 0.6 * density + 0.4 * (grain - 0.3))
-        return self._compose(250, [(texture, ISH_TISSUE_ABS), (signal, ISH_SIGNAL_ABS)])
+    def _ish(self, field, alpha, p, i, r, u, v, lod, pixel_um, density, spec):
+        level = self._expression(field, p, i, r, spec)
+        pale = 1 - 0.45 * self._bundles(field, u, v, pixel_um)
+        signal = alpha * pale * level * np.float32(ISH_SIGNAL_GAIN) * cell_texture("ish").sample(
+            u * 0.83 + 71.0, v * 0.83 + 13.0, lod * 0.83
+        )
+        # Unstained tissue: cream, faintly shaded by its cell density (fibre tracts
+        # pale), with the cells themselves barely visible.
+        cells = self._cells(u, v, lod, np.float32(0.5))
+        tissue = alpha * pale * (0.4 + 1.1 * density + 2.0 * self._grain(u, v, lod))
+        faint = alpha * pale * density * density * cells * np.float32(1.6)
+        return self._compose(
+            ISH_SLIDE,
+            [(tissue, ISH_TISSUE_ABS), (faint, ISH_CELL_ABS), (signal, ISH_SIGNAL_ABS)],
+        )
 
-    def _fluorescence(self, codes, p, i, r, u, v, pixel_um, density, spec):
-        tissue = (codes > 0).astype(np.float32)
-        level = _lut(spec.expression if spec else {}).take(codes)
+    def _fluorescence(self, field, alpha, p, i, r, u, v, lod, density, spec):
+        level = field.blend(_lut(spec.expression if spec else {}))
+        iso = field.blend(_lut({315: 1.0}))
         right = r > phantom.MIDLINE_UM
-        level = np.where(right, level, 0.25 * level * (codes == _C.ISO))
-        fibers = fiber_texture().sample(u, v, pixel_um)
+        level = np.where(right, level, 0.25 * level * iso)
+        fibers = fiber_texture().sample(u, v, lod)
         d2 = (
             (p - INJECTION_SITE_UM[0]) ** 2
             + (i - INJECTION_SITE_UM[1]) ** 2
             + (r - INJECTION_SITE_UM[2]) ** 2
         )
         injection = np.exp(-d2 / np.float32(INJECTION_RADIUS_UM**2)).astype(np.float32)
-        injection *= tissue
-        green = np.clip(level * fibers * 2.2 + 1.2 * injection, 0, 1)
-        auto = tissue * (0.55 + 0.6 * density)
-        rgb = np.empty((*codes.shape, 3), np.float32)
+        injection *= alpha
+        gain = np.float32(0.45 / fiber_texture().mean)  # mean glow 0.45 × level
+        green = np.clip(alpha * level * fibers * gain + 1.2 * injection, 0, 1)
+        auto = alpha * (0.55 + 0.6 * density + 1.5 * self._grain(u, v, lod))
+        rgb = np.empty((*field.codes.shape, 3), np.float32)
         rgb[..., 0] = 22 * auto + 120 * injection ** 2
         rgb[..., 1] = 26 * auto + 235 * green
         rgb[..., 2] = 30 * auto + 60 * green * 0.5
-        return np.clip(rgb, 0, 255).astype(np.uint8)
+        return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+
+
+class _Field:
+    """Structure memberships of a grid of pixels (:func:`phantom.structure_scores`)."""
+
+    def __init__(self, codes, sel, scores):
+        self.codes = codes
+        self.sel = sel
+        self.scores = scores
+
+    def blend(self, lut: np.ndarray) -> np.ndarray:
+        """A per-structure value, membership-weighted (smooth across boundaries)."""
+        out = lut.take(self.codes)
+        if self.sel.size:
+            out.ravel()[self.sel] = self.scores @ lut
+        return out
+
+    def where(self, code: int):
+        """Flat indices of the pixels with some membership of ``code``, and it."""
+        hard = np.flatnonzero(self.codes.ravel() == code)
+        if not self.sel.size:
+            return hard, np.ones(hard.size, np.float32)
+        weight = np.zeros(self.codes.size, np.float32)
+        weight[hard] = 1.0
+        weight[self.sel] = self.scores[:, code]
+        idx = np.flatnonzero(weight > 0)
+        return idx, weight[idx]
+
+    def coverage(self, pixel_um: float) -> np.ndarray:
+        """Share of each pixel covered by stainable tissue (not slide, not ventricle):
+        the edge, where the empty membership is ½, is anti-aliased over one pixel."""
+        empty = self.blend(EMPTY)
+        # The B-spline membership changes by about 0.75 per voxel across an edge.
+        d_um = (0.5 - empty) * np.float32(VOXEL_UM / 0.75)
+        return np.clip(0.5 + d_um / np.float32(pixel_um), 0, 1)
+
+    def margin(self) -> np.ndarray:
+        """Best minus second-best membership: 1 away from boundaries, 0 on them."""
+        out = np.ones(self.codes.shape, np.float32)
+        if self.sel.size:
+            s = self.scores.copy()
+            rows = np.arange(len(s))
+            best = s.max(axis=1)
+            s[rows, s.argmax(axis=1)] = -1
+            out.ravel()[self.sel] = best - s.max(axis=1)
+        return out

@@ -1,0 +1,381 @@
+"""All napari glue of the synchronization: its layers, their layout, the click.
+
+:class:`SyncLayers` owns the layers of one synchronization session (the seed image and
+marker, an image and a marker per target data set and for the atlas), lays them out in
+napari's grid and moves the markers in place on every click. :class:`ClickToSync`
+turns a plain left click on the seed image into a callback, while a drag still pans.
+
+Coordinates: every image layer's *data* coordinates are full-resolution sync pixels of
+its own SectionImage (row = y, column = x) at every zoom level; napari's world
+coordinates are the seed's sync pixels. A target's image and marker share one
+``affine`` (:func:`~napari_allen_sync._napari.workers.placement`) that puts its marker
+exactly at the seed marker's world position: sections cut in the seed's plane are
+registered onto the seed (same orientation and µm per pixel; the affine changes only
+with the section), sections of another plane are scaled to the seed's µm per pixel and
+shifted. With napari's grid (one shared camera) every marker then sits at the same
+spot of its grid cell, where the user clicked: the views are aligned without moving
+the camera. The first click also fits and centres the view on the marker.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["MARKER_COLOURS", "ClickToSync", "SyncLayers", "canvas_position"]
+
+#: Marker colour by kind of target.
+MARKER_COLOURS = {"seed": "#ff00c8", "data set": "#0090ff", "atlas": "#ff5500"}
+#: A press and release further apart than this (canvas pixels) is a drag, not a click.
+CLICK_TOLERANCE_PX = 4.0
+
+
+def _grid(viewer):
+    canvas = getattr(viewer, "canvas", None)
+    return canvas.grid if canvas is not None and hasattr(canvas, "grid") else viewer.grid
+
+
+def _camera(viewer):
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
+
+
+def canvas_position(viewer, layer, data_point) -> tuple[float, float]:
+    """Where a layer's data point ``(row, col)`` is drawn, in canvas pixels ``(x, y)``.
+
+    Uses only the public camera (centre, zoom), the canvas size and the grid layout, so
+    a real mouse event can be sent there (tests, the demo's screenshot, the benchmark).
+    """
+    world = np.asarray(layer.data_to_world(np.asarray(data_point, dtype=float)))[-2:]
+    camera = _camera(viewer)
+    centre = np.asarray(camera.center, dtype=float)[-2:]
+    grid = _grid(viewer)
+    canvas = getattr(viewer, "canvas", None)
+    size = np.asarray(canvas.size, dtype=float)  # (height, width)
+    origin = np.zeros(2)
+    box = size
+    if grid.enabled:
+        layers = viewer.layers
+        shape = np.asarray(grid.actual_shape(layers), dtype=float)
+        box = np.asarray(canvas.viewbox_size(layers), dtype=float)
+        gap = (size - box * shape) / np.maximum(shape - 1, 1)
+        index = next(i for i, lay in enumerate(layers) if _same(lay, layer))
+        cell = np.asarray(grid.position(index, layers), dtype=float)
+        origin = cell * (box + gap)
+    rc = origin + box / 2 + (world - centre) * camera.zoom
+    return float(rc[1]), float(rc[0])
+
+
+def _same(a, b) -> bool:
+    return a is not None and b is not None and a == b
+
+
+class ClickToSync:
+    """A viewer mouse-drag callback that reports plain left clicks on one layer.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+    layer : callable
+        Returns the layer that accepts clicks (or None).
+    on_click : callable
+        Called with the clicked point in that layer's data coordinates ``(row, col)``.
+    tolerance_px : float
+        Largest mouse travel between press and release that is still a click.
+    """
+
+    def __init__(self, viewer, layer, on_click, tolerance_px: float = CLICK_TOLERANCE_PX):
+        self.viewer = viewer
+        self.layer = layer
+        self.on_click = on_click
+        self.tolerance_px = tolerance_px
+        self.installed = False
+
+    def install(self) -> None:
+        """Add the callback to ``viewer.mouse_drag_callbacks``."""
+        if not self.installed:
+            self.viewer.mouse_drag_callbacks.append(self.mouse_drag)
+            self.installed = True
+
+    def remove(self) -> None:
+        """Take the callback out of ``viewer.mouse_drag_callbacks``."""
+        if self.installed:
+            callbacks = self.viewer.mouse_drag_callbacks
+            while self.mouse_drag in callbacks:
+                callbacks.remove(self.mouse_drag)
+            self.installed = False
+
+    def mouse_drag(self, viewer, event):
+        """The generator napari drives on press, moves and release."""
+        if event.button != 1 or event.modifiers:
+            return
+        press_pos = np.asarray(event.pos, dtype=float)
+        position = tuple(event.position)
+        viewbox = getattr(event, "viewbox", None)
+        travel = 0.0
+        yield
+        while event.type == "mouse_move":
+            travel = max(travel, float(np.hypot(*(np.asarray(event.pos) - press_pos))))
+            yield
+        travel = max(travel, float(np.hypot(*(np.asarray(event.pos) - press_pos))))
+        if travel > self.tolerance_px:
+            return
+        point = self.hit(position, viewbox)
+        if point is not None:
+            self.on_click(point)
+
+    def hit(self, position, viewbox=None):
+        """The clicked point in the layer's data coordinates, or None when the click
+        fell outside the layer, on another grid cell or on a hidden layer."""
+        layer = self.layer()
+        if layer is None or not layer.visible:
+            return None
+        layers = self.viewer.layers
+        grid = _grid(self.viewer)
+        if grid.enabled and viewbox is not None:
+            index = next((i for i, lay in enumerate(layers) if _same(lay, layer)), None)
+            if index is None or tuple(grid.position(index, layers)) != tuple(viewbox):
+                return None
+        data = np.asarray(layer.world_to_data(position), dtype=float)[-2:]
+        shape = np.asarray(layer.level_shapes[0][:2] if layer.multiscale else layer.data.shape[:2])
+        if np.any(data < -0.5) or np.any(data >= shape - 0.5):
+            return None
+        return float(data[0]), float(data[1])
+
+
+class SyncLayers:
+    """The layers of one synchronization session, in napari's grid.
+
+    Keys: ``"seed"``, ``"ds:<id>"`` for a target data set, ``"atlas:<id>"``.
+    Each key owns one multiscale RGB Image layer and one Points marker layer.
+    """
+
+    def __init__(self, viewer):
+        self.viewer = viewer
+        self.images: dict = {}
+        self.markers: dict = {}
+        self.shown: dict = {}  # key → section_image_id in the image layer
+        self.resolution: dict = {}  # key → µm per pixel
+        self.order: list = ["seed"]
+        self._fitted = False
+        viewer.layers.events.removed.connect(self._on_removed)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def seed_layer(self):
+        """The seed's image layer, or None."""
+        return self.images.get("seed")
+
+    def layers(self) -> list:
+        """Every layer this session owns, in grid order."""
+        out = []
+        for key in self.order:
+            out += [lay for lay in (self.images.get(key), self.markers.get(key)) if lay is not None]
+        return out
+
+    def _on_removed(self, event):
+        gone = event.value
+        for table in (self.images, self.markers):
+            for key, layer in list(table.items()):
+                if _same(layer, gone):
+                    del table[key]
+                    if table is self.images:
+                        self.shown.pop(key, None)
+
+    # ------------------------------------------------------------------ layers
+    def _add_image(self, key, levels, name, image):
+        old = self.images.get(key)
+        if old is not None:
+            old.data = levels
+            old.name = name
+            layer = old
+        else:
+            layer = self.viewer.add_image(levels, multiscale=True, rgb=True, name=name)
+            self.images[key] = layer
+        self.shown[key] = image.id
+        self.resolution[key] = float(image.resolution or 1.0)
+        layer.metadata["allen_sync"] = {"key": key, "section_image_id": image.id}
+        return layer
+
+    def _marker(self, key, kind, name):
+        layer = self.markers.get(key)
+        if layer is None:
+            colour = MARKER_COLOURS.get(kind, "white")
+            layer = self.viewer.add_points(
+                np.empty((0, 2)),
+                name=name,
+                symbol="cross",
+                size=1,
+                face_color=colour,
+                border_color=colour,
+                border_width=0,
+                canvas_size_limits=(24, 24),
+                text={
+                    "string": "{label}",
+                    "size": 10,
+                    "color": colour,
+                    "anchor": "upper_left",
+                },
+                features={"label": np.array([], dtype=object)},
+            )
+            layer.metadata["allen_sync"] = {"key": key}
+            self.markers[key] = layer
+        return layer
+
+    def show_seed(self, loaded, name: str) -> None:
+        """Show a new seed section: drop the target layers, empty the seed marker."""
+        for key in [k for k in self.order if k != "seed"]:
+            self.remove(key)
+        self.order = ["seed"]
+        self._add_image("seed", loaded.levels, name, loaded.image)
+        marker = self._marker("seed", "seed", "seed marker")
+        marker.data = np.empty((0, 2))
+        self._fitted = False
+        self._arrange()
+        self.viewer.layers.selection.active = self.seed_layer
+        self.viewer.reset_view()
+
+    def remove(self, key) -> None:
+        """Remove a target's layers."""
+        for table in (self.images, self.markers):
+            layer = table.pop(key, None)
+            if layer is not None and layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)
+        self.shown.pop(key, None)
+        if key in self.order and key != "seed":
+            self.order.remove(key)
+
+    def show_outcome(self, outcome, names: dict) -> None:
+        """Draw one click's markers; swap a target's image only when its section changed.
+
+        Parameters
+        ----------
+        outcome : SyncOutcome
+        names : dict
+            Layer name of each target key's image.
+        """
+        wanted = ["seed"] + [h.key for h in outcome.hits if h.key != "seed"]
+        for key in [k for k in self.order if k not in wanted]:
+            self.remove(key)
+        view = outcome.request.view
+        if not self._fitted and view is not None:
+            # the camera the result is drawn with, before new layers are first sliced
+            camera = _camera(self.viewer)
+            camera.zoom = float(view[1])
+            camera.center = tuple(float(v) for v in view[0])
+        self._update_hits(outcome, names)
+        self.order = wanted
+        self._arrange()
+        if not self._fitted:
+            self.fit("seed")
+            self._fitted = True
+        if self.viewer.layers.selection.active is None:
+            self.viewer.layers.selection.active = self.seed_layer
+
+    def _update_hits(self, outcome, names) -> None:
+        for hit in outcome.hits:
+            if hit.key != "seed" and (hit.levels is not None or hit.key not in self.images):
+                if hit.levels is None:  # shown section vanished; nothing to draw on
+                    continue
+                self._add_image(hit.key, hit.levels, names.get(hit.key, hit.key), hit.image)
+            marker = self._marker(hit.key, hit.kind, f"{names.get(hit.key, hit.key)} marker")
+            if hit.key != "seed" and marker.name != f"{names.get(hit.key, hit.key)} marker":
+                marker.name = f"{names.get(hit.key, hit.key)} marker"
+            row = hit.row()
+            # leading spaces keep the text clear of the marker at every zoom
+            row["label"] = "\n".join("     " + line for line in hit.label.split("\n"))
+            marker.data = np.array([[hit.y, hit.x]])
+            marker.features = {k: [v] for k, v in row.items()}  # refreshes the text too
+            if hit.key != "seed":
+                for layer in (self.images.get(hit.key), marker):
+                    # each change re-slices the layer: set only what moved
+                    if layer is not None and not np.allclose(
+                        layer.affine.affine_matrix[-3:, -3:], hit.world_from_data
+                    ):
+                        layer.affine = hit.world_from_data
+
+    def _arrange(self) -> None:
+        """Own layers first, image then marker per key; grid of stride 2."""
+        wanted = self.layers()
+        layers = self.viewer.layers
+        for dest, layer in enumerate(wanted):
+            src = next(i for i, lay in enumerate(layers) if _same(lay, layer))
+            if src != dest:
+                layers.move(src, dest)
+        grid = _grid(self.viewer)
+        grid.stride = 2
+        grid.spacing = 0.02
+        shape = self._grid_shape(len(self.order))
+        if shape is not None and tuple(grid.shape) != shape:
+            grid.shape = shape
+        grid.enabled = len(self.order) > 1
+
+    def _grid_shape(self, n: int):
+        """Rows and columns that show ``n`` sections of the seed's shape largest."""
+        seed = self.seed_layer
+        canvas = getattr(self.viewer, "canvas", None)
+        if seed is None or canvas is None or n < 2:
+            return None
+        h, w = np.asarray(canvas.size, dtype=float)
+        ih, iw = np.asarray(seed.level_shapes[0][:2], dtype=float)
+        best, shape = -1.0, None
+        for cols in range(1, n + 1):
+            rows = -(-n // cols)
+            zoom = min(h / rows / ih, w / cols / iw)
+            if zoom > best * 1.0001:
+                best, shape = zoom, (rows, cols)
+        return shape
+
+    def view_for(self, n_keys: int, click_rc, fraction: float = 0.8):
+        """The view a click's result will be drawn in: ``(centre, zoom, cell size)``.
+
+        Before the first result the grid is not laid out yet: the view is predicted
+        (what :meth:`fit` will do); afterwards it is the current camera.
+        """
+        seed = self.seed_layer
+        canvas = getattr(self.viewer, "canvas", None)
+        if seed is None or canvas is None or not hasattr(canvas, "viewbox_size"):
+            return None
+        camera = _camera(self.viewer)
+        if self._fitted:
+            box = np.asarray(canvas.viewbox_size(self.viewer.layers), dtype=float)
+            return (np.asarray(camera.center, dtype=float)[-2:], float(camera.zoom), box)
+        shape = np.asarray(self._grid_shape(n_keys) or (1, 1), dtype=float)
+        size = np.asarray(canvas.size, dtype=float)
+        gap = 0.02 * float(np.mean(size / shape)) if n_keys > 1 else 0.0
+        box = (size - gap * (shape - 1)) / shape
+        seed_shape = np.asarray(seed.level_shapes[0][:2], dtype=float)
+        zoom = float(np.min(box / (fraction * seed_shape)))
+        # new layers are first drawn on the whole canvas, before the grid is laid out
+        return (np.asarray(click_rc, dtype=float), zoom, box, size)
+
+    def fit(self, key="seed", fraction: float = 0.8) -> None:
+        """Centre on a key's marker, zoomed so that ``fraction`` of the seed image's
+        extent fills a grid cell."""
+        seed = self.seed_layer
+        camera = _camera(self.viewer)
+        canvas = getattr(self.viewer, "canvas", None)
+        if seed is None or canvas is None or not hasattr(canvas, "viewbox_size"):
+            self.viewer.reset_view()
+            self.centre(key)
+            return
+        shape = np.asarray(seed.level_shapes[0][:2], dtype=float)
+        box = np.asarray(canvas.viewbox_size(self.viewer.layers), dtype=float)
+        if np.all(box > 0):
+            camera.zoom = float(np.min(box / (fraction * shape)))
+        self.centre(key)
+
+    def centre(self, key) -> bool:
+        """Centre the camera on a key's marker (world position); False when it has none."""
+        marker = self.markers.get(key)
+        if marker is None or len(marker.data) == 0:
+            return False
+        world = marker.data_to_world(marker.data[0])
+        _camera(self.viewer).center = tuple(float(v) for v in np.asarray(world)[-2:])
+        return True
+
+    def close(self) -> None:
+        """Disconnect from the viewer (the layers stay for the user)."""
+        try:
+            self.viewer.layers.events.removed.disconnect(self._on_removed)
+        except (RuntimeError, TypeError, ValueError):
+            pass

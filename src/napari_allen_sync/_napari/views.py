@@ -1,0 +1,344 @@
+"""Small Qt views of the sync dock widget.
+
+The views know nothing of napari nor of the synchronization: they show what the
+coordinator (:class:`~napari_allen_sync._napari.widget.AllenSyncWidget`) gives them and
+emit Qt signals for what the user asks.
+"""
+
+from __future__ import annotations
+
+from qtpy.QtCore import Qt, Signal
+from qtpy.QtGui import QIntValidator
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSlider,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+
+__all__ = ["ReadoutView", "SeedView", "SourceView", "TargetsView"]
+
+#: (label, kind) of the source choices.
+SOURCE_CHOICES = (
+    ("Demo atlas (offline)", "demo"),
+    ("Allen Brain Atlas API", "allen"),
+    ("Custom server URL", "custom"),
+)
+
+#: Atlases offered even before a source lists them (Allen ids).
+DEFAULT_ATLASES = ((1, "P56 coronal (atlas 1)"), (2, "P56 sagittal (atlas 2)"))
+
+_STATUS_COLOURS = {
+    "online": "#4caf50",
+    "offline (demo)": "#8ab4f8",
+    "offline from cache": "#ffb74d",
+    "unreachable": "#ef5350",
+}
+
+
+def _id_edit(placeholder: str) -> QLineEdit:
+    edit = QLineEdit()
+    edit.setPlaceholderText(placeholder)
+    edit.setValidator(QIntValidator(1, 2_000_000_000))
+    return edit
+
+
+class SourceView(QGroupBox):
+    """Where the records come from, and whether it answers."""
+
+    #: (kind, url): kind is "demo", "allen" or "custom"; url only for "custom".
+    source_requested = Signal(str, str)
+
+    def __init__(self, parent=None):
+        super().__init__("Source", parent)
+        self.choice = QComboBox()
+        for label, kind in SOURCE_CHOICES:
+            self.choice.addItem(label, kind)
+        self.url = QLineEdit()
+        self.url.setPlaceholderText("http://127.0.0.1:8000")
+        self.url.setEnabled(False)
+        self.connect_button = QPushButton("Connect")
+        self.status = QLabel("no source")
+        self.status.setObjectName("allen_sync_status")
+        self.status.setWordWrap(True)
+        form = QFormLayout(self)
+        form.addRow("source", self.choice)
+        row = QHBoxLayout()
+        row.addWidget(self.url, 1)
+        row.addWidget(self.connect_button)
+        form.addRow("URL", row)
+        form.addRow("status", self.status)
+        self.choice.currentIndexChanged.connect(self._on_choice)
+        self.connect_button.clicked.connect(self._emit)
+
+    def _on_choice(self, _index=None):
+        self.url.setEnabled(self.kind() == "custom")
+        if self.kind() != "custom":
+            self._emit()
+
+    def _emit(self, *_):
+        self.source_requested.emit(self.kind(), self.url.text().strip())
+
+    def kind(self) -> str:
+        """The chosen kind of source."""
+        return self.choice.currentData()
+
+    def set_status(self, text: str, name: str = "") -> None:
+        """Show the source's status (``online``, ``offline (demo)``, ...)."""
+        colour = _STATUS_COLOURS.get(text, "#bbbbbb")
+        shown = f"{name}: {text}" if name else text
+        self.status.setText(f"<span style='color:{colour}'>●</span> {shown}")
+        self.status.setToolTip(shown)
+
+
+class SeedView(QGroupBox):
+    """The seed: a data set and one of its sections."""
+
+    #: A data set id the user wants as seed.
+    data_set_requested = Signal(int)
+    #: A section image id the user wants as seed.
+    section_requested = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__("Seed", parent)
+        self.id_edit = _id_edit("SectionDataSet id")
+        self.open_button = QPushButton("Open")
+        self.data_sets = QListWidget()
+        self.data_sets.setMaximumHeight(90)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setEnabled(False)
+        self.slider.setTracking(False)
+        self.section_label = QLabel("no section")
+        lay = QVBoxLayout(self)
+        row = QHBoxLayout()
+        row.addWidget(self.id_edit, 1)
+        row.addWidget(self.open_button)
+        lay.addLayout(row)
+        lay.addWidget(self.data_sets)
+        srow = QHBoxLayout()
+        srow.addWidget(QLabel("section"))
+        srow.addWidget(self.slider, 1)
+        srow.addWidget(self.section_label)
+        lay.addLayout(srow)
+        self._image_ids: list[int] = []
+        self._numbers: list[int] = []
+        self.open_button.clicked.connect(self._emit_id)
+        self.id_edit.returnPressed.connect(self._emit_id)
+        self.data_sets.itemActivated.connect(self._emit_item)
+        self.data_sets.itemClicked.connect(self._emit_item)
+        self.slider.valueChanged.connect(self._emit_section)
+        self.slider.sliderMoved.connect(self._show_number)
+
+    def _emit_id(self, *_):
+        text = self.id_edit.text().strip()
+        if text:
+            self.data_set_requested.emit(int(text))
+
+    def _emit_item(self, item: QListWidgetItem):
+        self.data_set_requested.emit(int(item.data(Qt.ItemDataRole.UserRole)))
+
+    def _show_number(self, index: int):
+        if 0 <= index < len(self._numbers):
+            self.section_label.setText(f"#{self._numbers[index]}")
+
+    def _emit_section(self, index: int):
+        if 0 <= index < len(self._image_ids):
+            self._show_number(index)
+            self.section_requested.emit(self._image_ids[index])
+
+    def set_data_sets(self, entries) -> None:
+        """Offer data sets: ``entries`` is a list of ``(id, description)``."""
+        self.data_sets.clear()
+        for ds_id, text in entries:
+            item = QListWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, int(ds_id))
+            self.data_sets.addItem(item)
+
+    def set_sections(self, sections, current: int | None = None) -> None:
+        """Offer sections: ``(section_image_id, section_number)`` pairs in order."""
+        self._image_ids = [int(s[0]) for s in sections]
+        self._numbers = [int(s[1]) for s in sections]
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(0, len(self._image_ids) - 1))
+        index = self._image_ids.index(current) if current in self._image_ids else 0
+        self.slider.setValue(index)
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(bool(self._image_ids))
+        self._show_number(index)
+
+
+class TargetsView(QGroupBox):
+    """Target data sets and the atlas."""
+
+    add_requested = Signal(int)
+    remove_requested = Signal(int)
+    #: An atlas id, or 0 for none.
+    atlas_requested = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__("Targets", parent)
+        self.id_edit = _id_edit("SectionDataSet id")
+        self.add_button = QPushButton("Add")
+        self.offered = QComboBox()
+        self.offered.setPlaceholderText("known data sets…")
+        self.targets = QListWidget()
+        self.targets.setMaximumHeight(90)
+        self.remove_button = QPushButton("Remove selected")
+        self.atlas = QComboBox()
+        self.atlas.addItem("none", 0)
+        for atlas_id, label in DEFAULT_ATLASES:
+            self.atlas.addItem(label, atlas_id)
+        lay = QVBoxLayout(self)
+        row = QHBoxLayout()
+        row.addWidget(self.id_edit, 1)
+        row.addWidget(self.add_button)
+        lay.addLayout(row)
+        lay.addWidget(self.offered)
+        lay.addWidget(self.targets)
+        lay.addWidget(self.remove_button)
+        arow = QHBoxLayout()
+        arow.addWidget(QLabel("atlas"))
+        arow.addWidget(self.atlas, 1)
+        lay.addLayout(arow)
+        self.add_button.clicked.connect(self._emit_add)
+        self.id_edit.returnPressed.connect(self._emit_add)
+        self.offered.activated.connect(self._emit_offered)
+        self.remove_button.clicked.connect(self._emit_remove)
+        self.atlas.currentIndexChanged.connect(
+            lambda _i: self.atlas_requested.emit(int(self.atlas.currentData() or 0))
+        )
+
+    def _emit_add(self, *_):
+        text = self.id_edit.text().strip()
+        if text:
+            self.add_requested.emit(int(text))
+
+    def _emit_offered(self, index: int):
+        data = self.offered.itemData(index)
+        if data:
+            self.add_requested.emit(int(data))
+
+    def _emit_remove(self, *_):
+        for item in self.targets.selectedItems():
+            self.remove_requested.emit(int(item.data(Qt.ItemDataRole.UserRole)))
+
+    def set_offered(self, entries) -> None:
+        """Data sets offered in the drop-down: ``(id, description)`` pairs."""
+        self.offered.clear()
+        for ds_id, text in entries:
+            self.offered.addItem(text, int(ds_id))
+        self.offered.setCurrentIndex(-1)
+
+    def set_targets(self, entries) -> None:
+        """The current targets: ``(id, description)`` pairs."""
+        self.targets.clear()
+        for ds_id, text in entries:
+            item = QListWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, int(ds_id))
+            self.targets.addItem(item)
+
+    def set_atlases(self, entries, current: int | None) -> None:
+        """Atlases offered: ``(id, label)`` pairs (``none`` is always offered)."""
+        self.atlas.blockSignals(True)
+        self.atlas.clear()
+        self.atlas.addItem("none", 0)
+        for atlas_id, label in entries:
+            self.atlas.addItem(label, int(atlas_id))
+        index = self.atlas.findData(int(current or 0))
+        self.atlas.setCurrentIndex(max(0, index))
+        self.atlas.blockSignals(False)
+
+
+RESULT_COLUMNS = ("target", "data set", "section", "x", "y", "distance µm", "clamped", "structure")
+
+
+class ReadoutView(QGroupBox):
+    """The click's reference point, the results table, the history and its export."""
+
+    #: Row of the results table the user selected (its target key as text).
+    row_selected = Signal(str)
+    cancel_requested = Signal()
+    #: "csv" or "json".
+    export_requested = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__("Synchronized point", parent)
+        self.reference = QLabel("click on the seed section")
+        self.reference.setWordWrap(True)
+        self.reference.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.structure = QLabel("")
+        self.structure.setWordWrap(True)
+        self.table = QTableWidget(0, len(RESULT_COLUMNS))
+        self.table.setHorizontalHeaderLabels(RESULT_COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setMinimumHeight(120)
+        self.history = QListWidget()
+        self.history.setMaximumHeight(80)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.csv_button = QPushButton("Export CSV…")
+        self.json_button = QPushButton("Export JSON…")
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.reference)
+        lay.addWidget(self.structure)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(QLabel("history"))
+        lay.addWidget(self.history)
+        row = QHBoxLayout()
+        row.addWidget(self.cancel_button)
+        row.addStretch(1)
+        row.addWidget(self.csv_button)
+        row.addWidget(self.json_button)
+        lay.addLayout(row)
+        self._keys: list[str] = []
+        self.table.itemSelectionChanged.connect(self._emit_row)
+        self.cancel_button.clicked.connect(self.cancel_requested.emit)
+        self.csv_button.clicked.connect(lambda: self.export_requested.emit("csv"))
+        self.json_button.clicked.connect(lambda: self.export_requested.emit("json"))
+
+    def _emit_row(self):
+        rows = {i.row() for i in self.table.selectedItems()}
+        if len(rows) == 1:
+            row = rows.pop()
+            if 0 <= row < len(self._keys):
+                self.row_selected.emit(self._keys[row])
+
+    def set_busy(self, busy: bool) -> None:
+        """Enable the cancel button while work runs."""
+        self.cancel_button.setEnabled(busy)
+
+    def set_rows(self, rows) -> None:
+        """Fill the results table: ``rows`` is a list of ``(key, values)`` with values in
+        the order of :data:`RESULT_COLUMNS`."""
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(rows))
+        self._keys = []
+        for r, (key, values) in enumerate(rows):
+            self._keys.append(key)
+            for c, value in enumerate(values):
+                item = QTableWidgetItem(str(value))
+                if c >= 2:
+                    item.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
+                self.table.setItem(r, c, item)
+        self.table.blockSignals(False)
+
+    def add_history(self, text: str) -> None:
+        """Append a line to the click history (newest first)."""
+        self.history.insertItem(0, text)

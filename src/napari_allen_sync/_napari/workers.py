@@ -1,0 +1,641 @@
+"""The work behind the widget's gestures, run off the GUI thread.
+
+The functions here are plain Python generators over an
+:class:`~napari_allen_sync.source.AtlasSource`: they yield a short description of
+each step (napari shows them as progress) and return a result object. They import
+neither napari nor Qt, so they can be tested and benchmarked without a viewer;
+:func:`start` runs one in a napari ``thread_worker``.
+
+A click is a batch of one: every synchronization goes through the engine's batch
+forms (``image_to_reference_batch``, ``image_to_image_batch``,
+``image_to_atlas_batch``).
+"""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import AllenSyncError
+from ..records import SectionDataSet, SectionImage, Structure
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CCF_VOXEL_UM",
+    "LoadedSection",
+    "SourceInfo",
+    "SyncOutcome",
+    "SyncRequest",
+    "TargetHit",
+    "describe_data_set",
+    "load_section",
+    "open_source",
+    "prepare_data_set",
+    "start",
+    "synchronize_click",
+]
+
+#: Edge of a CCF voxel of the 25 µm annotation volume.
+CCF_VOXEL_UM = 25.0
+#: Reference space of the CCF annotation volume (PIR, coronal).
+CCF_SPACE = 9
+
+
+class TileCache:
+    """A thread-safe in-memory LRU cache in front of a TileSource.
+
+    napari re-reads the chunks of a multiscale layer each time the layer is re-sliced
+    (a new transform, a pan, a zoom); with this cache a worker can render the chunks a
+    view will need off the GUI thread (:func:`warm_view`), and the GUI thread only
+    copies them.
+
+    Parameters
+    ----------
+    tiles : TileSource
+    max_bytes : int
+        Memory budget.
+    """
+
+    def __init__(self, tiles, max_bytes: int = 768 * 2**20):
+        self.tiles = tiles
+        self.max_bytes = int(max_bytes)
+        self._items: OrderedDict = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def read_region(self, image, downsample, left, top, width, height):
+        """As :meth:`TileSource.read_region`, from memory when seen before."""
+        key = (image.id, int(downsample), int(left), int(top), int(width), int(height))
+        with self._lock:
+            out = self._items.get(key)
+            if out is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return out
+            self.misses += 1
+        out = np.asarray(self.tiles.read_region(image, downsample, left, top, width, height))
+        out.setflags(write=False)
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = out
+                self._bytes += out.nbytes
+                while self._bytes > self.max_bytes and len(self._items) > 1:
+                    _, old = self._items.popitem(last=False)
+                    self._bytes -= old.nbytes
+        return out
+
+
+_TILE_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_TILE_CACHES_LOCK = threading.Lock()
+
+
+def cached_tiles(tiles) -> TileCache:
+    """The one :class:`TileCache` of a TileSource (created on first use)."""
+    if isinstance(tiles, TileCache):
+        return tiles
+    with _TILE_CACHES_LOCK:
+        try:
+            cache = _TILE_CACHES.get(tiles)
+        except TypeError:  # unhashable or not weak-referenceable: no sharing
+            return TileCache(tiles)
+        if cache is None:
+            cache = TileCache(tiles)
+            _TILE_CACHES[tiles] = cache
+        return cache
+
+
+def image_levels(image: SectionImage, tiles) -> list:
+    """The image's pyramid: one lazy ``(h, w, 3)`` uint8 dask array per tier, level 0 in
+    full-resolution sync pixels (row = y, column = x), read through the tile cache."""
+    from ..images import image_pyramid
+
+    return image_pyramid(image, cached_tiles(tiles))
+
+
+def _read_chunks(image, tiles, levels, level, rows, cols) -> None:
+    """Read the chunks of ``levels[level]`` that cover ``rows`` × ``cols`` (tier pixels)
+    straight from the tile cache, as :func:`napari_allen_sync.images.image_pyramid`'s
+    chunks do (``read_region(image, d, c0·2^d, r0·2^d, c1 − c0, r1 − r0)``).
+
+    dask is not used here on purpose: napari computes dask arrays on the GUI thread
+    with global dask callbacks that are not safe to run from two threads at once.
+    """
+    f = 2**level
+    row_chunks, col_chunks = levels[level].chunks[:2]
+    r_edges = np.concatenate([[0], np.cumsum(row_chunks)])
+    c_edges = np.concatenate([[0], np.cumsum(col_chunks)])
+    for i in range(len(row_chunks)):
+        r0, r1 = int(r_edges[i]), int(r_edges[i + 1])
+        if r1 <= rows[0] or r0 >= rows[1]:
+            continue
+        for j in range(len(col_chunks)):
+            c0, c1 = int(c_edges[j]), int(c_edges[j + 1])
+            if c1 <= cols[0] or c0 >= cols[1]:
+                continue
+            tiles.read_region(image, level, c0 * f, r0 * f, c1 - c0, r1 - r0)
+
+
+def _stretch(world_from_data) -> np.ndarray:
+    """Data pixels per world unit along rows and columns (of a rotated box's bounds)."""
+    inv = np.linalg.inv(np.asarray(world_from_data, dtype=float))[:2, :2]
+    return np.abs(inv).sum(axis=1)
+
+
+def warm_view(image, tiles, levels, world_from_data, view) -> None:
+    """Render now the chunks napari will read to draw a layer in a view.
+
+    Parameters
+    ----------
+    image : SectionImage
+    tiles : TileCache
+        The cache the layer's pyramid reads through.
+    levels : list of dask.array.Array
+        The layer's pyramid (built by :func:`image_levels`).
+    world_from_data : numpy.ndarray
+        The layer's 3 × 3 affine (row, col).
+    view : (centre, zoom, box) or (centre, zoom, box, region)
+        Camera centre (world row, col), zoom (screen pixels per world unit) and the
+        grid cell size in screen pixels (rows, cols), which sets the tier; ``region``
+        (screen pixels, default ``box``) sets the area rendered.
+    """
+    if view is None or not levels:
+        return
+    centre, zoom, box = (np.asarray(v, dtype=float) for v in view[:3])
+    region = np.asarray(view[3], dtype=float) if len(view) > 3 else box
+    requested = (box / float(zoom)) * _stretch(world_from_data)
+    half = region / (2.0 * float(zoom))
+    corners = np.array([[centre[0] + a * half[0], centre[1] + b * half[1], 1.0]
+                        for a in (-1, 1) for b in (-1, 1)])
+    inv = np.linalg.inv(np.asarray(world_from_data, dtype=float))
+    data = (inv @ corners.T).T[:, :2]
+    lo, hi = data.min(axis=0), data.max(axis=0)
+    # napari's choice: the coarsest level that still has more pixels than the screen
+    level = 0
+    for d in range(len(levels)):
+        if np.all(requested / 2**d > box):
+            level = d
+    shape = np.asarray(levels[level].shape[:2])
+    lo_t = np.clip(np.floor(lo / 2**level), 0, shape)
+    hi_t = np.clip(np.ceil(hi / 2**level) + 1, 0, shape)
+    if np.all(hi_t > lo_t):
+        _read_chunks(image, tiles, levels, level, (lo_t[0], hi_t[0]), (lo_t[1], hi_t[1]))
+
+
+def describe_data_set(ds: SectionDataSet) -> str:
+    """One line a neuroscientist recognizes: id, gene / experiment, plane."""
+    what = _what(ds)
+    parts = [str(ds.id)]
+    if what:
+        parts.append(what if len(what) <= 24 else what[:23] + "…")
+    parts.append(ds.plane)
+    return " · ".join(parts)
+
+
+def short_name(ds: SectionDataSet) -> str:
+    """The gene (or experiment) of a data set in at most 12 characters, else its id."""
+    what = _what(ds)
+    if not what:
+        return str(ds.id)
+    return what if len(what) <= 12 else what[:11] + "…"
+
+
+def _what(ds: SectionDataSet):
+    extra = ds.extra or {}
+    what = None
+    genes = extra.get("genes")
+    if isinstance(genes, list) and genes:
+        g = genes[0]
+        what = g.get("acronym") if isinstance(g, dict) else str(g)
+    for key in ("gene", "gene_acronym", "name", "specimen", "experiment", "title"):
+        if what:
+            break
+        value = extra.get(key)
+        if isinstance(value, dict):
+            value = value.get("acronym") or value.get("name")
+        if value:
+            what = str(value)
+    return what
+
+
+# ====================================================================== results
+@dataclass
+class SourceInfo:
+    """What the widget shows about a freshly opened source."""
+
+    source: object
+    status: str
+    data_sets: list  # (id, description)
+    atlases: list  # (id, name)
+
+
+@dataclass
+class LoadedSection:
+    """A section image ready to be shown: the record, its data set and its pyramid."""
+
+    image: SectionImage
+    data_set: SectionDataSet
+    sections: list  # (section_image_id, section_number) of the data set, in order
+    levels: list
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """One click: seed pixel (x, y) on a seed image, and what to synchronize it to."""
+
+    generation: int
+    section_image_id: int
+    x: float
+    y: float
+    target_ids: tuple = ()
+    atlas_id: int | None = None
+    #: Section image ids the viewer shows now, by target key: no pyramid needed for them.
+    shown: dict = field(default_factory=dict)
+    #: The view the result will be drawn in, ``(centre, zoom, cell size)``, or None;
+    #: the worker renders the chunks it will show (:func:`warm_view`).
+    view: tuple | None = None
+
+
+@dataclass
+class TargetHit:
+    """The synchronized point in one target (a data set, an atlas, or the seed itself)."""
+
+    key: str  # "seed", "ds:<id>" or "atlas:<id>"
+    kind: str  # "seed", "data set" or "atlas"
+    section_data_set_id: int
+    section_image_id: int
+    section_number: int
+    x: float
+    y: float
+    distance: float
+    clamped: bool
+    image: SectionImage
+    data_set: SectionDataSet
+    structure: Structure | None = None
+    atlas_id: int | None = None
+    levels: list | None = None  # a new pyramid when the shown section changes
+    #: 3 × 3 napari affine (row, col, 1) of this target's layers: its data (sync pixels
+    #: of its own image) → world (the seed's sync pixels). See :func:`placement`.
+    world_from_data: np.ndarray = field(default_factory=lambda: np.eye(3))
+    #: True when the target's section is registered to the seed's plane by an affine
+    #: (same plane); False when only scaled and shifted onto the click (another plane).
+    registered: bool = False
+
+    @property
+    def label(self) -> str:
+        """Short text drawn beside the marker."""
+        s = self.structure
+        where = s.acronym if s is not None else "outside"
+        if self.kind == "atlas" and s is not None and s.name != s.acronym:
+            where = "\n".join([where, *textwrap.wrap(s.name, 16)[:3]])
+        head = {"seed": "seed", "atlas": "atlas"}.get(self.kind, short_name(self.data_set))
+        text = f"{head} #{self.section_number}\n{where}"
+        if self.clamped:
+            text += " (clamped)"
+        return text
+
+    def row(self) -> dict:
+        """The hit as a flat row (CSV, napari features)."""
+        s = self.structure
+        return {
+            "target": self.key,
+            "section_data_set_id": self.section_data_set_id,
+            "section_image_id": self.section_image_id,
+            "section_number": self.section_number,
+            "x": self.x,
+            "y": self.y,
+            "distance": self.distance,
+            "clamped": self.clamped,
+            "structure_id": -1 if s is None else s.id,
+            "structure": "" if s is None else s.acronym,
+            "structure_name": "" if s is None else s.name,
+        }
+
+
+@dataclass
+class SyncOutcome:
+    """Everything one click produced."""
+
+    request: SyncRequest
+    reference_space_id: int
+    reference: tuple  # (x, y, z) µm in reference_space_id
+    pir: tuple  # (p, i, r) µm in the CCF space 9
+    ccf_voxel: tuple  # 25 µm voxel index (p, i, r)
+    structure: Structure | None
+    hits: list  # TargetHit, the seed first
+    problems: list  # messages for targets that could not be synchronized
+    timings_ms: dict
+
+    def hit(self, key: str) -> TargetHit | None:
+        """The hit of one target key, or None."""
+        for h in self.hits:
+            if h.key == key:
+                return h
+        return None
+
+
+# ====================================================================== work
+def open_source(factory):
+    """Create a source (``factory()`` may touch the network) and read what to offer."""
+    yield "opening source"
+    source = factory() if callable(factory) else factory
+    yield "reading status"
+    status = source.status()
+    data_sets = []
+    for ds_id in source.data_set_ids():
+        ds = source.catalog.section_data_sets.get(ds_id)
+        data_sets.append((ds_id, describe_data_set(ds) if ds is not None else str(ds_id)))
+    atlases = []
+    for atlas_id in source.atlas_ids():
+        atlas = source.catalog.atlases.get(atlas_id)
+        atlases.append((atlas_id, f"{atlas.name} ({atlas_id})" if atlas else str(atlas_id)))
+    return SourceInfo(source, status, data_sets, atlases)
+
+
+def prepare_data_set(source, section_data_set_id: int):
+    """Make a data set available and check that it has usable images."""
+    yield f"fetching SectionDataSet {section_data_set_id}"
+    ds = source.ensure_data_set(int(section_data_set_id))
+    source.synchronizer.stack(ds.id)  # raises NoUsableImagesError, MissingAlignmentError
+    return ds, describe_data_set(ds)
+
+
+def prepare_atlas(source, atlas_id: int):
+    """Make an atlas, its annotated plates and the ontology available."""
+    yield f"fetching atlas {atlas_id}"
+    source.ensure_atlas(int(atlas_id))
+    ds = source.catalog.atlas_data_set(int(atlas_id))
+    source.synchronizer.stack(ds.id, kind="atlas")
+    atlas = source.catalog.atlas(int(atlas_id))
+    return atlas_id, f"{atlas.name} ({atlas_id})"
+
+
+def _sections(catalog, ds_id) -> list:
+    return [(im.id, im.section_number) for im in catalog.images_of(ds_id) if not im.failed]
+
+
+def load_section(source, section_data_set_id=None, section_image_id=None):
+    """The seed: a data set's section (by image id, or the middle section) and its pyramid."""
+    if section_data_set_id is not None:
+        yield f"fetching SectionDataSet {section_data_set_id}"
+        source.ensure_data_set(int(section_data_set_id))
+    catalog = source.catalog
+    if section_image_id is None:
+        stack = source.synchronizer.stack(int(section_data_set_id))
+        section_image_id = int(stack.image_ids[len(stack.image_ids) // 2])
+    if int(section_image_id) not in catalog.section_images and hasattr(
+        source, "ensure_section_image"
+    ):
+        yield f"fetching SectionImage {section_image_id}"
+        source.ensure_section_image(int(section_image_id))
+    image = catalog.section_image(int(section_image_id))
+    if section_data_set_id is None:
+        yield f"fetching SectionDataSet {image.data_set_id}"
+        source.ensure_data_set(image.data_set_id)
+    ds = catalog.section_data_set(image.data_set_id)
+    source.synchronizer.seed(image.id)  # alignment checks before anything is shown
+    yield f"preparing image {image.id}"
+    levels = image_levels(image, source.tiles)
+    _warm(image, source.tiles, levels)
+    return LoadedSection(image, ds, _sections(catalog, ds.id), levels)
+
+
+def _warm(image, tiles, levels) -> None:
+    """Render the coarsest tier now (napari draws the thumbnail from it on the GUI thread)."""
+    shape = levels[-1].shape
+    try:
+        _read_chunks(image, cached_tiles(tiles), levels, len(levels) - 1, (0, shape[0]),
+                     (0, shape[1]))
+    except AllenSyncError:
+        raise
+    except Exception:  # a tile error surfaces later, where napari draws
+        log.debug("warming SectionImage %s failed", image.id, exc_info=True)
+
+
+def _ccf(sync, space, x, y, z):
+    """Reference point(s) → PIR µm in space 9 and the 25 µm voxel index."""
+    pts = np.array([x, y, z], dtype=float).reshape(3, -1)
+    if space != CCF_SPACE:
+        m = sync.reference_transform(space, CCF_SPACE)
+        pts = m[:, :3] @ pts + m[:, 3:4]
+    pir = tuple(float(v) for v in pts[:, 0])
+    voxel = tuple(int(v) for v in np.floor(pts[:, 0] / CCF_VOXEL_UM))
+    return pir, voxel
+
+
+def synchronize_click(source, request: SyncRequest):
+    """Synchronize one click on the seed to every target and the atlas.
+
+    Yields one description per step; returns a :class:`SyncOutcome`. A target that
+    cannot be synchronized (unknown id, no usable images, ...) is reported in
+    ``problems`` and the others are still answered; an error about the seed itself
+    (or the network) is raised as the package's own :class:`AllenSyncError`.
+    """
+    t0 = time.perf_counter()
+    timings = {}
+    sync = source.synchronizer
+    catalog = source.catalog
+    sid, x, y = int(request.section_image_id), float(request.x), float(request.y)
+    seed_image, seed_ds = sync.seed(sid)
+    ref = sync.image_to_reference_batch(sid, [x], [y])
+    space = ref.reference_space_id
+    pir, voxel = _ccf(sync, space, ref.x[0], ref.y[0], ref.z[0])
+    timings["reference"] = (time.perf_counter() - t0) * 1e3
+    yield "reference point"
+
+    hits = [
+        TargetHit("seed", "seed", seed_ds.id, seed_image.id, seed_image.section_number, x, y,
+                  0.0, False, seed_image, seed_ds)
+    ]
+    problems = []
+    for ds_id in request.target_ids:
+        try:
+            source.ensure_data_set(int(ds_id))
+            (batch,) = sync.image_to_image_batch(sid, [x], [y], [int(ds_id)])
+            image = catalog.section_image(int(batch.section_image_id[0]))
+            hits.append(
+                TargetHit(f"ds:{ds_id}", "data set", int(ds_id), image.id,
+                          int(batch.section_number[0]), float(batch.x[0]), float(batch.y[0]),
+                          float(batch.distance[0]), bool(batch.clamped[0]), image,
+                          catalog.section_data_set(int(ds_id)))
+            )
+        except AllenSyncError as exc:
+            problems.append(f"target SectionDataSet {ds_id}: {exc}")
+        yield f"target {ds_id}"
+    if request.atlas_id:
+        try:
+            source.ensure_atlas(int(request.atlas_id))
+            batch = sync.image_to_atlas_batch(sid, [x], [y], int(request.atlas_id))
+            image = catalog.section_image(int(batch.section_image_id[0]))
+            hits.append(
+                TargetHit(f"atlas:{request.atlas_id}", "atlas", image.data_set_id, image.id,
+                          int(batch.section_number[0]), float(batch.x[0]), float(batch.y[0]),
+                          float(batch.distance[0]), bool(batch.clamped[0]), image,
+                          catalog.section_data_set(image.data_set_id),
+                          atlas_id=int(request.atlas_id))
+            )
+        except AllenSyncError as exc:
+            problems.append(f"atlas {request.atlas_id}: {exc}")
+        yield "atlas"
+    timings["synchronize"] = (time.perf_counter() - t0) * 1e3
+
+    # The structure under every marker: the click itself and each marker's own point
+    # (a target's marker lies on its nearest section, up to half a spacing away).
+    t1 = time.perf_counter()
+    by_space: dict[int, list] = {}
+    for k, h in enumerate(hits):
+        if k == 0:
+            p = (ref.x[0], ref.y[0], ref.z[0])
+            s = space
+        else:
+            try:
+                r = sync.image_to_reference_batch(h.section_image_id, [h.x], [h.y])
+                p, s = (r.x[0], r.y[0], r.z[0]), r.reference_space_id
+            except AllenSyncError:  # no alignment to go back: the click's own point
+                p, s = (ref.x[0], ref.y[0], ref.z[0]), space
+        by_space.setdefault(s, []).append((k, p))
+    for s, items in by_space.items():
+        pts = np.array([p for _, p in items], dtype=float)
+        found = source.structure_at(s, pts[:, 0], pts[:, 1], pts[:, 2])
+        for (k, _), st in zip(items, found, strict=True):
+            hits[k].structure = st
+    timings["structures"] = (time.perf_counter() - t1) * 1e3
+    yield "structures"
+
+    for h in hits[1:]:
+        h.world_from_data, h.registered = placement(sync, seed_image, h, (y, x))
+
+    t2 = time.perf_counter()
+    for h in hits[1:]:
+        if request.shown.get(h.key) != h.section_image_id:
+            h.levels = image_levels(h.image, source.tiles)
+            _warm(h.image, source.tiles, h.levels)
+    timings["pyramids"] = (time.perf_counter() - t2) * 1e3
+    yield "images"
+    t3 = time.perf_counter()
+    if request.view is not None:
+        for h in hits:
+            levels = h.levels or image_levels(h.image, source.tiles)
+            try:
+                warm_view(h.image, cached_tiles(source.tiles), levels, h.world_from_data,
+                          request.view)
+            except AllenSyncError:
+                raise
+            except Exception:  # a tile that fails shows up where napari draws it
+                log.debug("warming %s failed", h.key, exc_info=True)
+    timings["tiles"] = (time.perf_counter() - t3) * 1e3
+    timings["total"] = (time.perf_counter() - t0) * 1e3
+    return SyncOutcome(
+        request, space, (float(ref.x[0]), float(ref.y[0]), float(ref.z[0])), pir, voxel,
+        hits[0].structure, hits, problems, timings,
+    )
+
+
+#: Parallel planes map seed pixels to target pixels with a near-similarity of scale
+#: (seed µm per pixel) / (target µm per pixel). When a singular value of the map departs
+#: from that by more than this factor, the planes cross (coronal seed, sagittal target)
+#: and the map is not used to register the section.
+MIN_SCALE_RATIO = 0.5
+
+
+def placement(sync, seed_image: SectionImage, hit: TargetHit, seed_point):
+    """Where a target's layers go in the seed's world, as a napari 3 × 3 affine.
+
+    For one fixed target section, the synchronization seed pixel → target pixel is
+    exactly affine (reference space → target volume → the section's TVS, the depth
+    dropped: ``image_to_image_2d``). When the two planes are parallel (coronal seed,
+    coronal target or atlas) its inverse registers the whole target section onto the
+    seed: every marker then lies exactly under the click, and the transform changes
+    only when the target's section does. When the planes cross, the map is degenerate:
+    the target is scaled to the seed's µm per pixel and shifted so that its marker lies
+    under the click.
+
+    Parameters
+    ----------
+    sync : Synchronizer
+    seed_image : SectionImage
+    hit : TargetHit
+    seed_point : (row, col)
+        The click on the seed (sync pixels).
+
+    Returns
+    -------
+    affine : numpy.ndarray
+        3 × 3, (row, col, 1) target data → (row, col, 1) world.
+    registered : bool
+        Whether the affine registration was used.
+    """
+    probe = np.array([[0.0, 0.0], [1000.0, 0.0], [0.0, 1000.0]])
+    try:
+        (b,) = sync.image_to_image_2d_batch(seed_image.id, probe[:, 0], probe[:, 1],
+                                            [hit.section_image_id])
+        t0 = np.array([b.x[0], b.y[0]])
+        lin = np.column_stack([np.array([b.x[1], b.y[1]]) - t0,
+                               np.array([b.x[2], b.y[2]]) - t0])
+        lin /= 1000.0  # target (x, y) = lin · seed (x, y) + t0
+        singular = np.linalg.svd(lin, compute_uv=False)
+    except AllenSyncError:
+        singular = np.zeros(2)
+    expected = float(seed_image.resolution or 1.0) / float(hit.image.resolution or 1.0)
+    if singular.min() > MIN_SCALE_RATIO * expected and singular.max() < expected / MIN_SCALE_RATIO:
+        inv = np.linalg.inv(lin)  # seed (x, y) = inv · (target (x, y) − t0)
+        off = -inv @ t0
+        # swap to napari's (row, col) = (y, x)
+        return np.array([
+            [inv[1, 1], inv[1, 0], off[1]],
+            [inv[0, 1], inv[0, 0], off[0]],
+            [0.0, 0.0, 1.0],
+        ]), True
+    s = float(hit.image.resolution or 1.0) / float(seed_image.resolution or 1.0)
+    y0, x0 = seed_point
+    return np.array([
+        [s, 0.0, y0 - s * hit.y],
+        [0.0, s, x0 - s * hit.x],
+        [0.0, 0.0, 1.0],
+    ]), False
+
+
+def steps(request: SyncRequest) -> int:
+    """How many steps :func:`synchronize_click` yields for a request."""
+    return 3 + len(request.target_ids) + (1 if request.atlas_id else 0)
+
+
+# ====================================================================== threads
+def start(func, *args, desc: str, total: int = 0, returned=None, errored=None, finished=None):
+    """Run a generator function of this module in a napari ``thread_worker``.
+
+    Progress shows in napari's activity dock. Errors go to ``errored`` only (not to
+    napari's traceback notification): the caller turns them into notifications.
+
+    Returns
+    -------
+    superqt.utils.GeneratorWorker
+        The started worker; ``worker.quit()`` stops it at its next step.
+    """
+    from napari.qt.threading import create_worker
+    from superqt.utils import GeneratorWorker
+
+    connect = {"errored": errored or (lambda exc: None)}
+    if returned is not None:
+        connect["returned"] = returned
+    if finished is not None:
+        connect["finished"] = finished
+    worker = create_worker(
+        func,
+        *args,
+        _worker_class=GeneratorWorker,
+        _progress={"total": total, "desc": desc} if total else {"desc": desc},
+        _connect=connect,
+        _start_thread=False,
+    )
+    worker.start()
+    return worker

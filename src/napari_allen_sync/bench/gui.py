@@ -1,0 +1,128 @@
+"""GUI benchmark: a real click on the seed → every marker drawn.
+
+The demo atlas with three target experiments and the atlas, in a shown napari window
+(needs a display; ``make bench`` provides one through Xvfb). Clicks are real Qt mouse
+events on napari's canvas.
+
+- ``first_sync_ms``: the first click, from the mouse press to the markers drawn and the
+  canvas rendered, new target images included (pyramids created, tiles rendered).
+- ``click_to_markers_median_ms``: later clicks at different points, images already
+  cached (one untimed pass over the same points first): press → markers updated.
+- ``click_to_rendered_median_ms``: the same up to a rendered canvas.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+__all__ = ["measure", "run"]
+
+
+def _render(viewer) -> None:
+    viewer.screenshot(canvas_only=True)  # draws the canvas now, tiles included
+
+
+def _ms(t) -> float:
+    return round(t * 1e3, 2)
+
+
+def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0, seed=0) -> dict:
+    """Time clicks on an open widget whose scene is ready.
+
+    Parameters
+    ----------
+    viewer, widget
+        A shown viewer and its docked :class:`AllenSyncWidget`.
+    click : (x, y)
+        The first click's seed pixel.
+    n_clicks : int
+        Timed clicks after the first (at least 10 for a meaningful median).
+    """
+    from napari_allen_sync._napari.canvas import canvas_widget, process_events_until, send_click
+    from napari_allen_sync._napari.layers import canvas_position
+
+    canvas = canvas_widget(widget)
+    stamps = []
+    widget.synchronized.connect(lambda outcome: stamps.append(time.perf_counter()))
+
+    def one(x, y):
+        n = len(stamps)
+        pos = canvas_position(viewer, widget.layers.seed_layer, (y, x))
+        t0 = time.perf_counter()
+        send_click(canvas, pos, hold_s=0.0)
+        if not process_events_until(lambda: len(stamps) > n, timeout_s):
+            raise TimeoutError(f"no synchronization within {timeout_s} s: {widget.messages}")
+        t1 = stamps[n]
+        _render(viewer)
+        t2 = time.perf_counter()
+        return t1 - t0, t2 - t0, widget.last_outcome
+
+    first_markers, first_rendered, first = one(*click)
+    # points around the first click, inside the seed image; recentring follows each click
+    image = widget.seed_image
+    rng = np.random.default_rng(seed)
+    points = [
+        (float(np.clip(click[0] + dx, 0.1 * image.width, 0.9 * image.width)),
+         float(np.clip(click[1] + dy, 0.1 * image.height, 0.9 * image.height)))
+        for dx, dy in rng.uniform(-0.2, 0.2, (n_clicks, 2)) * [image.width, image.height]
+    ]
+    for x, y in points:  # warm the image caches
+        one(x, y)
+    markers, rendered = [], []
+    for x, y in points:
+        m, r, _ = one(x, y)
+        markers.append(m)
+        rendered.append(r)
+    return {
+        "gui_targets": len(widget.target_ids),
+        "gui_atlas_id": widget.atlas_id,
+        "gui_first_sync_ms": _ms(first_rendered),
+        "gui_first_sync_markers_ms": _ms(first_markers),
+        "gui_first_sync_worker_ms": {k: round(v, 2) for k, v in first.timings_ms.items()},
+        "gui_clicks": len(points),
+        "gui_click_to_markers_median_ms": _ms(statistics.median(markers)),
+        "gui_click_to_rendered_median_ms": _ms(statistics.median(rendered)),
+        "gui_click_to_rendered_max_ms": _ms(max(rendered)),
+    }
+
+
+def run(n_clicks: int = 12) -> dict:
+    """The GUI benchmark on the demo atlas; JSON-able figures."""
+    import napari
+
+    from napari_allen_sync import demo
+    from napari_allen_sync._napari.canvas import process_events_until
+    from napari_allen_sync._napari.widget import AllenSyncWidget
+
+    viewer = napari.Viewer(title="napari-allen-sync bench", show=True)
+    try:
+        widget = AllenSyncWidget(viewer)
+        viewer.window.add_dock_widget(widget, name="Allen Brain Atlas sync", area="right")
+        widget.window().resize(1600, 1000)
+        targets = sorted(demo.DEMO_TARGET_DATA_SET_IDS)
+        t0 = time.perf_counter()
+        ok = process_events_until(
+            lambda: widget.seed_image is not None and sorted(widget.target_ids) == targets
+            and widget.atlas_id == demo.DEMO_ATLAS_ID and not widget.running_workers(),
+            120.0,
+        )
+        if not ok:
+            raise TimeoutError(f"the demo scene did not open: {widget.messages}")
+        opened = time.perf_counter() - t0
+        process_events_until(lambda: False, 0.3)
+        _, x, y = demo.demo_click()
+        out = {"gui_open_scene_ms": _ms(opened)}
+        out.update(measure(viewer, widget, (x, y), n_clicks=n_clicks))
+        widget.close()
+        return out
+    finally:
+        viewer.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import json
+
+    print(json.dumps(run(), indent=1))

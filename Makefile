@@ -41,10 +41,14 @@ test: $(STAMP) $(ALLENSDK_STAMP)
 	bash tools/display-deps.sh
 	QT_API=pyqt6 $(PY) -m pytest
 
-## bench: benchmark figures as JSON on stdout
+## bench: benchmark figures as JSON on stdout (the GUI benchmark needs a display: Xvfb)
 bench: $(STAMP)
 	bash tools/display-deps.sh
-	QT_API=pyqt6 $(PY) -m napari_allen_sync.bench
+	@if [ "$$(uname -s)" = "Linux" ] && [ -z "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
+	  QT_API=pyqt6 xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m napari_allen_sync.bench; \
+	else \
+	  QT_API=pyqt6 $(PY) -m napari_allen_sync.bench; \
+	fi
 
 ## screenshots: regenerate the README's screenshots headless
 screenshots: $(STAMP)

@@ -357,3 +357,54 @@ def test_cancel_button_quits_the_sync(qtbot, make_napari_viewer):
     source.delay = 0.0
     with qtbot.waitSignal(widget.synchronized, timeout=WAIT):  # still usable afterwards
         widget.synchronize(x=310.0, y=300.0)
+
+
+def test_first_sync_shows_every_layer_once_laid_out(qtbot, make_napari_viewer):
+    """New target images appear once the grid and the camera are final (created hidden,
+    then shown), the active layer stays the seed's image, and later clicks update the
+    same layers in place."""
+    source = FakeSource()
+    viewer, widget = make_widget(qtbot, make_napari_viewer, source)
+    shown_at = {}
+
+    def on_visible(event):
+        layer = event.source
+        if layer.visible:
+            zoom = float(viewer.scene.camera.zoom)
+            shown_at[layer.name] = (bool(viewer.canvas.grid.enabled), zoom)
+
+    viewer.layers.events.inserted.connect(
+        lambda e: e.value.events.visible.connect(on_visible)
+    )
+    outcome = click_data(qtbot, viewer, widget, 350.0, 500.0)
+    check_markers(widget, source, outcome)
+    for key, layer in widget.layers.images.items():
+        assert layer.visible
+        if key != "seed":  # shown after the grid was laid out, at the final zoom
+            assert shown_at[layer.name] == (True, pytest.approx(float(viewer.scene.camera.zoom)))
+            np.testing.assert_allclose(layer.affine.affine_matrix[-3:, -3:],
+                                       widget.layers.markers[key].affine.affine_matrix[-3:, -3:])
+    assert viewer.layers.selection.active is widget.layers.seed_layer
+    assert outcome.timings_ms["draw"] >= 0 and outcome.timings_ms["readouts"] >= 0
+
+    layers_before = list(viewer.layers)
+    outcome2 = click_data(qtbot, viewer, widget, 200.0, 300.0)
+    check_markers(widget, source, outcome2)
+    assert list(viewer.layers) == layers_before
+    assert all(layer.visible for layer in viewer.layers)
+    assert viewer.layers.selection.active is widget.layers.seed_layer
+
+
+def test_removed_target_drops_its_layers(qtbot, make_napari_viewer):
+    source = FakeSource()
+    viewer, widget = make_widget(qtbot, make_napari_viewer, source)
+    click_data(qtbot, viewer, widget, 350.0, 500.0)
+    gone = TARGETS[0]
+    with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
+        widget.remove_target(gone)
+    wait_idle(qtbot, widget)
+    assert f"ds:{gone}" not in widget.layers.images and f"ds:{gone}" not in widget.layers.markers
+    assert not any(
+        layer.metadata.get("allen_sync", {}).get("key") == f"ds:{gone}" for layer in viewer.layers
+    )
+    assert len(viewer.layers) == 2 * (1 + len(TARGETS))

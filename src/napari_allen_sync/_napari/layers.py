@@ -19,6 +19,8 @@ the camera. The first click also fits and centres the view on the marker.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 __all__ = ["MARKER_COLOURS", "ClickToSync", "SyncLayers", "canvas_position"]
@@ -63,6 +65,10 @@ def canvas_position(viewer, layer, data_point) -> tuple[float, float]:
         origin = cell * (box + gap)
     rc = origin + box / 2 + (world - centre) * camera.zoom
     return float(rc[1]), float(rc[0])
+
+
+def _same_affine(layer, matrix) -> bool:
+    return bool(np.allclose(layer.affine.affine_matrix[-3:, -3:], matrix))
 
 
 def _same(a, b) -> bool:
@@ -157,6 +163,8 @@ class SyncLayers:
         self.resolution: dict = {}  # key → µm per pixel
         self.order: list = ["seed"]
         self._fitted = False
+        self._levels: dict = {}  # key → the pyramid (list) in the image layer
+        self._hidden: set = set()  # keys whose image was created hidden, not shown yet
         viewer.layers.events.removed.connect(self._on_removed)
 
     # ------------------------------------------------------------------ state
@@ -180,28 +188,44 @@ class SyncLayers:
                     del table[key]
                     if table is self.images:
                         self.shown.pop(key, None)
+                        self._levels.pop(key, None)
+                        self._hidden.discard(key)
 
     # ------------------------------------------------------------------ layers
-    def _add_image(self, key, levels, name, image):
+    def _add_image(self, key, levels, name, image, affine=None, visible=True):
         old = self.images.get(key)
         if old is not None:
-            old.data = levels
-            old.name = name
+            if self._levels.get(key) is not levels:
+                # the data event would make the viewer recompute its dims (and, in
+                # them, every layer's extent): held; one refresh re-slices and redraws
+                with old.events.blocker_all():
+                    old.data = levels
+                old.refresh()
+            if old.name != name:
+                old.name = name
             layer = old
         else:
-            layer = self.viewer.add_image(levels, multiscale=True, rgb=True, name=name)
+            # the affine at creation: setting it afterwards re-slices the layer
+            extra = {} if affine is None else {"affine": affine}
+            layer = self.viewer.add_image(levels, multiscale=True, rgb=True, name=name,
+                                          visible=visible, **extra)
             self.images[key] = layer
+            if not visible:
+                self._hidden.add(key)
+        self._levels[key] = levels
         self.shown[key] = image.id
         self.resolution[key] = float(image.resolution or 1.0)
         layer.metadata["allen_sync"] = {"key": key, "section_image_id": image.id}
         return layer
 
-    def _marker(self, key, kind, name):
+    def _marker(self, key, kind, name, affine=None):
         layer = self.markers.get(key)
         if layer is None:
             colour = MARKER_COLOURS.get(kind, "white")
+            extra = {} if affine is None else {"affine": affine}
             layer = self.viewer.add_points(
                 np.empty((0, 2)),
+                **extra,
                 name=name,
                 symbol="cross",
                 size=1,
@@ -223,7 +247,7 @@ class SyncLayers:
 
     def show_seed(self, loaded, name: str) -> None:
         """Show a new seed section: drop the target layers, empty the seed marker."""
-        for key in [k for k in self.order if k != "seed"]:
+        for key in [k for k in self._keys() if k != "seed"]:
             self.remove(key)
         self.order = ["seed"]
         self._add_image("seed", loaded.levels, name, loaded.image)
@@ -241,6 +265,8 @@ class SyncLayers:
             if layer is not None and layer in self.viewer.layers:
                 self.viewer.layers.remove(layer)
         self.shown.pop(key, None)
+        self._levels.pop(key, None)
+        self._hidden.discard(key)
         if key in self.order and key != "seed":
             self.order.remove(key)
 
@@ -254,7 +280,7 @@ class SyncLayers:
             Layer name of each target key's image.
         """
         wanted = ["seed"] + [h.key for h in outcome.hits if h.key != "seed"]
-        for key in [k for k in self.order if k not in wanted]:
+        for key in [k for k in self._keys() if k not in wanted]:
             self.remove(key)
         view = outcome.request.view
         if not self._fitted and view is not None:
@@ -262,36 +288,96 @@ class SyncLayers:
             camera = _camera(self.viewer)
             camera.zoom = float(view[1])
             camera.center = tuple(float(v) for v in view[0])
-        self._update_hits(outcome, names)
-        self.order = wanted
-        self._arrange()
-        if not self._fitted:
-            self.fit("seed")
-            self._fitted = True
-        if self.viewer.layers.selection.active is None:
-            self.viewer.layers.selection.active = self.seed_layer
+        # held viewer reactions (see _quietly): the layer controls swap back to the
+        # active layer at the end, when the scene is final (Qt then paints it once)
+        with self._quietly():
+            self._update_hits(outcome, names)
+            self.order = wanted
+            self._arrange()
+            if not self._fitted:
+                self.fit("seed")
+                self._fitted = True
+            # new images are shown once the grid and the camera are final: each is
+            # sliced once, in its cell, from the tiles the worker has read
+            for key in [k for k in wanted if k in self._hidden and k in self.images]:
+                self._hidden.discard(key)
+                self.images[key].visible = True
+
+    def _keys(self) -> list:
+        """Every key with a layer (those in the grid and any other this session owns)."""
+        keys = list(self.order)
+        for key in [*self.images, *self.markers]:
+            if key not in keys:
+                keys.append(key)
+        return keys
+
+    @contextmanager
+    def _quietly(self):
+        """Hold the viewer's reactions while layers are added and moved.
+
+        Every changed extent (a marker moved, a target re-shifted) makes napari
+        recompute the dims range and re-slice *every* layer; in 2-D the dims point
+        selects nothing, so the dims events are held (each changed layer still re-slices
+        itself). A new layer becomes the active one as it is inserted, and napari swaps
+        the layer controls shown (a Qt relayout) for each: the selection is held too,
+        and the layer active before stays active (the seed's image when none was).
+        """
+        selection = self.viewer.layers.selection
+        active = selection.active
+        try:
+            with self.viewer.dims.events.blocker_all(), selection.events.blocker_all():
+                yield
+        finally:
+            if active is None or active not in self.viewer.layers:
+                active = self.seed_layer
+            if selection.active is not active:
+                selection.active = active  # one announcement of the held changes
 
     def _update_hits(self, outcome, names) -> None:
         for hit in outcome.hits:
             if hit.key != "seed" and (hit.levels is not None or hit.key not in self.images):
                 if hit.levels is None:  # shown section vanished; nothing to draw on
                     continue
-                self._add_image(hit.key, hit.levels, names.get(hit.key, hit.key), hit.image)
-            marker = self._marker(hit.key, hit.kind, f"{names.get(hit.key, hit.key)} marker")
+                self._add_image(hit.key, hit.levels, names.get(hit.key, hit.key), hit.image,
+                                affine=hit.world_from_data, visible=False)
+            marker = self._marker(hit.key, hit.kind, f"{names.get(hit.key, hit.key)} marker",
+                                  affine=None if hit.key == "seed" else hit.world_from_data)
             if hit.key != "seed" and marker.name != f"{names.get(hit.key, hit.key)} marker":
                 marker.name = f"{names.get(hit.key, hit.key)} marker"
             row = hit.row()
             # leading spaces keep the text clear of the marker at every zoom
             row["label"] = "\n".join("     " + line for line in hit.label.split("\n"))
-            marker.data = np.array([[hit.y, hit.x]])
-            marker.features = {k: [v] for k, v in row.items()}  # refreshes the text too
+            affine = None
             if hit.key != "seed":
-                for layer in (self.images.get(hit.key), marker):
-                    # each change re-slices the layer: set only what moved
-                    if layer is not None and not np.allclose(
-                        layer.affine.affine_matrix[-3:, -3:], hit.world_from_data
-                    ):
-                        layer.affine = hit.world_from_data
+                image = self.images.get(hit.key)
+                # each change re-slices the layer: set only what moved
+                if image is not None and not _same_affine(image, hit.world_from_data):
+                    image.affine = hit.world_from_data
+                if not _same_affine(marker, hit.world_from_data):
+                    affine = hit.world_from_data
+            self._move_marker(marker, (hit.y, hit.x), row, affine)
+
+    @staticmethod
+    def _move_marker(marker, point, row, affine=None) -> None:
+        """Move a marker (one point), its features and text, and maybe its affine, with
+        one re-slice and one redraw.
+
+        Each of ``features``, ``data`` and ``affine`` would otherwise re-slice the
+        layer, redraw it and make the viewer recompute its dims; their events are held
+        and one :meth:`refresh` draws the point and its text.
+        """
+        point = np.array([point], dtype=float)
+        features = {k: [v] for k, v in row.items()}
+        with marker.events.blocker_all():
+            if affine is not None:
+                marker.affine = affine
+            if len(marker.data) != 1:
+                marker.data = point
+            marker.features = features  # same length: the text strings follow
+            marker.data = point
+        marker.refresh()
+        if affine is not None:
+            marker.events.affine()  # the vispy node's transform (and the viewer's dims)
 
     def _arrange(self) -> None:
         """Own layers first, image then marker per key; grid of stride 2."""
@@ -345,8 +431,8 @@ class SyncLayers:
         box = (size - gap * (shape - 1)) / shape
         seed_shape = np.asarray(seed.level_shapes[0][:2], dtype=float)
         zoom = float(np.min(box / (fraction * seed_shape)))
-        # new layers are first drawn on the whole canvas, before the grid is laid out
-        return (np.asarray(click_rc, dtype=float), zoom, box, size)
+        # new images are shown once the grid is laid out (show_outcome): one cell each
+        return (np.asarray(click_rc, dtype=float), zoom, box)
 
     def fit(self, key="seed", fraction: float = 0.8) -> None:
         """Centre on a key's marker, zoomed so that ``fraction`` of the seed image's

@@ -435,22 +435,29 @@ class AllenSyncWidget(QWidget):
             desc="synchronizing", total=workers.steps(request), returned=self._on_synced,
         )
 
-    def _on_synced(self, outcome) -> None:
-        if self._closed or outcome.request.generation != self._generation:
-            return  # a newer click (or seed) superseded this one
-        t0 = time.perf_counter()
+    def _names(self, hits) -> dict:
+        """Layer name of each hit's image."""
         names = {"seed": self.layers.seed_layer.name if self.layers.seed_layer else "seed"}
-        for h in outcome.hits[1:]:
+        for h in hits[1:]:
             head = (
                 f"atlas {self.atlas_name or h.atlas_id}" if h.kind == "atlas"
                 else self.target_names.get(h.section_data_set_id, str(h.section_data_set_id))
             )
             names[h.key] = f"{head} #{h.section_number}"
+        return names
+
+    def _on_synced(self, outcome) -> None:
+        if self._closed or outcome.request.generation != self._generation:
+            return  # a newer click (or seed) superseded this one
+        t0 = time.perf_counter()
+        names = self._names(outcome.hits)
         self.layers.show_outcome(outcome, names)
         outcome.timings_ms["draw"] = (time.perf_counter() - t0) * 1e3
+        t1 = time.perf_counter()
         self.last_outcome = outcome
         self.history.add(outcome)
         self._show_readouts(outcome, names)
+        outcome.timings_ms["readouts"] = (time.perf_counter() - t1) * 1e3
         for problem in outcome.problems:
             self._notify(problem)
         self.synchronized.emit(outcome)

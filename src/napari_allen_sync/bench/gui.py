@@ -9,6 +9,11 @@ events on napari's canvas.
 - ``click_to_markers_median_ms``: later clicks at different points, images already
   cached (one untimed pass over the same points first): press → markers updated.
 - ``click_to_rendered_median_ms``: the same up to a rendered canvas.
+- ``*_breakdown_ms``: where that time goes. ``worker``: synchronization, pyramids and
+  tile prefetch in the worker thread; ``apply``: layers and readouts updated on the GUI
+  thread (with new layers, Qt's first paint of the scene too); ``other``: press →
+  worker start and worker end → result handled (Qt event loop, thread hand-over);
+  ``render``: markers drawn → rendered frame.
 """
 
 from __future__ import annotations
@@ -60,7 +65,18 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
         t2 = time.perf_counter()
         return t1 - t0, t2 - t0, widget.last_outcome
 
+    def breakdown(markers_s, rendered_s, outcome) -> dict:
+        t = outcome.timings_ms
+        worker, apply = t.get("total", 0.0), t.get("draw", 0.0) + t.get("readouts", 0.0)
+        return {
+            "worker": round(worker, 2),
+            "apply": round(apply, 2),
+            "other": round(markers_s * 1e3 - worker - apply, 2),
+            "render": round((rendered_s - markers_s) * 1e3, 2),
+        }
+
     first_markers, first_rendered, first = one(*click)
+    first_breakdown = breakdown(first_markers, first_rendered, first)
     # points around the first click, inside the seed image; recentring follows each click
     image = widget.seed_image
     rng = np.random.default_rng(seed)
@@ -71,21 +87,26 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
     ]
     for x, y in points:  # warm the image caches
         one(x, y)
-    markers, rendered = [], []
+    markers, rendered, parts = [], [], []
     for x, y in points:
-        m, r, _ = one(x, y)
+        m, r, outcome = one(x, y)
         markers.append(m)
         rendered.append(r)
+        parts.append(breakdown(m, r, outcome))
     return {
         "gui_targets": len(widget.target_ids),
         "gui_atlas_id": widget.atlas_id,
         "gui_first_sync_ms": _ms(first_rendered),
         "gui_first_sync_markers_ms": _ms(first_markers),
         "gui_first_sync_worker_ms": {k: round(v, 2) for k, v in first.timings_ms.items()},
+        "gui_first_sync_breakdown_ms": first_breakdown,
         "gui_clicks": len(points),
         "gui_click_to_markers_median_ms": _ms(statistics.median(markers)),
         "gui_click_to_rendered_median_ms": _ms(statistics.median(rendered)),
         "gui_click_to_rendered_max_ms": _ms(max(rendered)),
+        "gui_click_breakdown_median_ms": {
+            k: round(statistics.median(p[k] for p in parts), 2) for k in parts[0]
+        },
     }
 
 

@@ -7,11 +7,13 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test bench screenshots lint venv clean
 
 # The virtual environment with the package (editable), a Qt 6 binding and the test tools.
+# (set-up messages go to stderr, so that `make bench` prints nothing but JSON on stdout)
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[all,testing]"
-	touch $(STAMP)
+	@echo "setting up $(VENV) (the package, a Qt 6 binding, the test tools)" >&2
+	@$(PYTHON) -m venv $(VENV) >&2
+	@$(PY) -m pip install --quiet --upgrade pip >&2
+	@$(PY) -m pip install --quiet -e ".[all,testing]" >&2
+	@touch $(STAMP)
 
 venv: $(STAMP)
 
@@ -43,7 +45,7 @@ test: $(STAMP) $(ALLENSDK_STAMP)
 
 ## bench: benchmark figures as JSON on stdout (the GUI benchmark needs a display: Xvfb)
 bench: $(STAMP)
-	bash tools/display-deps.sh
+	@bash tools/display-deps.sh >&2
 	@if [ "$$(uname -s)" = "Linux" ] && [ -z "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
 	  QT_API=pyqt6 xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m napari_allen_sync.bench; \
 	else \

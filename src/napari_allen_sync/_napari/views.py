@@ -8,7 +8,7 @@ emit Qt signals for what the user asks.
 from __future__ import annotations
 
 from qtpy.QtCore import Qt, Signal
-from qtpy.QtGui import QIntValidator
+from qtpy.QtGui import QColor, QIcon, QIntValidator, QPixmap
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -24,10 +24,19 @@ from qtpy.QtWidgets import (
     QSlider,
     QTableWidget,
     QTableWidgetItem,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
 )
 
-__all__ = ["ReadoutView", "SeedView", "SourceView", "TargetsView"]
+__all__ = [
+    "CoordinateView",
+    "ReadoutView",
+    "SeedView",
+    "SourceView",
+    "StructureView",
+    "TargetsView",
+]
 
 #: (label, kind) of the source choices.
 SOURCE_CHOICES = (
@@ -260,6 +269,9 @@ class TargetsView(QGroupBox):
         self.atlas.blockSignals(False)
 
 
+#: Text colour of a results row whose section is farther than its spacing.
+WARNING_COLOUR = "#ffb74d"
+
 RESULT_COLUMNS = ("target", "data set", "section", "x", "y", "distance µm", "clamped", "structure")
 
 
@@ -322,23 +334,172 @@ class ReadoutView(QGroupBox):
         """Enable the cancel button while work runs."""
         self.cancel_button.setEnabled(busy)
 
-    def set_rows(self, rows) -> None:
+    def set_rows(self, rows, flagged=()) -> None:
         """Fill the results table: ``rows`` is a list of ``(key, values)`` with values in
-        the order of :data:`RESULT_COLUMNS`."""
+        the order of :data:`RESULT_COLUMNS`; the rows whose key is in ``flagged`` (their
+        section is farther than its spacing) are drawn in the warning colour with a
+        warning sign and tooltip."""
         self.table.blockSignals(True)
         self.table.setRowCount(len(rows))
         self._keys = []
+        flagged = dict(flagged) if not isinstance(flagged, dict) else flagged
         for r, (key, values) in enumerate(rows):
             self._keys.append(key)
+            warn = flagged.get(key)
             for c, value in enumerate(values):
-                item = QTableWidgetItem(str(value))
+                text = str(value)
+                if warn and c == RESULT_COLUMNS.index("distance µm"):
+                    text = f"⚠ {text}"
+                item = QTableWidgetItem(text)
                 if c >= 2:
                     item.setTextAlignment(
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
+                if warn:
+                    item.setForeground(QColor(WARNING_COLOUR))
+                    item.setToolTip(warn)
                 self.table.setItem(r, c, item)
         self.table.blockSignals(False)
+
+    def flagged_rows(self) -> list[str]:
+        """Keys of the rows shown as too far from their section."""
+        col = RESULT_COLUMNS.index("distance µm")
+        return [k for r, k in enumerate(self._keys)
+                if self.table.item(r, col) is not None
+                and self.table.item(r, col).text().startswith("⚠")]
 
     def add_history(self, text: str) -> None:
         """Append a line to the click history (newest first)."""
         self.history.insertItem(0, text)
+
+
+def _swatch(hex_triplet: str) -> QIcon:
+    pix = QPixmap(12, 12)
+    colour = QColor(f"#{(hex_triplet or 'AAAAAA').lstrip('#')}")
+    pix.fill(colour if colour.isValid() else QColor("#AAAAAA"))
+    return QIcon(pix)
+
+
+class StructureView(QGroupBox):
+    """The ontology as a searchable tree; choosing a structure asks to go to it."""
+
+    #: A structure id to go to.
+    structure_requested = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__("Go to structure", parent)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("search acronym or name")
+        self.search.setClearButtonEnabled(True)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderHidden(True)
+        self.tree.setMinimumHeight(140)
+        self.go_button = QPushButton("Go")
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.search)
+        lay.addWidget(self.tree, 1)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.go_button)
+        lay.addLayout(row)
+        self.items: dict[int, QTreeWidgetItem] = {}
+        self.search.textChanged.connect(self.filter)
+        self.tree.itemDoubleClicked.connect(lambda item, _col: self._emit(item))
+        self.go_button.clicked.connect(lambda: self._emit(self.tree.currentItem()))
+
+    def _emit(self, item) -> None:
+        if item is not None:
+            self.structure_requested.emit(int(item.data(0, Qt.ItemDataRole.UserRole)))
+
+    def set_structures(self, structures) -> None:
+        """Fill the tree from Structure records (parents from ``parent_structure_id``)."""
+        self.tree.clear()
+        self.items = {}
+        structures = sorted(structures, key=lambda s: (len(s.structure_id_path or ()), s.id))
+        for s in structures:
+            item = QTreeWidgetItem([f"{s.acronym} — {s.name}"])
+            item.setData(0, Qt.ItemDataRole.UserRole, int(s.id))
+            item.setIcon(0, _swatch(s.color_hex_triplet))
+            item.setToolTip(0, f"{s.name} ({s.acronym}, id {s.id})")
+            self.items[int(s.id)] = item
+        for s in structures:
+            item = self.items[int(s.id)]
+            parent = self.items.get(s.parent_structure_id)
+            if parent is not None and parent is not item:
+                parent.addChild(item)
+            else:
+                self.tree.addTopLevelItem(item)
+        self.tree.expandToDepth(1)
+        self.filter(self.search.text())
+
+    def filter(self, text: str = "") -> None:
+        """Show the structures whose acronym or name contains ``text`` (case-insensitive),
+        with their ancestors; an empty text shows everything."""
+        wanted = (text or "").strip().casefold()
+
+        def visit(item) -> bool:
+            own = not wanted or wanted in item.text(0).casefold()
+            shown_child = False
+            for i in range(item.childCount()):
+                shown_child |= visit(item.child(i))
+            show = own or shown_child
+            item.setHidden(not show)
+            if wanted and shown_child:
+                item.setExpanded(True)
+            return show
+
+        for i in range(self.tree.topLevelItemCount()):
+            visit(self.tree.topLevelItem(i))
+
+    def visible_ids(self) -> list[int]:
+        """Ids of the structures the tree shows (its filter applied)."""
+        return [sid for sid, item in self.items.items() if not item.isHidden()]
+
+
+class CoordinateView(QGroupBox):
+    """A point in reference space: three numbers, units and space."""
+
+    #: (values as typed [x, y, z], units text, reference space id)
+    point_requested = Signal(object, str, int)
+
+    FIELDS = ("x", "y", "z")
+
+    def __init__(self, parent=None):
+        super().__init__("Go to reference point", parent)
+        self.edits = {}
+        row = QHBoxLayout()
+        for name in self.FIELDS:
+            edit = QLineEdit()
+            edit.setPlaceholderText(name)
+            self.edits[name] = edit
+            row.addWidget(edit)
+        self.units = QComboBox()
+        self.units.addItems(["µm", "25 µm voxels"])
+        self.space = QComboBox()
+        self.space.addItem("space 9 (CCF)", 9)
+        self.space.addItem("space 10", 10)
+        self.go_button = QPushButton("Go")
+        lay = QVBoxLayout(self)
+        lay.addLayout(row)
+        row2 = QHBoxLayout()
+        row2.addWidget(self.units)
+        row2.addWidget(self.space)
+        row2.addStretch(1)
+        row2.addWidget(self.go_button)
+        lay.addLayout(row2)
+        self.go_button.clicked.connect(self._emit)
+        for edit in self.edits.values():
+            edit.returnPressed.connect(self._emit)
+
+    def _emit(self, *_):
+        self.point_requested.emit(
+            [self.edits[n].text() for n in self.FIELDS], self.units.currentText(),
+            int(self.space.currentData()),
+        )
+
+    def set_point(self, values, units: str = "µm", space: int = 9) -> None:
+        """Fill the fields (tests and scripts)."""
+        for name, v in zip(self.FIELDS, values, strict=True):
+            self.edits[name].setText(str(v))
+        self.units.setCurrentText(units)
+        self.space.setCurrentIndex(max(0, self.space.findData(int(space))))

@@ -19,7 +19,15 @@ from ..errors import AllenSyncError, ServiceError
 from . import workers
 from .history import ClickHistory
 from .layers import ClickToSync, SyncLayers
-from .views import DEFAULT_ATLASES, ReadoutView, SeedView, SourceView, TargetsView
+from .views import (
+    DEFAULT_ATLASES,
+    CoordinateView,
+    ReadoutView,
+    SeedView,
+    SourceView,
+    StructureView,
+    TargetsView,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
@@ -124,6 +132,8 @@ class AllenSyncWidget(QWidget):
     synchronized = Signal(object)
     #: Something could not be done (the message shown to the user).
     failed = Signal(str)
+    #: A structure or reference-point navigation is drawn (the Navigation).
+    navigated = Signal(object)
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, source=None, parent=None):
         super().__init__(parent)
@@ -148,10 +158,13 @@ class AllenSyncWidget(QWidget):
         self.seed_view = SeedView()
         self.targets_view = TargetsView()
         self.readout_view = ReadoutView()
+        self.structure_view = StructureView()
+        self.coordinate_view = CoordinateView()
         inner = QWidget()
         lay = QVBoxLayout(inner)
         lay.setContentsMargins(4, 4, 4, 4)
-        for view in (self.source_view, self.seed_view, self.targets_view, self.readout_view):
+        for view in (self.source_view, self.seed_view, self.targets_view,
+                     self.structure_view, self.coordinate_view, self.readout_view):
             lay.addWidget(view)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -177,6 +190,8 @@ class AllenSyncWidget(QWidget):
         self.readout_view.row_selected.connect(self.layers.centre)
         self.readout_view.cancel_requested.connect(self.cancel)
         self.readout_view.export_requested.connect(self._export_dialog)
+        self.structure_view.structure_requested.connect(self.go_to_structure)
+        self.coordinate_view.point_requested.connect(self._on_point_typed)
 
         if source is None:
             self._pending_demo = True
@@ -277,6 +292,7 @@ class AllenSyncWidget(QWidget):
         if info.status == "unreachable":
             self._notify(f"{name or 'source'} is unreachable: check the network or the URL")
         self.seed_view.set_data_sets(info.data_sets)
+        self.structure_view.set_structures(list(info.source.catalog.structures.values()))
         self.targets_view.set_offered(info.data_sets)
         atlases = info.atlases or [a for a in DEFAULT_ATLASES]
         self.targets_view.set_atlases(atlases, None)
@@ -435,6 +451,86 @@ class AllenSyncWidget(QWidget):
             desc="synchronizing", total=workers.steps(request), returned=self._on_synced,
         )
 
+    # ================================================================ navigation
+    def go_to_structure(self, structure_id: int) -> None:
+        """Open, in the seed data set and every target, the section nearest a structure's
+        centroid (``structure_to_image``), with the markers on the centroid."""
+        if self._closed or not self._need_source():
+            return
+        catalog = self.source.catalog
+        structure = catalog.structures.get(int(structure_id))
+        if structure is None:
+            self._notify(f"structure {structure_id} is not in the ontology")
+            return
+        if self.seed_data_set is not None:
+            space = self.seed_data_set.reference_space_id
+            if (structure.id, space) not in catalog.structure_centers:
+                self._notify(
+                    f"{structure.acronym} ({structure.name}) has no StructureCenter in "
+                    f"reference space {space}: cannot go to it"
+                )
+                return
+        self._navigate(structure_id=int(structure_id))
+
+    def go_to_point(self, x, y, z, units: str = workers.UNITS_UM, space: int = 9) -> None:
+        """Open the sections nearest a reference point (``reference_to_image``) in the
+        seed data set and every target; ``units`` is ``"µm"`` or ``"25 µm voxels"``."""
+        self._on_point_typed([x, y, z], units, space)
+
+    def _on_point_typed(self, values, units: str, space: int) -> None:
+        import math
+
+        numbers = []
+        for name, text in zip(CoordinateView.FIELDS, values, strict=True):
+            try:
+                v = float(str(text).strip().replace(",", "."))
+            except ValueError:
+                v = math.nan
+            if not math.isfinite(v):
+                self._notify(f"coordinate {name}: {text!r} is not a finite number")
+                return
+            numbers.append(v)
+        if units not in (workers.UNITS_UM, workers.UNITS_VOXEL):
+            self._notify(f"coordinate units: unknown {units!r}")
+            return
+        if self._closed or not self._need_source():
+            return
+        self._navigate(point=workers.reference_point_um(units, int(space), numbers))
+
+    def _navigate(self, structure_id=None, point=None) -> None:
+        if self.seed_image is None or self.seed_data_set is None:
+            self._notify("open a seed section first")
+            return
+        self._generation += 1
+        if self._sync_worker is not None:
+            self._sync_worker.quit()
+        request = workers.NavigateRequest(
+            self._generation, self.seed_data_set.id, self.seed_image.id,
+            tuple(self.target_ids), self.atlas_id, dict(self.layers.shown),
+            structure_id=structure_id, point=point,
+        )
+        self._sync_worker = self._start(
+            workers.navigate, self.source, request, desc="navigating",
+            total=2 + len(request.target_ids) + (1 if request.atlas_id else 0) + 2,
+            returned=self._on_navigated,
+        )
+
+    def _on_navigated(self, nav) -> None:
+        if self._closed or nav.request.generation != self._generation:
+            return
+        if nav.loaded is not None:
+            loaded = nav.loaded
+            self.seed_image, self.seed_data_set = loaded.image, loaded.data_set
+            name = (f"seed {workers.describe_data_set(loaded.data_set)} "
+                    f"#{loaded.image.section_number}")
+            self.layers.show_seed(loaded, name)
+            self.seed_view.set_sections(loaded.sections, loaded.image.id)
+            self.seed_loaded.emit(loaded.image.id)
+        req = nav.outcome.request
+        self._last_click = (float(req.x), float(req.y))
+        self._on_synced(nav.outcome)
+        self.navigated.emit(nav)
+
     def _names(self, hits) -> dict:
         """Layer name of each hit's image."""
         names = {"seed": self.layers.seed_layer.name if self.layers.seed_layer else "seed"}
@@ -460,6 +556,13 @@ class AllenSyncWidget(QWidget):
         outcome.timings_ms["readouts"] = (time.perf_counter() - t1) * 1e3
         for problem in outcome.problems:
             self._notify(problem)
+        for h in outcome.hits[1:]:
+            if h.far:
+                self._notify(
+                    f"{names.get(h.key, h.key)} (SectionDataSet {h.section_data_set_id}): "
+                    f"the nearest section is {abs(h.distance):.0f} µm from the point, "
+                    f"farther than its section spacing ({h.spacing:.0f} µm)"
+                )
         self.synchronized.emit(outcome)
 
     def _show_readouts(self, outcome, names) -> None:
@@ -486,7 +589,12 @@ class AllenSyncWidget(QWidget):
                 f"{h.x:.1f}", f"{h.y:.1f}", f"{h.distance:.1f}", "yes" if h.clamped else "",
                 h.structure.acronym if h.structure is not None else "–",
             )))
-        self.readout_view.set_rows(rows)
+        flagged = {
+            h.key: f"{abs(h.distance):.0f} µm from the point: farther than the section "
+                   f"spacing ({h.spacing:.0f} µm)"
+            for h in outcome.hits if h.far
+        }
+        self.readout_view.set_rows(rows, flagged)
         where = s.acronym if s is not None else "outside"
         self.readout_view.add_history(
             f"{len(self.history)}: ({outcome.request.x:.0f}, {outcome.request.y:.0f}) → {where}"

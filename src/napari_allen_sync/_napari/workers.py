@@ -37,6 +37,7 @@ __all__ = [
     "TargetHit",
     "describe_data_set",
     "load_section",
+    "navigate",
     "open_source",
     "prepare_data_set",
     "start",
@@ -289,6 +290,14 @@ class TargetHit:
     #: True when the target's section is registered to the seed's plane by an affine
     #: (same plane); False when only scaled and shifted onto the click (another plane).
     registered: bool = False
+    #: The target's section spacing (µm): median step of its usable section numbers ×
+    #: section thickness; None for the seed or when unknown.
+    spacing: float | None = None
+
+    @property
+    def far(self) -> bool:
+        """Whether the chosen section lies farther from the point than the spacing."""
+        return self.spacing is not None and abs(self.distance) > self.spacing
 
     @property
     def label(self) -> str:
@@ -315,6 +324,7 @@ class TargetHit:
             "y": self.y,
             "distance": self.distance,
             "clamped": self.clamped,
+            "far": self.far,
             "structure_id": -1 if s is None else s.id,
             "structure": "" if s is None else s.acronym,
             "structure_name": "" if s is None else s.name,
@@ -487,6 +497,19 @@ def synchronize_click(source, request: SyncRequest):
             problems.append(f"atlas {request.atlas_id}: {exc}")
         yield "atlas"
     timings["synchronize"] = (time.perf_counter() - t0) * 1e3
+    yield from _finish(source, request, seed_image, hits, timings, t0,
+                       (float(ref.x[0]), float(ref.y[0]), float(ref.z[0])), space)
+    return SyncOutcome(
+        request, space, (float(ref.x[0]), float(ref.y[0]), float(ref.z[0])), pir, voxel,
+        hits[0].structure, hits, problems, timings,
+    )
+
+
+def _finish(source, request, seed_image, hits, timings, t0, origin, space):
+    """Common tail of a synchronization: structures, placement, pyramids, tiles."""
+    sync = source.synchronizer
+    y, x = float(request.y), float(request.x)
+    ref_p = origin
 
     # The structure under every marker: the click itself and each marker's own point
     # (a target's marker lies on its nearest section, up to half a spacing away).
@@ -494,14 +517,14 @@ def synchronize_click(source, request: SyncRequest):
     by_space: dict[int, list] = {}
     for k, h in enumerate(hits):
         if k == 0:
-            p = (ref.x[0], ref.y[0], ref.z[0])
+            p = ref_p
             s = space
         else:
             try:
                 r = sync.image_to_reference_batch(h.section_image_id, [h.x], [h.y])
                 p, s = (r.x[0], r.y[0], r.z[0]), r.reference_space_id
             except AllenSyncError:  # no alignment to go back: the click's own point
-                p, s = (ref.x[0], ref.y[0], ref.z[0]), space
+                p, s = ref_p, space
         by_space.setdefault(s, []).append((k, p))
     for s, items in by_space.items():
         pts = np.array([p for _, p in items], dtype=float)
@@ -513,6 +536,8 @@ def synchronize_click(source, request: SyncRequest):
 
     for h in hits[1:]:
         h.world_from_data, h.registered = placement(sync, seed_image, h, (y, x))
+        h.spacing = section_spacing(sync, h.section_data_set_id,
+                                    "atlas" if h.kind == "atlas" else "images")
 
     t2 = time.perf_counter()
     for h in hits[1:]:
@@ -534,10 +559,167 @@ def synchronize_click(source, request: SyncRequest):
                 log.debug("warming %s failed", h.key, exc_info=True)
     timings["tiles"] = (time.perf_counter() - t3) * 1e3
     timings["total"] = (time.perf_counter() - t0) * 1e3
-    return SyncOutcome(
-        request, space, (float(ref.x[0]), float(ref.y[0]), float(ref.z[0])), pir, voxel,
-        hits[0].structure, hits, problems, timings,
-    )
+
+
+def section_spacing(sync, section_data_set_id, kind: str = "images") -> float | None:
+    """Median difference of consecutive section numbers of a data set's usable images ×
+    its section thickness (µm); None with fewer than two sections."""
+    try:
+        stack = sync.stack(int(section_data_set_id), kind=kind)
+    except AllenSyncError:
+        return None
+    numbers = np.asarray(stack.section_numbers)
+    if len(numbers) < 2:
+        return None
+    return float(np.median(np.diff(numbers))) * float(stack.thickness)
+
+
+# ====================================================================== navigation
+#: Units of a typed reference point.
+UNITS_UM = "µm"
+UNITS_VOXEL = "25 µm voxels"
+
+
+@dataclass(frozen=True)
+class NavigateRequest:
+    """Go to a structure's centroid or to a reference point, in the seed data set
+    (opening the section that holds it) and in every target."""
+
+    generation: int
+    seed_data_set_id: int
+    seed_image_id: int  # the seed section shown now
+    target_ids: tuple = ()
+    atlas_id: int | None = None
+    shown: dict = field(default_factory=dict)
+    structure_id: int | None = None
+    #: (reference_space_id, x, y, z) in µm, when no structure is given.
+    point: tuple | None = None
+
+
+@dataclass
+class Navigation:
+    """What a navigation produced: the new seed section (None when unchanged) and the
+    outcome drawn as a click on it."""
+
+    request: NavigateRequest
+    loaded: LoadedSection | None
+    outcome: SyncOutcome
+    what: str  # "structure CA1" / "point (x, y, z) µm in space 9"
+
+
+def _hit(key, kind, catalog, batch, ds_id, atlas_id=None) -> TargetHit:
+    image = catalog.section_image(int(batch.section_image_id[0]))
+    return TargetHit(key, kind, int(ds_id), image.id, int(batch.section_number[0]),
+                     float(batch.x[0]), float(batch.y[0]), float(batch.distance[0]),
+                     bool(batch.clamped[0]), image, catalog.section_data_set(int(ds_id)),
+                     atlas_id=atlas_id)
+
+
+def navigate(source, request: NavigateRequest):
+    """Structure centroid (``structure_to_image``) or reference point
+    (``reference_to_image``) → the seed data set and every target; the atlas from the
+    seed's answer (``image_to_atlas``). Returns a :class:`Navigation`."""
+    from ..errors import UnknownIdError
+
+    t0 = time.perf_counter()
+    timings: dict = {}
+    sync = source.synchronizer
+    catalog = source.catalog
+    seed_ds_id = int(request.seed_data_set_id)
+    seed_ds = catalog.section_data_set(seed_ds_id)
+    structure = None
+    if request.structure_id is not None:
+        structure = catalog.structure(int(request.structure_id))
+        what = f"structure {structure.acronym} ({structure.name})"
+
+        def answer(ds_id):
+            try:
+                return sync.structure_to_image_batch(int(ds_id), [structure.id])
+            except UnknownIdError as exc:
+                if "StructureCenter" not in str(exc):
+                    raise
+                space = catalog.section_data_set(int(ds_id)).reference_space_id
+                raise UnknownIdError(
+                    "StructureCenter", structure.id,
+                    f"{structure.acronym} ({structure.name}) has no StructureCenter in "
+                    f"reference space {space}",
+                ) from None
+
+        space = seed_ds.reference_space_id
+        c = catalog.structure_center(structure.id, space) if (
+            (structure.id, space) in catalog.structure_centers) else None
+        seed_batch = answer(seed_ds_id)
+        point = (c.x, c.y, c.z) if c is not None else (np.nan, np.nan, np.nan)
+    else:
+        space, px, py, pz = request.point
+        space = int(space)
+        point = (float(px), float(py), float(pz))
+        what = f"point ({px:.0f}, {py:.0f}, {pz:.0f}) µm in space {space}"
+
+        def answer(ds_id):
+            (b,) = sync.reference_to_image_batch(space, [point[0]], [point[1]], [point[2]],
+                                                 [int(ds_id)])
+            return b
+
+        seed_batch = answer(seed_ds_id)
+    yield "seed"
+    seed_hit = _hit("seed", "seed", catalog, seed_batch, seed_ds_id)
+    seed_image = seed_hit.image
+    sync.seed(seed_image.id)
+    loaded = None
+    shown = dict(request.shown)
+    if seed_image.id != int(request.seed_image_id):
+        levels = image_levels(seed_image, source.tiles)
+        _warm(seed_image, source.tiles, levels)
+        loaded = LoadedSection(seed_image, seed_ds, _sections(catalog, seed_ds_id), levels)
+        shown = {}  # the seed changes: every target layer is drawn anew
+    # the seed's own answer keeps its distance and clamping
+    hits = [seed_hit]
+    problems = []
+    for ds_id in request.target_ids:
+        try:
+            source.ensure_data_set(int(ds_id))
+            hits.append(_hit(f"ds:{ds_id}", "data set", catalog, answer(ds_id), ds_id))
+        except AllenSyncError as exc:
+            problems.append(f"target SectionDataSet {ds_id}: {exc}")
+        yield f"target {ds_id}"
+    if request.atlas_id:
+        try:
+            source.ensure_atlas(int(request.atlas_id))
+            batch = sync.image_to_atlas_batch(seed_image.id, [seed_hit.x], [seed_hit.y],
+                                              int(request.atlas_id))
+            image = catalog.section_image(int(batch.section_image_id[0]))
+            hits.append(_hit(f"atlas:{request.atlas_id}", "atlas", catalog, batch,
+                             image.data_set_id, atlas_id=int(request.atlas_id)))
+        except AllenSyncError as exc:
+            problems.append(f"atlas {request.atlas_id}: {exc}")
+        yield "atlas"
+    timings["synchronize"] = (time.perf_counter() - t0) * 1e3
+    # the reference point of the seed marker (on the seed's plane)
+    ref = sync.image_to_reference_batch(seed_image.id, [seed_hit.x], [seed_hit.y])
+    rspace = ref.reference_space_id
+    origin = (float(ref.x[0]), float(ref.y[0]), float(ref.z[0]))
+    if np.all(np.isfinite(point)) and request.structure_id is None:
+        m = sync.reference_transform(space, rspace)
+        origin = tuple(float(v) for v in m[:, :3] @ np.asarray(point) + m[:, 3])
+    elif structure is not None and np.all(np.isfinite(point)) and space == rspace:
+        origin = tuple(float(v) for v in point)
+    pir, voxel = _ccf(sync, rspace, *origin)
+    sreq = SyncRequest(request.generation, seed_image.id, seed_hit.x, seed_hit.y,
+                       tuple(request.target_ids), request.atlas_id, shown)
+    yield from _finish(source, sreq, seed_image, hits, timings, t0, origin, rspace)
+    outcome = SyncOutcome(sreq, rspace, origin, pir, voxel, hits[0].structure, hits,
+                          problems, timings)
+    return Navigation(request, loaded, outcome, what)
+
+
+def reference_point_um(units: str, space: int, values) -> tuple:
+    """A typed point → µm in its reference space (voxels are 25 µm CCF voxels, the
+    point at the voxel's corner, as :func:`_ccf` floors)."""
+    v = [float(a) for a in values]
+    if units == UNITS_VOXEL:
+        v = [a * CCF_VOXEL_UM for a in v]
+    return (int(space), *v)
 
 
 #: Parallel planes map seed pixels to target pixels with a near-similarity of scale

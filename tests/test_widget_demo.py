@@ -8,6 +8,7 @@ import pytest
 from napari_allen_sync._napari.canvas import canvas_widget, send_click
 from napari_allen_sync._napari.layers import canvas_position
 from napari_allen_sync._napari.widget import AllenSyncWidget
+from test_widget_fixtures import demo_scene_ready
 
 pytestmark = pytest.mark.gui
 WAIT = 60_000  # ms: a bound on waiting, not a speed requirement
@@ -15,20 +16,11 @@ WAIT = 60_000  # ms: a bound on waiting, not a speed requirement
 demo = pytest.importorskip("napari_allen_sync.demo")
 
 
-def scene_ready(widget):
-    return (
-        widget.seed_image is not None
-        and sorted(widget.target_ids) == sorted(demo.DEMO_TARGET_DATA_SET_IDS)
-        and widget.atlas_id == demo.DEMO_ATLAS_ID
-        and not widget.running_workers()
-    )
-
-
 def test_demo_scene_and_real_click(qtbot, make_napari_viewer):
     viewer = make_napari_viewer(show=True)
     widget = AllenSyncWidget(viewer)  # no source: the demo atlas and its scene
     viewer.window.add_dock_widget(widget, area="right")
-    qtbot.waitUntil(lambda: scene_ready(widget), timeout=WAIT)
+    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
     assert widget.source_view.status.text().endswith("offline (demo)")
     image_id, x, y = demo.demo_click()
     assert widget.seed_image.id == image_id
@@ -104,7 +96,7 @@ def test_widget_through_public_only_proxy(qtbot, make_napari_viewer):
 
 def _check_proxied_widget(qtbot, viewer, widget):
     assert isinstance(widget, AllenSyncWidget)
-    qtbot.waitUntil(lambda: scene_ready(widget), timeout=WAIT)
+    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
     with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
         _, x, y = demo.demo_click()
         widget.synchronize(x, y)

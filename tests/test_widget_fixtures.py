@@ -179,3 +179,16 @@ def simple_pyramid(image, tiles, tile_size=512):
         h, w = -(-image.height // f), -(-image.width // f)
         levels.append(da.from_array(tiles.read_region(image, d, 0, 0, w, h), chunks=(512, 512, 3)))
     return levels
+
+
+def demo_scene_ready(widget) -> bool:
+    """The widget's default demo scene is loaded (seed, three targets, atlas) and idle."""
+    from napari_allen_sync import demo
+
+    return (
+        widget.seed_image is not None
+        and sorted(widget.target_ids) == sorted(demo.DEMO_TARGET_DATA_SET_IDS)
+        and widget.atlas_id == demo.DEMO_ATLAS_ID
+        and not widget.running_workers()
+        and not widget._res.workers
+    )

@@ -12,6 +12,7 @@ import pytest
 from napari_allen_sync._napari import workers
 from napari_allen_sync._napari.layers import ClickToSync
 from napari_allen_sync._napari.widget import AllenSyncWidget
+from test_widget_fixtures import demo_scene_ready
 
 pytestmark = pytest.mark.gui
 WAIT = 60_000  # ms: a bound on waiting, not a speed requirement
@@ -19,22 +20,12 @@ WAIT = 60_000  # ms: a bound on waiting, not a speed requirement
 demo = pytest.importorskip("napari_allen_sync.demo")
 
 
-def scene_ready(widget):
-    return (
-        widget.seed_image is not None
-        and sorted(widget.target_ids) == sorted(demo.DEMO_TARGET_DATA_SET_IDS)
-        and widget.atlas_id == demo.DEMO_ATLAS_ID
-        and not widget.running_workers()
-        and not widget._res.workers
-    )
-
-
 @pytest.fixture
 def scene(qtbot, make_napari_viewer):
     viewer = make_napari_viewer(show=False)
     widget = AllenSyncWidget(viewer)  # the demo atlas and its scene
     viewer.window.add_dock_widget(widget, area="right")
-    qtbot.waitUntil(lambda: scene_ready(widget), timeout=WAIT)
+    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
     # a first click, so that every target has its layers
     _, x, y = demo.demo_click()
     with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
@@ -266,7 +257,7 @@ def test_close_after_navigation_leaves_no_callbacks(qtbot, make_napari_viewer):
     viewer = make_napari_viewer(show=False)
     widget = AllenSyncWidget(viewer)
     viewer.window.add_dock_widget(widget, area="right")
-    qtbot.waitUntil(lambda: scene_ready(widget), timeout=WAIT)
+    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
     structure = widget.source.catalog.structure_by_acronym("HPF")
     navigate(qtbot, widget, lambda: widget.go_to_structure(structure.id))
     widget.close()

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
+
+# napari fixes its settings path (and the plugins' settings files beside it) when it is
+# first imported, before any fixture runs: point it at a private folder now, so that no
+# test reads or writes the user's napari settings (ours included).
+os.environ["NAPARI_CONFIG"] = os.path.join(
+    tempfile.mkdtemp(prefix="napari-allen-sync-tests-"), "settings.yaml")
 
 
 @pytest.fixture(autouse=True)

@@ -33,6 +33,22 @@ def test_structure_at_in_spaces_9_and_10():
     assert got10[0].acronym == "TH"
 
 
+@pytest.mark.parametrize("space", [9, 10])
+def test_structure_ids_at_agrees_with_structure_at(space):
+    """The array form (for millions of points) answers as the record form does, inside
+    and outside the brain, in both reference spaces."""
+    src = DemoSource()
+    rng = np.random.default_rng(space)
+    x = rng.uniform(-500, 13700, 3000)
+    y = rng.uniform(-500, 8500, 3000)
+    z = rng.uniform(-500, 11900, 3000)
+    ids = src.structure_ids_at(space, x, y, z)
+    want = [0 if s is None else s.id for s in src.structure_at(space, x, y, z)]
+    assert ids.dtype == np.int64
+    assert ids.tolist() == want
+    assert (ids == 0).any() and (ids != 0).any()  # both cases were exercised
+
+
 def test_demo_click_is_in_the_hippocampus():
     source = DemoSource()
     image_id, x, y = demo_click()

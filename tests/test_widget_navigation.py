@@ -99,6 +99,30 @@ def test_search_filters_the_tree(scene):
     assert set(view.visible_ids()) == set(catalog.structures)
 
 
+def test_typing_a_search_and_enter_goes_to_the_first_match(qtbot, scene):
+    from qtpy.QtCore import Qt
+
+    _viewer, widget = scene
+    catalog = widget.source.catalog
+    view = widget.structure_view
+    view.search.clear()
+    view.search.setFocus()
+    qtbot.keyClicks(view.search, "cb")  # typed, lower case
+    first = view.tree.currentItem()
+    assert first is not None and not first.isHidden()
+    assert "cb" in first.text(0).casefold()
+    # the first match in the tree's order, not an ancestor shown for its child
+    order = [sid for sid in view.items if "cb" in view.items[sid].text(0).casefold()]
+    chosen = int(first.data(0, Qt.ItemDataRole.UserRole))
+    assert chosen in order
+    nav = navigate(qtbot, widget, lambda: qtbot.keyClick(view.search, Qt.Key.Key_Return))
+    assert nav.request.structure_id == chosen
+    want = engine().structure_to_image_batch(seed_ds(widget), [chosen])
+    check_marker(widget, "seed", want.section_image_id[0], want.x[0], want.y[0])
+    assert catalog.structures[chosen].acronym.casefold().startswith("cb") or (
+        "cb" in catalog.structures[chosen].name.casefold())
+
+
 @pytest.mark.parametrize("acronym", ["HPF", "CB"])
 def test_structure_navigation_matches_engine(qtbot, scene, acronym):
     viewer, widget = scene

@@ -7,7 +7,11 @@ Every picture is made by the project's own commands, as a user would run them:
 - ``demo-atlas-plate.png``: annotated plate 68 of the demo P56 coronal atlas;
 - ``demo.png``: ``napari-allen-sync demo --screenshot`` — napari with the widget, a real
   left click on the seed section, the synchronized targets and atlas (needs a display:
-  ``make screenshots`` runs it under Xvfb).
+  ``make screenshots`` runs it under Xvfb);
+- ``demo-live.png``: ``demo --scene live``: live sync on, the cursor moved over the seed
+  with real mouse events, the markers following it;
+- ``demo-batch.png``: ``demo --scene batch``: demo cell detections on the seed
+  synchronized by the dock's "Sync layer" button to every target and the atlas.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ def main(argv=None) -> int:
     _cli("image", "--demo", "--section-image-id", str(section), "-o", str(out / "demo-section.png"))
     _cli("image", "--demo", "--atlas-plate", "68", "-o", str(out / "demo-atlas-plate.png"))
     _cli("demo", "--screenshot", str(out / "demo.png"))
+    _cli("demo", "--scene", "live", "--screenshot", str(out / "demo-live.png"))
+    _cli("demo", "--scene", "batch", "--screenshot", str(out / "demo-batch.png"))
     return 0
 
 

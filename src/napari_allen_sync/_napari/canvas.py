@@ -12,7 +12,7 @@ from qtpy.QtCore import QEvent, QPointF, Qt
 from qtpy.QtGui import QMouseEvent
 from qtpy.QtWidgets import QApplication
 
-__all__ = ["canvas_widget", "process_events_until", "send_click"]
+__all__ = ["canvas_widget", "process_events_until", "send_click", "send_move"]
 
 
 def canvas_widget(widget):
@@ -51,3 +51,12 @@ def process_events_until(condition, timeout_s: float) -> bool:
             return False
         app.processEvents()
         time.sleep(0.002)
+
+
+def send_move(canvas, pos, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    """A cursor move (no button pressed) to canvas pixel ``pos = (x, y)``, with the
+    modifier keys held (``Qt.KeyboardModifier`` flags)."""
+    p = QPointF(float(pos[0]), float(pos[1]))
+    event = QMouseEvent(QEvent.Type.MouseMove, p, canvas.mapToGlobal(p),
+                        Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, modifiers)
+    QApplication.sendEvent(canvas, event)

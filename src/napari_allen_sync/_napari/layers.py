@@ -22,6 +22,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import numpy as np
+from qtpy.QtCore import QTimer
 
 __all__ = ["MARKER_COLOURS", "ClickToSync", "SyncLayers", "canvas_position"]
 
@@ -65,6 +66,12 @@ def canvas_position(viewer, layer, data_point) -> tuple[float, float]:
         origin = cell * (box + gap)
     rc = origin + box / 2 + (world - centre) * camera.zoom
     return float(rc[1]), float(rc[0])
+
+
+def _label_text(hit) -> str:
+    """A marker's text: its hit's label, each line indented (leading spaces keep the text
+    clear of the marker at every zoom)."""
+    return "\n".join("     " + line for line in hit.label.split("\n"))
 
 
 def _same_affine(layer, matrix) -> bool:
@@ -165,6 +172,14 @@ class SyncLayers:
         self._fitted = False
         self._levels: dict = {}  # key → the pyramid (list) in the image layer
         self._hidden: set = set()  # keys whose image was created hidden, not shown yet
+        #: key → (SectionImage, affine, name) a live frame moved to while its image
+        #: still shows another section (:meth:`stale_images`, :meth:`swap_images`)
+        self.wanted: dict = {}
+        #: key → Points layer of a batch-synchronized layer's points (the seed's is the
+        #: user's own layer); with a batch each grid cell holds three layers
+        self.batch: dict = {}
+        self._batch_points: dict = {}  # key → TargetPoints shown in self.batch[key]
+        self.reference_points = None  # the batch in reference space (3-D Points)
         viewer.layers.events.removed.connect(self._on_removed)
 
     # ------------------------------------------------------------------ state
@@ -173,15 +188,34 @@ class SyncLayers:
         """The seed's image layer, or None."""
         return self.images.get("seed")
 
+    @property
+    def stride(self) -> int:
+        """Layers per grid cell: image and marker, and the batch's points if any."""
+        return 3 if self.batch else 2
+
     def layers(self) -> list:
         """Every layer this session owns, in grid order."""
         out = []
         for key in self.order:
-            out += [lay for lay in (self.images.get(key), self.markers.get(key)) if lay is not None]
+            group = [self.images.get(key), self.markers.get(key)]
+            if self.batch:  # under the marker
+                group.insert(1, self.batch.get(key))
+            out += [lay for lay in group if lay is not None]
         return out
 
     def _on_removed(self, event):
         gone = event.value
+        if _same(self.reference_points, gone):
+            self.reference_points = None
+        for key, layer in list(self.batch.items()):
+            if _same(layer, gone):
+                if key == "seed":  # the synchronized layer itself: the batch is over
+                    # not inside napari's own removal: after it
+                    del self.batch[key]
+                    QTimer.singleShot(0, self._batch_source_gone)
+                else:
+                    del self.batch[key]
+                    self._batch_points.pop(key, None)
         for table in (self.images, self.markers):
             for key, layer in list(table.items()):
                 if _same(layer, gone):
@@ -249,6 +283,7 @@ class SyncLayers:
         """Show a new seed section: drop the target layers, empty the seed marker."""
         for key in [k for k in self._keys() if k != "seed"]:
             self.remove(key)
+        self.clear_batch()
         self.order = ["seed"]
         self._add_image("seed", loaded.levels, name, loaded.image)
         marker = self._marker("seed", "seed", "seed marker")
@@ -260,6 +295,10 @@ class SyncLayers:
 
     def remove(self, key) -> None:
         """Remove a target's layers."""
+        batch = self.batch.pop(key, None) if key != "seed" else None
+        self._batch_points.pop(key, None)
+        if batch is not None and batch in self.viewer.layers:
+            self.viewer.layers.remove(batch)
         for table in (self.images, self.markers):
             layer = table.pop(key, None)
             if layer is not None and layer in self.viewer.layers:
@@ -267,6 +306,7 @@ class SyncLayers:
         self.shown.pop(key, None)
         self._levels.pop(key, None)
         self._hidden.discard(key)
+        self.wanted.pop(key, None)
         if key in self.order and key != "seed":
             self.order.remove(key)
 
@@ -279,6 +319,7 @@ class SyncLayers:
         names : dict
             Layer name of each target key's image.
         """
+        self.wanted.clear()  # a click's images are prepared with it
         wanted = ["seed"] + [h.key for h in outcome.hits if h.key != "seed"]
         for key in [k for k in self._keys() if k not in wanted]:
             self.remove(key)
@@ -302,6 +343,248 @@ class SyncLayers:
             for key in [k for k in wanted if k in self._hidden and k in self.images]:
                 self._hidden.discard(key)
                 self.images[key].visible = True
+            self.refresh_batch()
+
+    def move_live(self, outcome, names: dict) -> bool:
+        """Draw a live frame: move the markers, reusing every layer.
+
+        A target's image changes only when the frame crossed into another of its
+        sections. A target cut in another plane (placed by scale and shift, not
+        registered) keeps its placement while its section stays, so its image does not
+        move under the cursor: its marker does. Features are updated in place; the
+        marker's text only when its label changed.
+
+        Returns
+        -------
+        bool
+            False when the frame needs a layer that does not exist (a target added
+            since the last click): draw it with :meth:`show_outcome` instead.
+        """
+        keys = [h.key for h in outcome.hits]
+        if (set(keys) != set(self.order)
+                or any(k not in self.markers or k not in self.images for k in keys)):
+            return False
+        with self._quietly():
+            for hit in outcome.hits:
+                marker = self.markers[hit.key]
+                affine = None
+                if hit.key != "seed":
+                    image = self.images[hit.key]
+                    name = names.get(hit.key, hit.key)
+                    changed = self.shown.get(hit.key) != hit.section_image_id
+                    if changed and hit.levels is not None:
+                        self._add_image(hit.key, hit.levels, name, hit.image)
+                        changed = False
+                    if changed:
+                        # the marker moves now, on the new section's placement; the
+                        # image follows when loaded (swap_images)
+                        self.wanted[hit.key] = (hit.image, hit.world_from_data, name)
+                    else:
+                        self.wanted.pop(hit.key, None)
+                        if hit.registered or hit.levels is not None:
+                            if not _same_affine(image, hit.world_from_data):
+                                image.affine = hit.world_from_data
+                        else:  # keep the placement: record where the frame is drawn
+                            hit.world_from_data = np.array(
+                                image.affine.affine_matrix[-3:, -3:])
+                    if marker.name != f"{name} marker":
+                        marker.name = f"{name} marker"
+                    if not _same_affine(marker, hit.world_from_data):
+                        affine = hit.world_from_data
+                self._move_live_marker(marker, (hit.y, hit.x), hit, affine)
+            if self.batch:
+                self.refresh_batch()
+        return True
+
+    def stale_images(self) -> list:
+        """``(key, SectionImage, affine)`` of the targets whose marker is on another
+        section than their image shows (live frames moved on before it was loaded)."""
+        return [(key, image, affine) for key, (image, affine, _name) in self.wanted.items()
+                if key in self.images and self.shown.get(key) != image.id]
+
+    def swap_images(self, loaded) -> list:
+        """Show loaded images, each only if its target still wants that section.
+
+        Parameters
+        ----------
+        loaded : list of (key, SectionImage, levels)
+
+        Returns
+        -------
+        list of str
+            The keys whose image changed.
+        """
+        swapped = []
+        with self._quietly():
+            for key, image, levels in loaded:
+                want = self.wanted.get(key)
+                if want is None or want[0].id != image.id or key not in self.images:
+                    continue
+                _image, affine, name = self.wanted.pop(key)
+                layer = self._add_image(key, levels, name, image)
+                if not _same_affine(layer, affine):
+                    layer.affine = affine
+                swapped.append(key)
+            if swapped and self.batch:
+                self.refresh_batch()
+        return swapped
+
+    @classmethod
+    def _move_live_marker(cls, marker, point, hit, affine=None) -> None:
+        """Move a marker for a live frame: its point, its placement when it changed, and
+        its text when its label changed (a new section or structure), in place; the
+        other features follow at the readouts' pace (:meth:`update_features`).
+
+        napari's ``features`` setter rebuilds the whole table (about 10 ms a layer):
+        it is used only the first time (:meth:`_move_marker`).
+        """
+        label = _label_text(hit)
+        table = marker.features
+        if len(marker.data) != 1 or len(table) != 1 or "label" not in table:
+            row = hit.row()
+            row["label"] = label
+            cls._move_marker(marker, point, row, affine)
+            return
+        if table.at[0, "label"] != label:
+            table.at[0, "label"] = label
+            marker.text.refresh(table)  # the strings drawn, from the features
+        with marker.events.blocker_all():
+            if affine is not None:
+                marker.affine = affine
+            marker.data = np.array([point], dtype=float)
+        # the point moved: redraw this layer only (no thumbnail, no extent)
+        marker.refresh(thumbnail=False, highlight=False, extent=False)
+        if affine is not None:
+            marker.events.affine()  # the vispy node's transform
+
+    def update_features(self, outcome) -> None:
+        """Bring the markers' features up to a frame (in place; the text is unchanged
+        because live frames rebuild it whenever the label changes)."""
+        for hit in outcome.hits:
+            marker = self.markers.get(hit.key)
+            if marker is None or len(marker.features) != 1:
+                continue
+            table = marker.features
+            for k, v in hit.row().items():
+                if k in table:
+                    table.at[0, k] = v
+
+    # ------------------------------------------------------------------ batch
+    #: Colour of a batch's synchronized points.
+    BATCH_COLOUR = "#ffd54f"
+
+    def _batch_layer(self, key, data, features, name=None):
+        image = self.images.get(key)
+        extra = {} if image is None else {"affine": image.affine.affine_matrix[-3:, -3:]}
+        layer = self.viewer.add_points(
+            data, **extra, features=features,
+            name=name or f"{self.images[key].name} batch (none)",
+            size=1, canvas_size_limits=(6, 6), face_color=self.BATCH_COLOUR,
+            border_width=0, opacity=0.85,
+        )
+        layer.metadata["allen_sync"] = {"key": key, "batch": True}
+        return layer
+
+    def show_batch(self, batch, source_layer, names: dict) -> None:
+        """Show a batch: the synchronized layer joins the seed's grid cell, each target's
+        answers become a Points layer in its cell (showing the points whose section is
+        the one shown there), and the reference-space answers a hidden 3-D Points layer.
+
+        Parameters
+        ----------
+        batch : PointsBatch
+        source_layer : napari.layers.Points
+            The layer that was synchronized (on the seed section).
+        names : dict
+            Layer name of each target key's image.
+        """
+        common = batch.common()
+        label = source_layer.name
+        # the 3-D reference layer first, outside _quietly: it changes the viewer's
+        # number of dimensions, and napari's dims widget must hear that
+        self._show_reference_points(batch, common, label)
+        with self._quietly():
+            old_seed = self.batch.get("seed")
+            if old_seed is not None and not _same(old_seed, source_layer):
+                self.clear_batch(arrange=False)
+            self.batch["seed"] = source_layer
+            for t in batch.targets:
+                if t.key not in self.images:
+                    continue
+                data = np.column_stack([t.y, t.x])
+                features = t.features(common)
+                name = f"{label} → {names.get(t.key, t.key)}"
+                layer = self.batch.get(t.key)
+                if layer is None:
+                    self.batch[t.key] = self._batch_layer(t.key, data, features, name)
+                else:
+                    with layer.events.blocker_all():
+                        layer.data = data
+                        layer.features = features
+                    layer.name = name
+                    layer.refresh()
+                self._batch_points[t.key] = t
+            self._arrange()
+            self.refresh_batch()
+
+    def _show_reference_points(self, batch, common, label) -> None:
+        """The batch in reference space: a hidden 3-D Points layer, CCF µm (P, I, R),
+        scaled to the seed's pixels."""
+        ref = self.reference_points
+        res = self.resolution.get("seed", 1.0) or 1.0
+        name = f"{label} → reference space (CCF µm, P I R)"
+        if ref is None or ref not in self.viewer.layers:
+            # a third dimension resets napari's view and the new layer becomes active:
+            # the user's view and active layer are kept
+            camera = _camera(self.viewer)
+            centre, zoom = tuple(camera.center), float(camera.zoom)
+            active = self.viewer.layers.selection.active
+            self.reference_points = self.viewer.add_points(
+                batch.ccf, features=common, name=name, scale=(1.0 / res,) * 3,
+                size=50.0, face_color=self.BATCH_COLOUR, border_width=0, visible=False,
+            )
+            self.reference_points.metadata["allen_sync"] = {"reference": True}
+            camera.zoom = zoom
+            camera.center = centre[-2:] if len(camera.center) == 2 else (
+                tuple(camera.center[:-2]) + tuple(centre[-2:]))
+            if active is not None and active in self.viewer.layers:
+                self.viewer.layers.selection.active = active
+        else:
+            with ref.events.blocker_all():
+                ref.data = batch.ccf
+                ref.features = common
+            ref.name = name
+            ref.refresh()
+
+    def refresh_batch(self) -> None:
+        """Keep each target's batch points on its image: same placement, and only the
+        points whose section is the one shown."""
+        for key, t in self._batch_points.items():
+            layer, image = self.batch.get(key), self.images.get(key)
+            if layer is None or image is None:
+                continue
+            matrix = image.affine.affine_matrix[-3:, -3:]
+            if not _same_affine(layer, matrix):
+                layer.affine = matrix
+            shown = np.asarray(t.section_image_id) == self.shown.get(key)
+            if not np.array_equal(np.asarray(layer.shown, dtype=bool), shown):
+                layer.shown = shown
+
+    def _batch_source_gone(self) -> None:
+        if self.batch and "seed" not in self.batch:
+            self.clear_batch()
+
+    def clear_batch(self, arrange: bool = True) -> None:
+        """Forget the batch: its target layers are removed, the synchronized layer and
+        the reference-space layer stay (they are the user's now); the grid goes back to
+        two layers per cell."""
+        batch, self.batch = self.batch, {}
+        self._batch_points = {}
+        for key, layer in batch.items():
+            if key != "seed" and layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)
+        if arrange and batch and self.seed_layer is not None:
+            self._arrange()
 
     def _keys(self) -> list:
         """Every key with a layer (those in the grid and any other this session owns)."""
@@ -345,8 +628,7 @@ class SyncLayers:
             if hit.key != "seed" and marker.name != f"{names.get(hit.key, hit.key)} marker":
                 marker.name = f"{names.get(hit.key, hit.key)} marker"
             row = hit.row()
-            # leading spaces keep the text clear of the marker at every zoom
-            row["label"] = "\n".join("     " + line for line in hit.label.split("\n"))
+            row["label"] = _label_text(hit)
             affine = None
             if hit.key != "seed":
                 image = self.images.get(hit.key)
@@ -381,6 +663,10 @@ class SyncLayers:
 
     def _arrange(self) -> None:
         """Own layers first, image then marker per key; grid of stride 2."""
+        if self.batch:
+            for key in self.order:
+                if key not in self.batch and key in self.images:
+                    self.batch[key] = self._batch_layer(key, np.empty((0, 2)), {})
         wanted = self.layers()
         layers = self.viewer.layers
         for dest, layer in enumerate(wanted):
@@ -388,7 +674,7 @@ class SyncLayers:
             if src != dest:
                 layers.move(src, dest)
         grid = _grid(self.viewer)
-        grid.stride = 2
+        grid.stride = self.stride
         grid.spacing = 0.02
         shape = self._grid_shape(len(self.order))
         if shape is not None and tuple(grid.shape) != shape:

@@ -11,6 +11,7 @@ from qtpy.QtCore import Qt, Signal
 from qtpy.QtGui import QColor, QIcon, QIntValidator, QPixmap
 from qtpy.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
@@ -30,6 +31,7 @@ from qtpy.QtWidgets import (
 )
 
 __all__ = [
+    "BatchView",
     "CoordinateView",
     "ReadoutView",
     "SeedView",
@@ -283,9 +285,16 @@ class ReadoutView(QGroupBox):
     cancel_requested = Signal()
     #: "csv" or "json".
     export_requested = Signal(str)
+    #: The live toggle: markers follow the cursor.
+    live_toggled = Signal(bool)
 
     def __init__(self, parent=None):
         super().__init__("Synchronized point", parent)
+        self.live = QCheckBox("Live: markers follow the cursor")
+        self.live.setToolTip(
+            "Synchronize continuously while the cursor moves over the seed image.\n"
+            "Holding Shift does the same while this is off."
+        )
         self.reference = QLabel("click on the seed section")
         self.reference.setWordWrap(True)
         self.reference.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -306,6 +315,7 @@ class ReadoutView(QGroupBox):
         self.csv_button = QPushButton("Export CSV…")
         self.json_button = QPushButton("Export JSON…")
         lay = QVBoxLayout(self)
+        lay.addWidget(self.live)
         lay.addWidget(self.reference)
         lay.addWidget(self.structure)
         lay.addWidget(self.table, 1)
@@ -320,6 +330,7 @@ class ReadoutView(QGroupBox):
         self._keys: list[str] = []
         self.table.itemSelectionChanged.connect(self._emit_row)
         self.cancel_button.clicked.connect(self.cancel_requested.emit)
+        self.live.toggled.connect(self.live_toggled.emit)
         self.csv_button.clicked.connect(lambda: self.export_requested.emit("csv"))
         self.json_button.clicked.connect(lambda: self.export_requested.emit("json"))
 
@@ -389,7 +400,7 @@ class StructureView(QGroupBox):
     def __init__(self, parent=None):
         super().__init__("Go to structure", parent)
         self.search = QLineEdit()
-        self.search.setPlaceholderText("search acronym or name")
+        self.search.setPlaceholderText("search acronym or name, Enter to go")
         self.search.setClearButtonEnabled(True)
         self.tree = QTreeWidget()
         self.tree.setHeaderHidden(True)
@@ -404,6 +415,7 @@ class StructureView(QGroupBox):
         lay.addLayout(row)
         self.items: dict[int, QTreeWidgetItem] = {}
         self.search.textChanged.connect(self.filter)
+        self.search.returnPressed.connect(lambda: self._emit(self.tree.currentItem()))
         self.tree.itemDoubleClicked.connect(lambda item, _col: self._emit(item))
         self.go_button.clicked.connect(lambda: self._emit(self.tree.currentItem()))
 
@@ -450,6 +462,20 @@ class StructureView(QGroupBox):
 
         for i in range(self.tree.topLevelItemCount()):
             visit(self.tree.topLevelItem(i))
+        if wanted:  # the first structure that matches itself (not only by a child)
+            first = next((item for item in self._preorder()
+                          if not item.isHidden() and wanted in item.text(0).casefold()), None)
+            if first is not None:
+                self.tree.setCurrentItem(first)
+                self.tree.scrollToItem(first)
+
+    def _preorder(self):
+        stack = [self.tree.topLevelItem(i)
+                 for i in reversed(range(self.tree.topLevelItemCount()))]
+        while stack:
+            item = stack.pop()
+            yield item
+            stack.extend(item.child(i) for i in reversed(range(item.childCount())))
 
     def visible_ids(self) -> list[int]:
         """Ids of the structures the tree shows (its filter applied)."""
@@ -503,3 +529,67 @@ class CoordinateView(QGroupBox):
             self.edits[name].setText(str(v))
         self.units.setCurrentText(units)
         self.space.setCurrentIndex(max(0, self.space.findData(int(space))))
+
+
+class _LayerCombo(QComboBox):
+    """A combo box that asks for fresh items each time it opens."""
+
+    about_to_open = Signal()
+
+    def showPopup(self):  # Qt's name
+        self.about_to_open.emit()
+        super().showPopup()
+
+
+class BatchView(QGroupBox):
+    """Batch sync of a whole Points layer: choose it, sync it, export the table."""
+
+    #: Name of the Points layer to synchronize.
+    sync_requested = Signal(str)
+    #: The user wants the batch table as CSV.
+    export_requested = Signal()
+    #: The layer list is about to be shown (the coordinator refills it).
+    layers_wanted = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__("Batch sync a Points layer", parent)
+        self.layer = _LayerCombo()
+        self.layer.setPlaceholderText("Points layer on the seed section…")
+        self.sync_button = QPushButton("Sync layer")
+        self.summary = QLabel("points in seed pixels → reference space and every target")
+        self.summary.setWordWrap(True)
+        self.export_button = QPushButton("Export CSV…")
+        self.export_button.setEnabled(False)
+        lay = QVBoxLayout(self)
+        row = QHBoxLayout()
+        row.addWidget(self.layer, 1)
+        row.addWidget(self.sync_button)
+        lay.addLayout(row)
+        lay.addWidget(self.summary)
+        row2 = QHBoxLayout()
+        row2.addStretch(1)
+        row2.addWidget(self.export_button)
+        lay.addLayout(row2)
+        self.layer.about_to_open.connect(self.layers_wanted.emit)
+        self.sync_button.clicked.connect(self._emit)
+        self.export_button.clicked.connect(self.export_requested.emit)
+
+    def _emit(self, *_):
+        name = self.layer.currentText()
+        if name:
+            self.sync_requested.emit(name)
+
+    def set_layers(self, names) -> None:
+        """Offer these Points layers (the current choice stays when still offered)."""
+        current = self.layer.currentText()
+        self.layer.blockSignals(True)
+        self.layer.clear()
+        self.layer.addItems(list(names))
+        index = self.layer.findText(current)
+        self.layer.setCurrentIndex(index if index >= 0 else (0 if names else -1))
+        self.layer.blockSignals(False)
+
+    def set_summary(self, text: str, exportable: bool) -> None:
+        """Show what the last batch did; enable its export."""
+        self.summary.setText(text)
+        self.export_button.setEnabled(exportable)

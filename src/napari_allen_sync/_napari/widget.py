@@ -12,15 +12,18 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from qtpy.QtCore import QEvent, Signal
+import numpy as np
+from qtpy.QtCore import QEvent, QTimer, Signal
 from qtpy.QtWidgets import QFileDialog, QScrollArea, QVBoxLayout, QWidget
 
 from ..errors import AllenSyncError, ServiceError
-from . import workers
+from . import batch_points, workers
 from .history import ClickHistory
 from .layers import ClickToSync, SyncLayers
+from .live import LIVE_MODIFIER, LiveCursor
 from .views import (
     DEFAULT_ATLASES,
+    BatchView,
     CoordinateView,
     ReadoutView,
     SeedView,
@@ -37,6 +40,24 @@ __all__ = ["AllenSyncWidget"]
 log = logging.getLogger(__name__)
 
 
+def _fitted_affine(transform, ndim: int):
+    """The homogeneous matrix of an affine map given as a function of one position
+    (napari's ``data_to_world`` / ``world_to_data``), from ndim + 1 probes."""
+    origin = np.asarray(transform(np.zeros(ndim)), dtype=float)
+    m = np.eye(len(origin) + 1, ndim + 1)
+    m[:-1, -1] = origin
+    for k in range(ndim):
+        e = np.zeros(ndim)
+        e[k] = 1.0
+        m[:-1, k] = np.asarray(transform(e), dtype=float) - origin
+    return m
+
+
+def _apply(matrix, points):
+    pts = np.asarray(points, dtype=float)
+    return pts @ matrix[:-1, :-1].T + matrix[:-1, -1]
+
+
 class SourceUnavailableError(AllenSyncError):
     """A kind of source cannot be created in this installation."""
 
@@ -49,7 +70,10 @@ def _demo_factory():
     return DemoSource()
 
 
-def _remote_factory(base_uri=None):
+def _remote_factory(base_uri=None, options=None):
+    """A factory of RemoteSource: ``options`` are its keyword arguments (from the
+    plugin's preferences, read on the GUI thread); ``base_uri`` overrides theirs."""
+
     def factory():
         try:
             from ..remote import RemoteSource
@@ -57,7 +81,10 @@ def _remote_factory(base_uri=None):
             raise SourceUnavailableError(
                 f"the Allen Brain Atlas API client is unavailable: {exc}"
             ) from exc
-        return RemoteSource(base_uri=base_uri or None)
+        kwargs = dict(options or {})
+        if base_uri:
+            kwargs["base_uri"] = base_uri
+        return RemoteSource(**kwargs)
 
     return factory
 
@@ -75,11 +102,14 @@ class _Resources:
     """What the widget holds in napari: released by :meth:`release`, also when the Qt
     object is destroyed without a close event (the viewer closing)."""
 
-    def __init__(self, viewer, click: ClickToSync, layers: SyncLayers):
+    def __init__(self, viewer, click: ClickToSync, layers: SyncLayers, live: LiveCursor):
         self.viewer = viewer
         self.click = click
+        self.live = live
         self.layers = layers
         self.workers: set = set()
+        self.quiet: set = set()  # workers without progress (live frames)
+        self.disconnect: list = []  # callables run on release
         self.source = None
         self.released = False
 
@@ -95,6 +125,12 @@ class _Resources:
             return
         self.released = True
         self.click.remove()
+        self.live.remove()
+        for disconnect in self.disconnect:
+            try:
+                disconnect()
+            except (RuntimeError, TypeError, ValueError):
+                pass
         self.layers.close()
         self.quit_workers()
         deadline = time.monotonic() + wait_s
@@ -117,8 +153,10 @@ class AllenSyncWidget(QWidget):
 
     Notes
     -----
-    A plain left click on the seed image synchronizes; a drag pans. Every result is
-    announced by :attr:`synchronized`; errors become napari notifications and
+    A plain left click on the seed image synchronizes; a drag pans. With live sync on
+    (:meth:`set_live`, the dock's toggle, or Shift held) the markers follow the cursor
+    over the seed. Every click's result is announced by :attr:`synchronized`, every
+    live frame by :attr:`live_updated`; errors become napari notifications and
     :attr:`failed`.
     """
 
@@ -134,6 +172,17 @@ class AllenSyncWidget(QWidget):
     failed = Signal(str)
     #: A structure or reference-point navigation is drawn (the Navigation).
     navigated = Signal(object)
+    #: A live frame is drawn (the SyncOutcome).
+    live_updated = Signal(object)
+    #: Live sync showed new sections' images (the list of target keys).
+    live_images_swapped = Signal(list)
+    #: A Points layer's batch is drawn (the PointsBatch).
+    batch_synchronized = Signal(object)
+    #: The batch table was written (its path).
+    batch_exported = Signal(str)
+
+    #: Fastest refresh of the readouts (table, reference point) during live sync (s).
+    LIVE_READOUT_INTERVAL_S = 0.2
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, source=None, parent=None):
         super().__init__(parent)
@@ -153,6 +202,13 @@ class AllenSyncWidget(QWidget):
         self._last_click = None
         self._pending_demo = False
         self._closed = False
+        self._live_error = None
+        self._images_worker = None
+        self._readouts_at = 0.0
+        self._readouts_pending = None
+        self._readouts_timer = QTimer(self)
+        self._readouts_timer.setSingleShot(True)
+        self._readouts_timer.timeout.connect(self._flush_readouts)
 
         self.source_view = SourceView()
         self.seed_view = SeedView()
@@ -160,13 +216,16 @@ class AllenSyncWidget(QWidget):
         self.readout_view = ReadoutView()
         self.structure_view = StructureView()
         self.coordinate_view = CoordinateView()
+        self.batch_view = BatchView()
+        self.last_batch = None
+        self._batch_layer = None
         inner = QWidget()
         lay = QVBoxLayout(inner)
         lay.setContentsMargins(4, 4, 4, 4)
-        for view in (self.source_view, self.seed_view, self.targets_view,
-                     self.structure_view, self.coordinate_view, self.readout_view):
+        for view in (self.source_view, self.seed_view, self.targets_view, self.readout_view,
+                     self.batch_view, self.structure_view, self.coordinate_view):
             lay.addWidget(view)
-        scroll = QScrollArea()
+        self._scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(inner)
         outer = QVBoxLayout(self)
@@ -176,8 +235,10 @@ class AllenSyncWidget(QWidget):
 
         self.layers = SyncLayers(napari_viewer)
         self.click = ClickToSync(napari_viewer, lambda: self.layers.seed_layer, self._on_click)
-        self._res = _Resources(napari_viewer, self.click, self.layers)
+        self.live = LiveCursor(napari_viewer, self.click.hit, self._live_request)
+        self._res = _Resources(napari_viewer, self.click, self.layers, self.live)
         self.click.install()
+        self.live.install()
         res = self._res
         self.destroyed.connect(lambda *_: res.release(wait_s=0.5))
 
@@ -190,6 +251,18 @@ class AllenSyncWidget(QWidget):
         self.readout_view.row_selected.connect(self.layers.centre)
         self.readout_view.cancel_requested.connect(self.cancel)
         self.readout_view.export_requested.connect(self._export_dialog)
+        self.readout_view.live_toggled.connect(self.set_live)
+        self.batch_view.layers_wanted.connect(self._offer_points_layers)
+        self.batch_view.sync_requested.connect(self.sync_points_layer)
+        self.batch_view.export_requested.connect(self._export_batch_dialog)
+        from .preferences import on_change
+
+        self._res.disconnect.append(on_change(self._on_preferences))
+        for emitter in (napari_viewer.layers.events.inserted,
+                        napari_viewer.layers.events.removed):
+            emitter.connect(self._offer_points_layers)
+            self._res.disconnect.append(
+                lambda e=emitter: e.disconnect(self._offer_points_layers))
         self.structure_view.structure_requested.connect(self.go_to_structure)
         self.coordinate_view.point_requested.connect(self._on_point_typed)
 
@@ -199,9 +272,17 @@ class AllenSyncWidget(QWidget):
         else:
             self.set_source(source)
 
+    def reveal(self, view) -> None:
+        """Scroll the dock so that one of its views (or any child widget) is visible."""
+        self._scroll.ensureWidgetVisible(view, 0, 0)
+
     # ================================================================ plumbing
-    def _start(self, func, *args, desc, total=0, returned=None):
-        """Run a worker generator; track it until it finishes."""
+    def _start(self, func, *args, desc, total=0, returned=None, errored=None, finished=None,
+               progress=True):
+        """Run a worker generator; track it until it finishes.
+
+        ``progress=False`` (live frames): no progress bar and no busy state.
+        """
         if self._closed:
             return None
         res = self._res
@@ -209,17 +290,24 @@ class AllenSyncWidget(QWidget):
         def done(worker_ref=[]):  # noqa: B006 - filled right below
             if worker_ref:
                 res.workers.discard(worker_ref[0])
-            if not self._closed:
-                self.readout_view.set_busy(bool(res.workers))
+                res.quiet.discard(worker_ref[0])
+            if not self._closed and progress:
+                self.readout_view.set_busy(bool(res.workers - res.quiet))
+            if finished is not None:
+                finished()
 
         holder: list = []
         worker = workers.start(
             func, *args, desc=desc, total=total, returned=returned,
-            errored=self._on_error, finished=lambda: done(holder),
+            errored=errored or self._on_error, finished=lambda: done(holder),
+            progress=progress,
         )
         holder.append(worker)
         res.workers.add(worker)
-        self.readout_view.set_busy(True)
+        if progress:
+            self.readout_view.set_busy(True)
+        else:
+            res.quiet.add(worker)
         return worker
 
     def _notify(self, message: str, error: bool = False) -> None:
@@ -253,17 +341,32 @@ class AllenSyncWidget(QWidget):
         if kind == "demo":
             factory = _demo_factory
         elif kind == "allen":
-            factory = _remote_factory(None)
+            factory = _remote_factory(None, self._remote_options())
         elif kind == "custom":
             if not url:
                 self._notify("enter the server URL, e.g. http://127.0.0.1:8000")
                 return
-            factory = _remote_factory(url)
+            factory = _remote_factory(url, self._remote_options())
         else:
             raise ValueError(f"unknown source kind {kind!r}")
         self.source_view.set_status("connecting…")
         self._start(workers.open_source, factory, desc="opening source", total=2,
                     returned=lambda info: self._on_source(info, owned=True))
+
+    def _remote_options(self) -> dict:
+        """RemoteSource keyword arguments from the plugin's preferences (napari's
+        Preferences dialog; defaults on a napari without plugin settings)."""
+        from .preferences import current_preferences
+
+        return current_preferences().remote_source_kwargs()
+
+    def _on_preferences(self, _preferences) -> None:
+        if self._closed or self.source_view.kind() == "demo":
+            return
+        from napari.utils.notifications import show_info
+
+        show_info("Allen Brain Atlas sync: the new API preferences apply when you "
+                  "reconnect (Source → Connect)")
 
     def set_source(self, source) -> None:
         """Use an :class:`~napari_allen_sync.source.AtlasSource` object."""
@@ -343,6 +446,7 @@ class AllenSyncWidget(QWidget):
         self.seed_image, self.seed_data_set = loaded.image, loaded.data_set
         self._last_click = None
         self.last_outcome = None
+        self.live.reset()
         name = f"seed {workers.describe_data_set(loaded.data_set)} #{loaded.image.section_number}"
         self.layers.show_seed(loaded, name)
         self.seed_view.set_sections(loaded.sections, loaded.image.id)
@@ -422,6 +526,9 @@ class AllenSyncWidget(QWidget):
     def _resync(self) -> None:
         if self._last_click is not None:
             self.synchronize(*self._last_click)
+        layer = self._batch_layer
+        if layer is not None and layer in self.viewer.layers and self.seed_image is not None:
+            self.sync_points_layer(layer)
 
     # ================================================================ sync
     def _on_click(self, point) -> None:
@@ -450,6 +557,113 @@ class AllenSyncWidget(QWidget):
             workers.synchronize_click, self.source, request,
             desc="synchronizing", total=workers.steps(request), returned=self._on_synced,
         )
+
+    # ================================================================ live
+    def set_live(self, enabled: bool) -> None:
+        """Turn live sync on or off: the markers follow the cursor over the seed image
+        (holding Shift does the same while it is off)."""
+        enabled = bool(enabled)
+        self.live.enabled = enabled
+        if not enabled:
+            self.live.reset()
+        if self.readout_view.live.isChecked() != enabled:
+            self.readout_view.live.blockSignals(True)
+            self.readout_view.live.setChecked(enabled)
+            self.readout_view.live.blockSignals(False)
+
+    @property
+    def live_modifier(self) -> str:
+        """The key that turns live sync on while held."""
+        return LIVE_MODIFIER
+
+    def _live_request(self, point) -> bool:
+        """Start one live frame for the seed point ``(row, col)`` (called by the throttle)."""
+        if self._closed or self.source is None or self.seed_image is None:
+            return False
+        row, col = point
+        keys = ["seed", *(f"ds:{d}" for d in self.target_ids)]
+        if self.atlas_id:
+            keys.append(f"atlas:{self.atlas_id}")
+        # a target without layers yet (a new seed, a target just added): this frame
+        # prepares its image as a click does, so that it can be drawn
+        ready = all(k in self.layers.images and k in self.layers.markers for k in keys)
+        request = workers.SyncRequest(
+            self._generation, self.seed_image.id, float(col), float(row),
+            tuple(self.target_ids), self.atlas_id, dict(self.layers.shown),
+            view=self.layers.view_for(len(keys), (float(row), float(col))), images=not ready,
+        )
+        worker = self._start(
+            workers.synchronize_click, self.source, request, desc="live sync",
+            returned=self._on_live_frame, errored=self._on_live_error,
+            finished=self.live.done, progress=False,
+        )
+        return worker is not None
+
+    def _on_live_error(self, exc: Exception) -> None:
+        # one notification per distinct problem, not one per frame
+        if str(exc) != self._live_error:
+            self._live_error = str(exc)
+            self._on_error(exc)
+
+    def _on_live_frame(self, outcome) -> None:
+        if self._closed or outcome.request.generation != self._generation:
+            return
+        self._live_error = None
+        t0 = time.perf_counter()
+        names = self._names(outcome.hits)
+        if not self.layers.move_live(outcome, names):
+            self.layers.show_outcome(outcome, names)
+        outcome.timings_ms["draw"] = (time.perf_counter() - t0) * 1e3
+        self.last_outcome = outcome
+        self._last_click = (float(outcome.request.x), float(outcome.request.y))
+        self._load_stale_images()
+        self._readouts_pending = (outcome, names)
+        wait = self.LIVE_READOUT_INTERVAL_S - (time.perf_counter() - self._readouts_at)
+        if wait <= 0:
+            self._flush_readouts()
+        elif not self._readouts_timer.isActive():
+            self._readouts_timer.start(max(1, int(wait * 1000 + 0.5)))
+        self.live_updated.emit(outcome)
+
+    def _load_stale_images(self) -> None:
+        """Load, one batch at a time in a worker, the images of the sections live frames
+        moved the markers to; each is shown if its target still wants it."""
+        if self._images_worker is not None or self._closed or self.source is None:
+            return
+        stale = self.layers.stale_images()
+        if not stale:
+            return
+        n_keys = len(self.layers.order)
+        view = None
+        if self._last_click is not None:
+            view = self.layers.view_for(n_keys, self._last_click[::-1])
+
+        def finished():
+            self._images_worker = None
+            self._load_stale_images()
+
+        self._images_worker = self._start(
+            workers.load_images, self.source, tuple(stale), view, desc="live images",
+            returned=self._on_live_images, finished=finished, progress=False,
+        )
+
+    def _on_live_images(self, loaded) -> None:
+        if self._closed:
+            return
+        swapped = self.layers.swap_images(loaded)
+        if swapped:
+            self.live_images_swapped.emit(swapped)
+
+    def _flush_readouts(self) -> None:
+        """Show the latest live frame's readouts (throttled: a table is slow to fill)."""
+        if self._closed or self._readouts_pending is None:
+            return
+        outcome, names = self._readouts_pending
+        self._readouts_pending = None
+        if outcome.request.generation == self._generation:
+            self._readouts_at = time.perf_counter()
+            self.layers.update_features(outcome)
+            self._show_readouts(outcome, names, history=False)
 
     # ================================================================ navigation
     def go_to_structure(self, structure_id: int) -> None:
@@ -545,6 +759,7 @@ class AllenSyncWidget(QWidget):
     def _on_synced(self, outcome) -> None:
         if self._closed or outcome.request.generation != self._generation:
             return  # a newer click (or seed) superseded this one
+        self._readouts_pending = None  # a live frame's readouts must not overwrite these
         t0 = time.perf_counter()
         names = self._names(outcome.hits)
         self.layers.show_outcome(outcome, names)
@@ -565,7 +780,7 @@ class AllenSyncWidget(QWidget):
                 )
         self.synchronized.emit(outcome)
 
-    def _show_readouts(self, outcome, names) -> None:
+    def _show_readouts(self, outcome, names, history: bool = True) -> None:
         p, i, r = outcome.pir
         v = outcome.ccf_voxel
         x, y, z = outcome.reference
@@ -595,10 +810,108 @@ class AllenSyncWidget(QWidget):
             for h in outcome.hits if h.far
         }
         self.readout_view.set_rows(rows, flagged)
+        if not history:
+            return
         where = s.acronym if s is not None else "outside"
         self.readout_view.add_history(
             f"{len(self.history)}: ({outcome.request.x:.0f}, {outcome.request.y:.0f}) → {where}"
         )
+
+    # ================================================================ batch
+    def points_layers(self) -> list:
+        """The viewer's Points layers a batch can synchronize (not this widget's own)."""
+        import napari
+
+        own = {id(lay) for lay in self.layers.layers()} - {id(self.layers.batch.get("seed"))}
+        out = []
+        for layer in self.viewer.layers:
+            meta = layer.metadata.get("allen_sync") if hasattr(layer, "metadata") else None
+            if (isinstance(layer, napari.layers.Points) and id(layer) not in own
+                    and not (meta and (meta.get("batch") or meta.get("reference")
+                                       or "key" in meta))):
+                out.append(layer)
+        return out
+
+    def _offer_points_layers(self, *_):
+        if not self._closed:
+            self.batch_view.set_layers([lay.name for lay in self.points_layers()])
+
+    def sync_points_layer(self, layer) -> None:
+        """Synchronize every point of a Points layer on the seed section (a layer or its
+        name) to reference space, every target and the atlas, in a worker; the answers
+        become Points layers with features (:attr:`batch_synchronized`)."""
+        if self._closed or not self._need_source():
+            return
+        if isinstance(layer, str):
+            found = [lay for lay in self.points_layers() if lay.name == layer]
+            if not found:
+                self._notify(f"no Points layer named {layer!r}")
+                return
+            layer = found[0]
+        if self.seed_image is None or self.layers.seed_layer is None:
+            self._notify("open a seed section first")
+            return
+        if len(layer.data) == 0:
+            self._notify(f"points layer {layer.name!r} has no points")
+            return
+        # the layer's data → world → the seed's data (its sync pixels), both affine
+        world = _apply(_fitted_affine(layer.data_to_world, layer.ndim), layer.data)
+        seed = self.layers.seed_layer
+        pix = _apply(_fitted_affine(seed.world_to_data, seed.ndim), world[:, -seed.ndim:])
+        rows, cols = pix[:, -2], pix[:, -1]
+        request = batch_points.PointsBatchRequest(
+            self._generation, self.seed_image.id, np.ascontiguousarray(rows),
+            np.ascontiguousarray(cols), tuple(self.target_ids), self.atlas_id, layer.name,
+        )
+        self._batch_layer = layer
+        total = 2 + len(request.target_ids) + (1 if request.atlas_id else 0)
+        self.batch_view.set_summary(f"synchronizing {len(rows)} points…", False)
+        self._start(batch_points.sync_points, self.source, request,
+                    desc=f"batch sync of {layer.name}", total=total,
+                    returned=lambda b: self._on_batch(b, layer))
+
+    def _on_batch(self, batch, layer) -> None:
+        if (self._closed or batch.request.generation != self._generation
+                or layer not in self.viewer.layers):
+            return
+        names = {key: lay.name for key, lay in self.layers.images.items()}
+        self.layers.show_batch(batch, layer, names)
+        self.last_batch = batch
+        for problem in batch.problems:
+            self._notify(problem)
+        outside = int(np.count_nonzero(batch.structure_id < 0)) if len(batch) else 0
+        self.batch_view.set_summary(
+            f"{len(batch)} points of {layer.name!r} → reference space and "
+            f"{len(batch.targets)} targets in {batch.timings_ms['total']:.0f} ms"
+            + (f"; {outside} outside the annotation" if outside else ""), True)
+        self._offer_points_layers()
+        self.batch_synchronized.emit(batch)
+
+    def export_batch(self, path):
+        """Write the last batch's table (one row per point and target) as CSV."""
+        if self.last_batch is None:
+            raise AllenSyncError("no batch to export: synchronize a Points layer first")
+        return self.last_batch.to_csv(path)
+
+    def _export_batch_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export batch table", "allen-sync-batch.csv", "CSV (*.csv)")
+        if path:
+            self.export_batch_in_worker(path)
+
+    def export_batch_in_worker(self, path):
+        """Write the last batch's table in a worker (what the dock's button does); the
+        worker is returned, its errors become notifications."""
+        if self.last_batch is None:
+            self._notify("no batch to export: synchronize a Points layer first")
+            return None
+
+        def errored(exc):
+            self._notify(f"cannot write {path}: {exc}", error=True)
+
+        return self._start(batch_points.write_csv, self.last_batch, path,
+                           desc=f"writing {path}", total=1, errored=errored,
+                           returned=lambda p: self.batch_exported.emit(str(p)))
 
     # ================================================================ export
     def export_history(self, path):

@@ -36,6 +36,7 @@ __all__ = [
     "SyncRequest",
     "TargetHit",
     "describe_data_set",
+    "load_images",
     "load_section",
     "navigate",
     "open_source",
@@ -264,6 +265,10 @@ class SyncRequest:
     #: The view the result will be drawn in, ``(centre, zoom, cell size)``, or None;
     #: the worker renders the chunks it will show (:func:`warm_view`).
     view: tuple | None = None
+    #: Whether to prepare the images of targets whose section changes (their pyramid,
+    #: its tiles). A live frame does not: the markers move at once and the new images
+    #: are loaded apart (:func:`load_images`), so a slow tile never holds the cursor.
+    images: bool = True
 
 
 @dataclass
@@ -540,14 +545,14 @@ def _finish(source, request, seed_image, hits, timings, t0, origin, space):
                                     "atlas" if h.kind == "atlas" else "images")
 
     t2 = time.perf_counter()
-    for h in hits[1:]:
+    for h in hits[1:] if request.images else ():
         if request.shown.get(h.key) != h.section_image_id:
             h.levels = image_levels(h.image, source.tiles)
             _warm(h.image, source.tiles, h.levels)
     timings["pyramids"] = (time.perf_counter() - t2) * 1e3
     yield "images"
     t3 = time.perf_counter()
-    if request.view is not None:
+    if request.view is not None and request.images:
         for h in hits:
             levels = h.levels or image_levels(h.image, source.tiles)
             try:
@@ -559,6 +564,38 @@ def _finish(source, request, seed_image, hits, timings, t0, origin, space):
                 log.debug("warming %s failed", h.key, exc_info=True)
     timings["tiles"] = (time.perf_counter() - t3) * 1e3
     timings["total"] = (time.perf_counter() - t0) * 1e3
+
+
+def load_images(source, items, view=None):
+    """Prepare the images a live frame asked for: each one's pyramid, its coarsest tier
+    and, with a ``view``, the chunks drawn in it.
+
+    Parameters
+    ----------
+    source : AtlasSource
+    items : sequence of (key, SectionImage, affine)
+        ``affine``: the 3 × 3 placement the image will be drawn with.
+    view : tuple, optional
+        As :attr:`SyncRequest.view`.
+
+    Returns
+    -------
+    list of (key, SectionImage, levels)
+    """
+    out = []
+    for key, image, affine in items:
+        levels = image_levels(image, source.tiles)
+        _warm(image, source.tiles, levels)
+        if view is not None:
+            try:
+                warm_view(image, cached_tiles(source.tiles), levels, affine, view)
+            except AllenSyncError:
+                raise
+            except Exception:  # a tile that fails shows up where napari draws it
+                log.debug("warming %s failed", key, exc_info=True)
+        out.append((key, image, levels))
+        yield f"image {image.id}"
+    return out
 
 
 def section_spacing(sync, section_data_set_id, kind: str = "images") -> float | None:
@@ -792,11 +829,14 @@ def steps(request: SyncRequest) -> int:
 
 
 # ====================================================================== threads
-def start(func, *args, desc: str, total: int = 0, returned=None, errored=None, finished=None):
+def start(func, *args, desc: str, total: int = 0, returned=None, errored=None, finished=None,
+          progress: bool = True):
     """Run a generator function of this module in a napari ``thread_worker``.
 
-    Progress shows in napari's activity dock. Errors go to ``errored`` only (not to
-    napari's traceback notification): the caller turns them into notifications.
+    Progress shows in napari's activity dock (unless ``progress`` is False: the live
+    cursor's frames, a few milliseconds each, would flood it). Errors go to ``errored``
+    only (not to napari's traceback notification): the caller turns them into
+    notifications.
 
     Returns
     -------
@@ -815,7 +855,8 @@ def start(func, *args, desc: str, total: int = 0, returned=None, errored=None, f
         func,
         *args,
         _worker_class=GeneratorWorker,
-        _progress={"total": total, "desc": desc} if total else {"desc": desc},
+        _progress=(False if not progress
+                   else {"total": total, "desc": desc} if total else {"desc": desc}),
         _connect=connect,
         _start_thread=False,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -43,7 +44,10 @@ def main(argv=None) -> int:
     for name in args.modules or names:
         start = time.perf_counter()
         try:
-            result = importlib.import_module(f"napari_allen_sync.bench.{name}").run()
+            # stdout carries the JSON only: anything a module prints (napari prints its
+            # notifications there) goes to stderr
+            with contextlib.redirect_stdout(sys.stderr):
+                result = importlib.import_module(f"napari_allen_sync.bench.{name}").run()
         except Exception as exc:  # a benchmark that breaks is reported, the others still run
             result = {"error": f"{type(exc).__name__}: {exc}"}
             failed = True

@@ -109,3 +109,16 @@ class DemoSource:
         ids = phantom.structure_id_at(p, i, r)
         structures = self.catalog.structures
         return [structures.get(int(s)) if s else None for s in np.asarray(ids)]
+
+    def structure_ids_at(self, reference_space_id: int, x, y, z) -> np.ndarray:
+        """As :meth:`structure_at`, as an array of structure ids (0 outside): the form
+        for millions of points."""
+        space = as_id("reference_space_id", reference_space_id)
+        x = as_coordinates("x", x)
+        y = as_coordinates("y", y)
+        z = as_coordinates("z", z)
+        m = builtin_reference_transform(space, 9)
+        if m is None:
+            return np.zeros(len(x), dtype=np.int64)
+        return np.asarray(phantom.structure_id_at(m[0, 0] * x + m[0, 3], m[1, 1] * y + m[1, 3],
+                                                  m[2, 2] * z + m[2, 3]), dtype=np.int64)

@@ -1,0 +1,317 @@
+"""Live cursor sync benchmark: the target markers follow real cursor moves.
+
+The demo atlas (seed, three target experiments and the atlas: four targets) in a shown
+napari window (needs a display; ``make bench`` provides one through Xvfb). One real click
+first (the layout exists), then ``widget.set_live(True)`` and real Qt cursor moves
+(``send_move``) over the seed image at about 120 Hz for about 3 s along a Lissajous path
+within the central 60 % of the seed image. A move that is late by more than one period
+is skipped, as a real mouse's moves are coalesced while the GUI is busy. Two paths:
+
+- ``vertical``: mostly up and down (the sagittal target seldom changes section);
+- ``horizontal``: crossing left to right (the sagittal target changes section often).
+
+Per path (``live_<path>``):
+
+- ``live_updates_per_s``: live frames drawn (``widget.live_updated``) / elapsed time.
+- ``live_moves_per_s``: cursor moves the live sync saw (``widget.live.moves``) / elapsed;
+  ``send_move_ms_median`` / ``_max``: time inside one ``send_move`` (napari handles a
+  move synchronously); ``event_loop_ms_total`` / ``_max``: time in the Qt event loop
+  between moves (frames applied, canvas repainted, image swaps);
+  ``moves_sent`` / ``moves_skipped``: moves sent and skipped (GUI too late).
+- ``live_started`` / ``live_dropped``: frames started, points superseded before
+  their frame started (latest point wins).
+- ``live_worker_ms_median``: ``timings_ms['total']`` (the worker's synchronization).
+- ``live_apply_ms_median``: ``timings_ms['draw']`` (``move_live`` on the GUI thread).
+- ``live_move_to_frame_ms_median`` / ``_p90``: from sending the move whose point a frame
+  computed (matched by the frame's request x/y to the nearest point sent) to its
+  ``live_updated`` signal: throttle wait + worker + hand-over + apply.
+- ``live_image_swaps``: target images swapped in (``live_images_swapped`` keys);
+  ``live_sections_changed``: frame-to-frame section changes summed over the targets
+  (``live_sections_changed_by_target`` per key).
+- ``live_layers_created``: ``len(viewer.layers)`` after − before (should be 0).
+- ``live_plugin_rate_per_s``: the plugin's own budget, 1000 / (worker + apply medians).
+- ``moves_per_s_live_off``: the same path with live sync off (moves only, no frames);
+  ``moves_ratio_live_on_off``: live on / live off.
+
+Once per run:
+
+- ``canvas_render_ms_median``: ``viewer.screenshot(canvas_only=True)`` with nothing
+  changed (20×): what one redraw of the canvas costs with software OpenGL.
+- ``live_engine_frames_per_s``: ``workers.synchronize_click(..., images=False)`` run
+  500× in a loop on the demo source, no Qt: the engine's ceiling for live frames.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["open_demo_scene", "run"]
+
+RATE_HZ = 120.0
+DURATION_S = 3.0
+ENGINE_FRAMES = 500
+
+
+def _ms(t) -> float:
+    return round(t * 1e3, 2)
+
+
+def _log(msg: str) -> None:
+    print(f"bench live: {msg}", file=sys.stderr)
+
+
+def open_demo_scene(timeout_s: float = 120.0):
+    """A shown viewer with the docked widget on the demo scene, after one real click.
+
+    Returns ``(viewer, widget, opened_s)``; the caller closes the viewer.
+    """
+    import napari
+
+    from napari_allen_sync import demo
+    from napari_allen_sync._napari.canvas import (
+        canvas_widget,
+        process_events_until,
+        send_click,
+    )
+    from napari_allen_sync._napari.layers import canvas_position
+    from napari_allen_sync._napari.widget import AllenSyncWidget
+
+    viewer = napari.Viewer(title="napari-allen-sync bench", show=True)
+    try:
+        widget = AllenSyncWidget(viewer)
+        viewer.window.add_dock_widget(widget, name="Allen Brain Atlas sync", area="right")
+        widget.window().resize(1600, 1000)
+        targets = sorted(demo.DEMO_TARGET_DATA_SET_IDS)
+        t0 = time.perf_counter()
+        ok = process_events_until(
+            lambda: widget.seed_image is not None and sorted(widget.target_ids) == targets
+            and widget.atlas_id == demo.DEMO_ATLAS_ID and not widget.running_workers(),
+            timeout_s,
+        )
+        if not ok:
+            raise TimeoutError(f"the demo scene did not open: {widget.messages}")
+        opened = time.perf_counter() - t0
+        process_events_until(lambda: False, 0.3)
+        _, x, y = demo.demo_click()
+        done = []
+        widget.synchronized.connect(done.append)
+        pos = canvas_position(viewer, widget.layers.seed_layer, (y, x))
+        send_click(canvas_widget(widget), pos, hold_s=0.0)
+        if not process_events_until(lambda: bool(done) and not widget.running_workers(),
+                                    timeout_s):
+            raise TimeoutError(f"the first click did not synchronize: {widget.messages}")
+        process_events_until(lambda: False, 0.3)
+        return viewer, widget, opened
+    except BaseException:
+        viewer.close()
+        raise
+
+
+def lissajous(image, kind: str, n: int, fraction: float = 0.6) -> np.ndarray:
+    """``n`` seed pixels (x, y) along a Lissajous path in the central ``fraction``."""
+    t = np.linspace(0.0, 1.0, n, endpoint=False)
+    cx, cy = image.width / 2, image.height / 2
+    hw, hh = fraction * image.width / 2, fraction * image.height / 2
+    if kind == "vertical":  # up and down, a little sideways
+        x = cx + 0.08 * hw * np.sin(2 * np.pi * 2 * t)
+        y = cy + hh * np.sin(2 * np.pi * 3 * t + np.pi / 2)
+    else:  # crossing left to right, a little up and down
+        x = cx + hw * np.sin(2 * np.pi * 3 * t + np.pi / 2)
+        y = cy + 0.15 * hh * np.sin(2 * np.pi * 2 * t)
+    return np.column_stack([x, y])
+
+
+def canvas_render(viewer, n: int = 20) -> float:
+    """Median ms of a canvas render with nothing changed."""
+    viewer.screenshot(canvas_only=True)
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        viewer.screenshot(canvas_only=True)
+        times.append(time.perf_counter() - t)
+    return _ms(statistics.median(times))
+
+
+def engine_frames(widget, n: int = ENGINE_FRAMES, seed: int = 3) -> dict:
+    """``synchronize_click`` with ``images=False`` in a loop, no Qt."""
+    from napari_allen_sync._napari import workers
+
+    image = widget.seed_image
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(0.2, 0.8, (n, 2)) * [image.width, image.height]
+    shown = dict(widget.layers.shown)
+    times = []
+    for i, (x, y) in enumerate(pts):
+        request = workers.SyncRequest(
+            i, image.id, float(x), float(y), tuple(widget.target_ids), widget.atlas_id,
+            shown, images=False,
+        )
+        t = time.perf_counter()
+        gen = workers.synchronize_click(widget.source, request)
+        try:
+            while True:
+                next(gen)
+        except StopIteration as stop:
+            outcome = stop.value
+        times.append(time.perf_counter() - t)
+        assert outcome is not None
+    total = sum(times)
+    return {
+        "live_engine_frames": n,
+        "live_engine_frames_per_s": round(n / total, 1),
+        "live_engine_frame_ms_median": _ms(statistics.median(times)),
+    }
+
+
+def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ) -> dict:
+    """Send real cursor moves to the seed points ``(x, y)`` at ``rate_hz``."""
+    from qtpy.QtWidgets import QApplication
+
+    from napari_allen_sync._napari.canvas import canvas_widget, process_events_until, send_move
+    from napari_allen_sync._napari.layers import canvas_position
+
+    app = QApplication.instance()
+    canvas = canvas_widget(widget)
+    seed = widget.layers.seed_layer
+    positions = [canvas_position(viewer, seed, (float(y), float(x))) for x, y in points]
+    widget.set_live(live)
+    frames, swaps = [], []
+
+    def on_frame(outcome):
+        frames.append((time.perf_counter(), outcome))
+
+    def on_swap(keys):
+        swaps.extend(keys)
+
+    widget.live_updated.connect(on_frame)
+    widget.live_images_swapped.connect(on_swap)
+    n_layers = len(viewer.layers)
+    moves0, started0, dropped0 = widget.live.moves, widget.live.started, widget.live.dropped
+    sent = []  # (time, x, y)
+    send_s, loop_s = [], []  # time inside send_move, inside one processEvents
+    skipped = 0
+    period = 1.0 / rate_hz
+    t0 = time.perf_counter()
+    i = 0
+    try:
+        while i < len(points):
+            due = t0 + i * period
+            now = time.perf_counter()
+            if now < due:
+                t = time.perf_counter()
+                app.processEvents()
+                loop_s.append(time.perf_counter() - t)
+                time.sleep(min(0.001, max(0.0, due - time.perf_counter())))
+                continue
+            late = int((now - due) / period)
+            if late >= 1:  # the GUI was busy: the moves in between are coalesced
+                skipped += min(late, len(points) - 1 - i)
+                i = min(i + late, len(points) - 1)
+            x, y = points[i]
+            sent.append((time.perf_counter(), float(x), float(y)))
+            send_move(canvas, positions[i])
+            send_s.append(time.perf_counter() - sent[-1][0])
+            i += 1
+        elapsed = time.perf_counter() - t0
+        n_frames = len(frames)
+        moves = widget.live.moves - moves0
+        # let the frame in flight and the image loads finish (not counted in the rates)
+        process_events_until(lambda: not widget.running_workers(), 30.0)
+        process_events_until(lambda: False, 0.2)
+    finally:
+        widget.live_updated.disconnect(on_frame)
+        widget.live_images_swapped.disconnect(on_swap)
+        widget.set_live(False)
+    out = {
+        "moves_sent": len(sent),
+        "moves_skipped": skipped,
+        "elapsed_s": round(elapsed, 3),
+        "moves_sent_per_s": round(len(sent) / elapsed, 1),
+        "send_move_ms_median": _ms(statistics.median(send_s)),
+        "send_move_ms_max": _ms(max(send_s)),
+        "event_loop_ms_total": _ms(sum(loop_s)),
+        "event_loop_ms_max": _ms(max(loop_s, default=0.0)),
+    }
+    if not live:
+        return out
+    sent_t = np.array([s[0] for s in sent])
+    sent_xy = np.array([s[1:] for s in sent])
+    latency, worker, apply = [], [], []
+    changes: dict = {}
+    last_section: dict = {}
+    for t, outcome in frames:
+        worker.append(outcome.timings_ms.get("total", math.nan))
+        apply.append(outcome.timings_ms.get("draw", math.nan))
+        before = np.flatnonzero(sent_t <= t)
+        if len(before):
+            d = np.hypot(*(sent_xy[before] - [outcome.request.x, outcome.request.y]).T)
+            k = before[np.flatnonzero(d <= d.min() + 1e-6)[-1]]  # the latest nearest
+            latency.append(t - sent_t[k])
+        for h in outcome.hits[1:]:
+            prev = last_section.get(h.key)
+            if prev is not None and prev != h.section_image_id:
+                changes[h.key] = changes.get(h.key, 0) + 1
+            last_section[h.key] = h.section_image_id
+    w_med = statistics.median(worker) if worker else math.nan
+    a_med = statistics.median(apply) if apply else math.nan
+    out.update({
+        "live_frames": n_frames,
+        "live_frames_after_path": len(frames) - n_frames,
+        "live_updates_per_s": round(n_frames / elapsed, 1),
+        "live_moves_per_s": round(moves / elapsed, 1),
+        "live_started": widget.live.started - started0,
+        "live_dropped": widget.live.dropped - dropped0,
+        "live_worker_ms_median": round(w_med, 2),
+        "live_apply_ms_median": round(a_med, 2),
+        "live_move_to_frame_ms_median": _ms(statistics.median(latency)) if latency else None,
+        "live_move_to_frame_ms_p90": (_ms(float(np.percentile(latency, 90)))
+                                      if latency else None),
+        "live_image_swaps": len(swaps),
+        "live_sections_changed": sum(changes.values()),
+        "live_sections_changed_by_target": changes,
+        "live_layers_created": len(viewer.layers) - n_layers,
+        "live_plugin_rate_per_s": round(1000.0 / (w_med + a_med), 1) if frames else None,
+    })
+    return out
+
+
+def run() -> dict:
+    """The live-sync benchmark on the demo atlas; JSON-able figures."""
+    from napari_allen_sync._napari.canvas import process_events_until
+
+    viewer, widget, opened = open_demo_scene()
+    try:
+        out = {"live_open_scene_ms": _ms(opened), "live_targets": len(widget.target_ids)
+               + (1 if widget.atlas_id else 0)}
+        _log("canvas render")
+        out["canvas_render_ms_median"] = canvas_render(viewer)
+        _log("engine frames")
+        out.update(engine_frames(widget))
+        n = int(RATE_HZ * DURATION_S)
+        for kind in ("vertical", "horizontal"):
+            points = lissajous(widget.seed_image, kind, n)
+            _log(f"{kind} path, live off")
+            off = drive(viewer, widget, points, live=False)
+            _log(f"{kind} path, live on")
+            on = drive(viewer, widget, points, live=True)
+            on["moves_per_s_live_off"] = off["moves_sent_per_s"]
+            on["moves_skipped_live_off"] = off["moves_skipped"]
+            on["moves_ratio_live_on_off"] = round(
+                on["moves_sent_per_s"] / off["moves_sent_per_s"], 3)
+            out[f"live_{kind}"] = on
+            process_events_until(lambda: False, 0.3)
+        widget.close()
+        return out
+    finally:
+        viewer.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import json
+
+    print(json.dumps(run(), indent=1))

@@ -32,6 +32,11 @@ Per path (``live_<path>``):
 - ``live_plugin_rate_per_s``: the plugin's own budget, 1000 / (worker + apply medians).
 - ``moves_per_s_live_off``: the same path with live sync off (moves only, no frames);
   ``moves_ratio_live_on_off``: live on / live off.
+- ``napari_one_point_updates_per_s``: the same path, live off, with the simplest
+  cursor-following napari offers (a ``mouse_move_callbacks`` entry setting one Points
+  layer's one point): napari's own ceiling for a canvas that changes on every move on
+  this machine; ``live_ratio_to_napari_one_point``: live sync (five markers, four
+  targets) / that ceiling.
 
 Once per run:
 
@@ -168,8 +173,14 @@ def engine_frames(widget, n: int = ENGINE_FRAMES, seed: int = 3) -> dict:
     }
 
 
-def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ) -> dict:
-    """Send real cursor moves to the seed points ``(x, y)`` at ``rate_hz``."""
+def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
+          baseline: bool = False) -> dict:
+    """Send real cursor moves to the seed points ``(x, y)`` at ``rate_hz``.
+
+    With ``baseline`` (live off), a plain napari mouse-move callback moves the seed
+    marker's one point to the cursor on each move: napari's own ceiling for a canvas
+    that changes on every move, on this machine.
+    """
     from qtpy.QtWidgets import QApplication
 
     from napari_allen_sync._napari.canvas import canvas_widget, process_events_until, send_move
@@ -190,6 +201,16 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ) -> dict:
 
     widget.live_updated.connect(on_frame)
     widget.live_images_swapped.connect(on_swap)
+    marker = widget.layers.markers["seed"]
+    kept = (marker.data.copy(), marker.features.copy())
+    baseline_moves = []
+
+    def follow(_viewer, event):  # the simplest live view napari offers
+        baseline_moves.append(time.perf_counter())
+        marker.data = np.asarray([event.position[-2:]], dtype=float)
+
+    if baseline:
+        viewer.mouse_move_callbacks.append(follow)
     n_layers = len(viewer.layers)
     moves0, started0, dropped0 = widget.live.moves, widget.live.started, widget.live.dropped
     sent = []  # (time, x, y)
@@ -227,6 +248,10 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ) -> dict:
         widget.live_updated.disconnect(on_frame)
         widget.live_images_swapped.disconnect(on_swap)
         widget.set_live(False)
+        if baseline:
+            viewer.mouse_move_callbacks.remove(follow)
+            marker.data = kept[0]
+            marker.features = kept[1]
     out = {
         "moves_sent": len(sent),
         "moves_skipped": skipped,
@@ -237,6 +262,8 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ) -> dict:
         "event_loop_ms_total": _ms(sum(loop_s)),
         "event_loop_ms_max": _ms(max(loop_s, default=0.0)),
     }
+    if baseline:
+        out["napari_one_point_updates_per_s"] = round(len(baseline_moves) / elapsed, 1)
     if not live:
         return out
     sent_t = np.array([s[0] for s in sent])
@@ -303,6 +330,11 @@ def run() -> dict:
             on["moves_skipped_live_off"] = off["moves_skipped"]
             on["moves_ratio_live_on_off"] = round(
                 on["moves_sent_per_s"] / off["moves_sent_per_s"], 3)
+            _log(f"{kind} path, napari baseline (one point follows the cursor)")
+            base = drive(viewer, widget, points, live=False, baseline=True)
+            on["napari_one_point_updates_per_s"] = base["napari_one_point_updates_per_s"]
+            on["live_ratio_to_napari_one_point"] = round(
+                on["live_updates_per_s"] / base["napari_one_point_updates_per_s"], 3)
             out[f"live_{kind}"] = on
             process_events_until(lambda: False, 0.3)
         widget.close()

@@ -19,10 +19,17 @@ from napari_allen_sync._napari import workers
 from napari_allen_sync._napari.layers import canvas_position
 from napari_allen_sync._napari.widget import AllenSyncWidget
 from napari_allen_sync.synchronizer import Synchronizer
-from test_widget_fixtures import ATLAS_ID, FAILED_DS, SEED_DS, TARGETS, FakeSource, simple_pyramid
+from test_widget_fixtures import (
+    FAILED_DS,
+    TARGETS,
+    WAIT,
+    FakeSource,
+    make_widget,
+    simple_pyramid,
+    wait_idle,
+)
 
 pytestmark = pytest.mark.gui
-WAIT = 20_000  # ms: a bound on waiting, not a speed requirement
 
 
 @pytest.fixture(autouse=True)
@@ -67,30 +74,6 @@ def drag(qtbot, canvas, start, end, steps=6):
         pos = tuple(np.asarray(start) + t * (np.asarray(end) - np.asarray(start)))
         _send(canvas, QEvent.Type.MouseMove, pos, Qt.MouseButton.NoButton, left)
     _send(canvas, QEvent.Type.MouseButtonRelease, end, left, Qt.MouseButton.NoButton)
-
-
-def wait_idle(qtbot, widget):
-    qtbot.waitUntil(lambda: not widget.running_workers() and not widget._res.workers, timeout=WAIT)
-
-
-def make_widget(qtbot, make_napari_viewer, source, targets=TARGETS, atlas=ATLAS_ID, show=True):
-    viewer = make_napari_viewer(show=show)
-    widget = AllenSyncWidget(viewer, source=source)
-    viewer.window.add_dock_widget(widget, name="Allen sync", area="right")
-    qtbot.waitUntil(lambda: widget.source is not None, timeout=WAIT)
-    with qtbot.waitSignal(widget.seed_loaded, timeout=WAIT):
-        widget.open_seed_section(SEED_DS * 1000 + 10)
-    for ds in targets:
-        widget.add_target(ds)
-    if atlas:
-        widget.set_atlas(atlas)
-    qtbot.waitUntil(
-        lambda: len(widget.target_ids) == len(targets) and widget.atlas_id == atlas, timeout=WAIT
-    )
-    wait_idle(qtbot, widget)
-    if show:
-        qtbot.wait(50)
-    return viewer, widget
 
 
 def click_data(qtbot, viewer, widget, row, col):

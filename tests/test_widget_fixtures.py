@@ -192,3 +192,47 @@ def demo_scene_ready(widget) -> bool:
         and not widget.running_workers()
         and not widget._res.workers
     )
+
+
+# ---------------------------------------------------------------------- the widget
+#: ms: a bound on waiting in the widget tests, not a speed requirement
+WAIT = 20_000
+
+
+def wait_idle(qtbot, widget):
+    """Wait until no worker of the widget runs or is still being handed over."""
+    qtbot.waitUntil(lambda: not widget.running_workers() and not widget._res.workers,
+                    timeout=WAIT)
+
+
+def make_widget(qtbot, make_napari_viewer, source, targets=TARGETS, atlas=ATLAS_ID,
+                show=True, click=None):
+    """A viewer with the dock on ``source``: the seed, ``targets`` and ``atlas`` loaded;
+    with ``click`` (seed pixel ``(row, col)``), a first real click through the canvas so
+    that every target has its image and marker."""
+    from napari_allen_sync._napari.canvas import canvas_widget, send_click
+    from napari_allen_sync._napari.layers import canvas_position
+    from napari_allen_sync._napari.widget import AllenSyncWidget
+
+    viewer = make_napari_viewer(show=show)
+    widget = AllenSyncWidget(viewer, source=source)
+    viewer.window.add_dock_widget(widget, name="Allen sync", area="right")
+    qtbot.waitUntil(lambda: widget.source is not None, timeout=WAIT)
+    with qtbot.waitSignal(widget.seed_loaded, timeout=WAIT):
+        widget.open_seed_section(SEED_DS * 1000 + 10)
+    for ds in targets:
+        widget.add_target(ds)
+    if atlas:
+        widget.set_atlas(atlas)
+    qtbot.waitUntil(
+        lambda: len(widget.target_ids) == len(targets) and widget.atlas_id == atlas,
+        timeout=WAIT)
+    wait_idle(qtbot, widget)
+    if click is not None:
+        pos = canvas_position(viewer, widget.layers.seed_layer, click)
+        with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
+            send_click(canvas_widget(widget), pos)
+        wait_idle(qtbot, widget)
+    if show:
+        qtbot.wait(50)
+    return viewer, widget

@@ -19,42 +19,25 @@ from napari_allen_sync._napari.live import LiveCursor
 from napari_allen_sync._napari.views import RESULT_COLUMNS
 from napari_allen_sync._napari.widget import AllenSyncWidget
 from napari_allen_sync.synchronizer import Synchronizer
-from test_widget_fixtures import ATLAS_ID, SEED_DS, TARGETS, FakeSource, demo_scene_ready
+from test_widget_fixtures import (
+    ATLAS_ID,
+    SEED_DS,
+    TARGETS,
+    WAIT,
+    FakeSource,
+    demo_scene_ready,
+    wait_idle,
+)
+from test_widget_fixtures import make_widget as _make_widget
 
 pytestmark = pytest.mark.gui
-WAIT = 20_000  # ms: a bound on waiting, not a speed requirement
 SHIFT = Qt.KeyboardModifier.ShiftModifier
 
 
 # ---------------------------------------------------------------------- helpers
-def wait_idle(qtbot, widget):
-    qtbot.waitUntil(lambda: not widget.running_workers() and not widget._res.workers,
-                    timeout=WAIT)
-
-
 def make_widget(qtbot, make_napari_viewer, source, targets=TARGETS, atlas=ATLAS_ID):
-    """A shown viewer with the dock, the seed, targets and atlas, and a first click."""
-    viewer = make_napari_viewer(show=True)
-    widget = AllenSyncWidget(viewer, source=source)
-    viewer.window.add_dock_widget(widget, name="Allen sync", area="right")
-    qtbot.waitUntil(lambda: widget.source is not None, timeout=WAIT)
-    with qtbot.waitSignal(widget.seed_loaded, timeout=WAIT):
-        widget.open_seed_section(SEED_DS * 1000 + 10)
-    for ds in targets:
-        widget.add_target(ds)
-    if atlas:
-        widget.set_atlas(atlas)
-    qtbot.waitUntil(
-        lambda: len(widget.target_ids) == len(targets) and widget.atlas_id == atlas, timeout=WAIT
-    )
-    wait_idle(qtbot, widget)
-    # a first click through the canvas: every target gets its image and marker
-    pos = canvas_position(viewer, widget.layers.seed_layer, (350.0, 500.0))
-    with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
-        send_click(canvas_widget(widget), pos)
-    wait_idle(qtbot, widget)
-    qtbot.wait(50)
-    return viewer, widget
+    """The dock with a first real click (every target has its image and marker)."""
+    return _make_widget(qtbot, make_napari_viewer, source, targets, atlas, click=(350.0, 500.0))
 
 
 def move_to(viewer, widget, row, col, modifiers=Qt.KeyboardModifier.NoModifier):

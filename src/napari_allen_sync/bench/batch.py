@@ -114,7 +114,7 @@ def gui(n_points: int = GUI_POINTS, timeout_s: float = 60.0) -> dict:
 
     from napari_allen_sync._napari.canvas import process_events_until
 
-    from .live import open_demo_scene
+    from ._scene import open_demo_scene
 
     viewer, widget, _opened = open_demo_scene()
     try:

@@ -112,28 +112,12 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
 
 def run(n_clicks: int = 12) -> dict:
     """The GUI benchmark on the demo atlas; JSON-able figures."""
-    import napari
-
     from napari_allen_sync import demo
-    from napari_allen_sync._napari.canvas import process_events_until
-    from napari_allen_sync._napari.widget import AllenSyncWidget
 
-    viewer = napari.Viewer(title="napari-allen-sync bench", show=True)
+    from ._scene import open_demo_scene
+
+    viewer, widget, opened = open_demo_scene(click=False)
     try:
-        widget = AllenSyncWidget(viewer)
-        viewer.window.add_dock_widget(widget, name="Allen Brain Atlas sync", area="right")
-        widget.window().resize(1600, 1000)
-        targets = sorted(demo.DEMO_TARGET_DATA_SET_IDS)
-        t0 = time.perf_counter()
-        ok = process_events_until(
-            lambda: widget.seed_image is not None and sorted(widget.target_ids) == targets
-            and widget.atlas_id == demo.DEMO_ATLAS_ID and not widget.running_workers(),
-            120.0,
-        )
-        if not ok:
-            raise TimeoutError(f"the demo scene did not open: {widget.messages}")
-        opened = time.perf_counter() - t0
-        process_events_until(lambda: False, 0.3)
         _, x, y = demo.demo_click()
         out = {"gui_open_scene_ms": _ms(opened)}
         out.update(measure(viewer, widget, (x, y), n_clicks=n_clicks))

@@ -96,19 +96,9 @@ class DemoSource:
         Space-10 points are mirrored to space 9 first, as the engine does
         (r9 = 11350 − r10).
         """
-        space = as_id("reference_space_id", reference_space_id)
-        x = as_coordinates("x", x)
-        y = as_coordinates("y", y)
-        z = as_coordinates("z", z)
-        m = builtin_reference_transform(space, 9)
-        if m is None:
-            return [None] * len(x)
-        p = m[0, 0] * x + m[0, 3]
-        i = m[1, 1] * y + m[1, 3]
-        r = m[2, 2] * z + m[2, 3]
-        ids = phantom.structure_id_at(p, i, r)
         structures = self.catalog.structures
-        return [structures.get(int(s)) if s else None for s in np.asarray(ids)]
+        return [structures.get(int(s)) if s else None
+                for s in self.structure_ids_at(reference_space_id, x, y, z)]
 
     def structure_ids_at(self, reference_space_id: int, x, y, z) -> np.ndarray:
         """As :meth:`structure_at`, as an array of structure ids (0 outside): the form

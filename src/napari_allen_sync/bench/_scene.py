@@ -1,0 +1,57 @@
+"""The benchmarks' common scene: napari with the sync widget on the demo atlas."""
+
+from __future__ import annotations
+
+import time
+
+__all__ = ["open_demo_scene"]
+
+
+def open_demo_scene(timeout_s: float = 120.0, click: bool = True):
+    """A shown viewer with the docked widget on the demo scene (seed, three targets, the
+    atlas), after one real click on the demo point unless ``click`` is False.
+
+    Returns ``(viewer, widget, opened_s)``; the caller closes the viewer.
+    """
+    import napari
+
+    from napari_allen_sync import demo
+    from napari_allen_sync._napari.canvas import (
+        canvas_widget,
+        process_events_until,
+        send_click,
+    )
+    from napari_allen_sync._napari.layers import canvas_position
+    from napari_allen_sync._napari.widget import AllenSyncWidget
+
+    viewer = napari.Viewer(title="napari-allen-sync bench", show=True)
+    try:
+        widget = AllenSyncWidget(viewer)
+        viewer.window.add_dock_widget(widget, name="Allen Brain Atlas sync", area="right")
+        widget.window().resize(1600, 1000)
+        targets = sorted(demo.DEMO_TARGET_DATA_SET_IDS)
+        t0 = time.perf_counter()
+        ok = process_events_until(
+            lambda: widget.seed_image is not None and sorted(widget.target_ids) == targets
+            and widget.atlas_id == demo.DEMO_ATLAS_ID and not widget.running_workers(),
+            timeout_s,
+        )
+        if not ok:
+            raise TimeoutError(f"the demo scene did not open: {widget.messages}")
+        opened = time.perf_counter() - t0
+        process_events_until(lambda: False, 0.3)
+        if not click:
+            return viewer, widget, opened
+        _, x, y = demo.demo_click()
+        done = []
+        widget.synchronized.connect(done.append)
+        pos = canvas_position(viewer, widget.layers.seed_layer, (y, x))
+        send_click(canvas_widget(widget), pos, hold_s=0.0)
+        if not process_events_until(lambda: bool(done) and not widget.running_workers(),
+                                    timeout_s):
+            raise TimeoutError(f"the first click did not synchronize: {widget.messages}")
+        process_events_until(lambda: False, 0.3)
+        return viewer, widget, opened
+    except BaseException:
+        viewer.close()
+        raise

@@ -202,3 +202,22 @@ def test_cached_api_answers_like_the_service_then_offline(source, server):
     for method, args in calls:  # unknown or unaligned targets are remembered, too
         getattr(cached, method)(*args)
     assert server.faults.requests == before
+
+
+def test_a_ready_atlas_is_not_read_again(source, server):
+    """Every click asks for the atlas: once its records are in the catalog, no request and
+    no cache read is made (the cache's answers may even be gone)."""
+    import shutil
+
+    source.ensure_atlas(ATLAS_ID)
+    before = server.faults.requests
+    shutil.rmtree(source.cache.root / "rma")
+    for _ in range(3):
+        source.ensure_atlas(ATLAS_ID)
+    assert server.faults.requests == before
+    assert ATLAS_ID in source.catalog.atlases
+    # a fresh source on the same (now emptied) cache must fetch again: the shortcut is
+    # the catalog in memory, not a stale flag
+    again = RemoteSource(server.base, source.cache.root, timeout=(2, 10), retries=1)
+    again.ensure_atlas(ATLAS_ID)
+    assert server.faults.requests > before

@@ -277,6 +277,7 @@ class RemoteSource:
         self._lock = threading.RLock()
         self._status = None
         self._unavailable: dict[int, tuple[float, Exception]] = {}
+        self._atlases_ready: set[int] = set()  # atlases whose records are in the catalog
         #: RMA answers fetched over the network by this object (not from the cache).
         self.fetched: list[str] = []
 
@@ -405,6 +406,8 @@ class RemoteSource:
         StructureCenters available, fetching what is missing into the cache."""
         aid = as_id("atlas_id", atlas_id)
         with self._lock:
+            if aid in self._atlases_ready and aid in self.catalog.atlases:
+                return  # every click asks: no disk read once it is in the catalog
 
             def check(records):
                 atlases = [r for r in records if isinstance(r, Atlas) and r.id == aid]
@@ -437,6 +440,7 @@ class RemoteSource:
             except (ServiceError, CatalogFormatError) as exc:
                 log.warning("no ReferenceToReferenceTransforms: %s", exc)
             self.catalog.add_all(records)
+            self._atlases_ready.add(aid)
 
     def ensure_structure_centers(self, reference_space_id: int) -> None:
         """Make the ontology and the StructureCenters of one reference space available."""

@@ -151,6 +151,33 @@ def test_scaled_layer_new_target_new_seed(qtbot, make_napari_viewer):
     assert not any(lay in viewer.layers for lay in olds)
 
 
+def test_batch_before_any_click_first_synchronizes_its_median_point(qtbot,
+                                                                    make_napari_viewer):
+    """With no click yet no target has a cell: the batch synchronizes the point nearest
+    its median first (as a click would), then draws every target's answers."""
+    source = FakeSource()
+    viewer, widget = _make_widget(qtbot, make_napari_viewer, source, targets=(12, 13))
+    assert widget.last_outcome is None and set(widget.layers.images) == {"seed"}
+    viewer.add_points(POINTS, name="cells")
+    with qtbot.waitSignal(widget.synchronized, timeout=WAIT) as clicked:
+        batch = sync_via_gui(qtbot, widget, "cells")
+    wait_idle(qtbot, widget)
+    qtbot.waitUntil(lambda: widget.layers.batch.get("ds:13") is not None, timeout=WAIT)
+    outcome = clicked.args[0]
+    rows, cols = POINTS[:, 0], POINTS[:, 1]
+    k = int(np.argmin(np.hypot(rows - np.median(rows), cols - np.median(cols))))
+    assert (outcome.request.y, outcome.request.x) == pytest.approx((rows[k], cols[k]))
+    keys = {t.key for t in batch.targets}
+    assert keys == {"ds:12", "ds:13", f"atlas:{ATLAS_ID}"}
+    for key in keys:
+        layer = widget.layers.batch[key]
+        assert len(layer.data) == len(POINTS)
+        shown = np.asarray(layer.shown)
+        assert np.array_equal(shown, np.asarray(layer.features["section_image_id"])
+                              == widget.layers.shown[key])
+    assert len(widget.history) == 1  # the batch's own click, recorded as a click
+
+
 def test_batch_errors(qtbot, make_napari_viewer):
     source = FakeSource()
     viewer = make_napari_viewer(show=True)

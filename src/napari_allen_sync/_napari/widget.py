@@ -219,6 +219,7 @@ class AllenSyncWidget(QWidget):
         self.batch_view = BatchView()
         self.last_batch = None
         self._batch_layer = None
+        self._pending_batch = None  # a batch waiting for the click that draws its targets
         inner = QWidget()
         lay = QVBoxLayout(inner)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -779,6 +780,9 @@ class AllenSyncWidget(QWidget):
                     f"farther than its section spacing ({h.spacing:.0f} µm)"
                 )
         self.synchronized.emit(outcome)
+        pending, self._pending_batch = self._pending_batch, None
+        if pending is not None and pending[0].request.section_image_id == self.seed_image.id:
+            self._on_batch(*pending, current=True)
 
     def _show_readouts(self, outcome, names, history: bool = True) -> None:
         p, i, r = outcome.pir
@@ -870,9 +874,17 @@ class AllenSyncWidget(QWidget):
                     desc=f"batch sync of {layer.name}", total=total,
                     returned=lambda b: self._on_batch(b, layer))
 
-    def _on_batch(self, batch, layer) -> None:
-        if (self._closed or batch.request.generation != self._generation
-                or layer not in self.viewer.layers):
+    def _on_batch(self, batch, layer, current: bool = False) -> None:
+        if self._closed or layer not in self.viewer.layers or (
+                not current and batch.request.generation != self._generation):
+            return
+        if not current and any(t.key not in self.layers.images for t in batch.targets):
+            # no click yet (or a target not drawn yet): synchronize the point nearest
+            # the batch's median first, so that every target has its cell to draw in
+            rows, cols = np.asarray(batch.request.rows), np.asarray(batch.request.cols)
+            k = int(np.argmin(np.hypot(rows - np.median(rows), cols - np.median(cols))))
+            self._pending_batch = (batch, layer)
+            self.synchronize(x=float(cols[k]), y=float(rows[k]))
             return
         names = {key: lay.name for key, lay in self.layers.images.items()}
         self.layers.show_batch(batch, layer, names)

@@ -135,10 +135,14 @@ def test_scaled_layer_new_target_new_seed(qtbot, make_napari_viewer):
     seed_pix = np.array([widget.layers.seed_layer.world_to_data(p) for p in world])
     check_batch(widget, source.catalog, batch, seed_pix[:, 0], seed_pix[:, 1])
     assert layer in viewer.layers
-    # a new target re-runs the batch: a result layer for it
+    # a new target re-runs the batch: a result layer for it, drawn after the re-sync of
+    # the last click (which stays where the user clicked)
+    clicked = (widget.last_outcome.request.x, widget.last_outcome.request.y)
     with qtbot.waitSignal(widget.batch_synchronized, timeout=WAIT) as blocker:
         widget.add_target(13)
     wait_idle(qtbot, widget)
+    assert (widget.last_outcome.request.x, widget.last_outcome.request.y) == clicked
+    assert widget.last_outcome.hit("ds:13") is not None
     again = blocker.args[0]
     assert "ds:13" in {t.key for t in again.targets}
     qtbot.waitUntil(lambda: "ds:13" in widget.layers.batch, timeout=WAIT)

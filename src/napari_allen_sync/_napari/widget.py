@@ -879,13 +879,18 @@ class AllenSyncWidget(QWidget):
                 not current and batch.request.generation != self._generation):
             return
         if not current and any(t.key not in self.layers.images for t in batch.targets):
-            # no click yet (or a target not drawn yet): synchronize the point nearest
-            # the batch's median first, so that every target has its cell to draw in
-            rows, cols = np.asarray(batch.request.rows), np.asarray(batch.request.cols)
-            k = int(np.argmin(np.hypot(rows - np.median(rows), cols - np.median(cols))))
-            self._pending_batch = (batch, layer)
-            self.synchronize(x=float(cols[k]), y=float(rows[k]))
-            return
+            # a target without its cell yet: the click that draws it comes first
+            clicking = self._sync_worker is not None and self._sync_worker in self._res.workers
+            if self._last_click is None:
+                # no click yet: synchronize the point nearest the batch's median
+                rows, cols = np.asarray(batch.request.rows), np.asarray(batch.request.cols)
+                k = int(np.argmin(np.hypot(rows - np.median(rows), cols - np.median(cols))))
+                self._pending_batch = (batch, layer)
+                self.synchronize(x=float(cols[k]), y=float(rows[k]))
+                return
+            if clicking:  # a click (a target just added) is on its way: drawn after it
+                self._pending_batch = (batch, layer)
+                return
         names = {key: lay.name for key, lay in self.layers.images.items()}
         self.layers.show_batch(batch, layer, names)
         self.last_batch = batch

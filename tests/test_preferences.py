@@ -252,8 +252,8 @@ from napari_allen_sync._napari import preferences as napari_prefs  # noqa: E402
 @pytest.fixture
 def registered(npe2pm, plugin_settings, tmp_path, monkeypatch):
     """Our manifest alone in npe2's test plugin manager; napari's settings in tmp_path."""
-    for name in list(os.environ):  # napari reads NAPARI_REMOTE_<PROPERTY> overrides
-        if name.upper().startswith("NAPARI_REMOTE"):
+    for name in list(os.environ):  # napari reads NAPARI_ALLENSYNC_<PROPERTY> overrides
+        if name.upper().startswith("NAPARI_ALLENSYNC"):
             monkeypatch.delenv(name)
     npe2pm.register(PluginManifest.from_file(ROOT / "napari.yaml"))
     return tmp_path / f"{PLUGIN}.yaml"
@@ -274,7 +274,7 @@ def test_napari_settings_default_to_the_core_defaults(registered, warnings_shown
 
 
 def test_a_change_in_napari_is_read_and_saved_in_napari_config(registered):
-    remote = napari_settings.get_plugin_settings(PLUGIN).remote
+    remote = napari_settings.get_plugin_settings(PLUGIN).allensync
     remote.api_base_url = "http://127.0.0.1:8765/"
     remote.read_timeout_s = 90
     remote.retries = 0
@@ -286,7 +286,7 @@ def test_a_change_in_napari_is_read_and_saved_in_napari_config(registered):
 
 
 def test_a_bad_stored_value_warns_and_takes_its_default(registered, warnings_shown):
-    registered.write_text("remote:\n  api_base_url: api.brain-map.org\n  retries: 4\n")
+    registered.write_text("allensync:\n  api_base_url: api.brain-map.org\n  retries: 4\n")
     p = napari_prefs.current_preferences()
     assert p == Preferences(retries=4)
     (shown,) = warnings_shown()
@@ -297,13 +297,13 @@ def test_a_bad_stored_value_warns_and_takes_its_default(registered, warnings_sho
 
 
 def test_an_out_of_range_stored_value_is_reset_by_napari(registered):
-    registered.write_text("remote:\n  read_timeout_s: -5\n  connect_timeout_s: 2\n")
+    registered.write_text("allensync:\n  read_timeout_s: -5\n  connect_timeout_s: 2\n")
     p = napari_prefs.current_preferences()  # napari drops the value refused by the schema
     assert p == Preferences(connect_timeout_s=2)
 
 
 def test_on_change_calls_back_with_the_new_preferences(registered, warnings_shown):
-    remote = napari_settings.get_plugin_settings(PLUGIN).remote
+    remote = napari_settings.get_plugin_settings(PLUGIN).allensync
     seen = []
     disconnect = napari_prefs.on_change(seen.append)
     remote.connect_timeout_s = 1.5
@@ -367,7 +367,7 @@ def test_the_widget_connects_where_the_preferences_say(registered, server, tmp_p
     from napari_allen_sync._napari.widget import AllenSyncWidget
     from napari_allen_sync.remote import RemoteSource
 
-    remote = napari_settings.get_plugin_settings(PLUGIN).remote
+    remote = napari_settings.get_plugin_settings(PLUGIN).allensync
     remote.api_base_url = server.base
     remote.cache_dir = str(tmp_path / "prefs-cache")
     remote.connect_timeout_s = 1.5
@@ -393,3 +393,14 @@ def test_the_widget_connects_where_the_preferences_say(registered, server, tmp_p
     assert any("reconnect" in str(n.message) for n in notification_manager.records[start:])
     assert widget.source.api.timeout == (1.5, 7.0)
     widget.close()
+
+
+def test_an_environment_variable_overrides_a_setting(npe2pm, plugin_settings, monkeypatch):
+    """napari's own override, ``NAPARI_<configuration>_<property>``: our one-word key
+    makes the name unambiguous (napari splits at the first underscore)."""
+    monkeypatch.setenv("NAPARI_ALLENSYNC_RETRIES", "5")
+    monkeypatch.setenv("NAPARI_ALLENSYNC_API_BASE_URL", "http://127.0.0.1:9999")
+    npe2pm.register(PluginManifest.from_file(ROOT / "napari.yaml"))
+    p = napari_prefs.current_preferences()
+    assert p.retries == 5
+    assert p.api_base_url == "http://127.0.0.1:9999"

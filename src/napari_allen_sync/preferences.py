@@ -36,8 +36,10 @@ __all__ = [
 ]
 
 #: Key of the configuration contribution in ``napari.yaml`` (``get_plugin_settings(
-#: 'napari-allen-sync').remote``).
-CONFIGURATION_KEY = "remote"
+#: 'napari-allen-sync').allensync``). One word: napari reads environment overrides named
+#: ``NAPARI_<KEY>_<PROPERTY>`` (split at the first underscore), so the key must hold no
+#: underscore and should be unlikely to clash with another plugin's.
+CONFIGURATION_KEY = "allensync"
 #: Retries of a request after a connection error or a 5xx (as ``RemoteSource``).
 DEFAULT_RETRIES = 3
 #: Inclusive (minimum, maximum) of each numeric setting; the manifest declares the same.

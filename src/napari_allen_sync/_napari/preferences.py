@@ -1,8 +1,8 @@
 """The plugin's preferences as napari settings (napari ≥ 0.9 ``configurations``).
 
-The manifest (``napari.yaml``) declares the configuration ``remote``; napari shows it
+The manifest (``napari.yaml``) declares the configuration ``allensync``; napari shows it
 in its Preferences dialog, keeps it in ``<napari config dir>/napari-allen-sync.yaml``
-and exposes it as ``napari.settings.get_plugin_settings('napari-allen-sync').remote``.
+and exposes it as ``napari.settings.get_plugin_settings('napari-allen-sync').allensync``.
 This module turns it into a validated :class:`~napari_allen_sync.preferences.Preferences`
 and never fails: on a napari without plugin settings (< 0.9), or when the plugin's
 settings are not there (plugin not discovered, disabled), the defaults are used.
@@ -24,7 +24,7 @@ PLUGIN_NAME = "napari-allen-sync"
 
 
 def _settings_group():
-    """The evented ``remote`` settings model, or None when napari has none for us."""
+    """The evented ``allensync`` settings model, or None when napari has none for us."""
     try:
         from napari import settings as napari_settings
 

@@ -151,6 +151,60 @@ def test_toggle_markers_follow_the_cursor_reusing_layers(qtbot, make_napari_view
     assert frames[-1] is last
 
 
+class FailingTiles:
+    """Tiles that fail for some images (a tile server down), counting the attempts."""
+
+    def __init__(self, tiles, bad=()):
+        self.tiles = tiles
+        self.bad = set(bad)
+        self.attempts = 0
+
+    def read_region(self, image, downsample, left, top, width, height):
+        from napari_allen_sync.errors import ServiceUnavailableError
+
+        if image.id in self.bad:
+            self.attempts += 1
+            raise ServiceUnavailableError("tile server down", url=f"http://tiles/{image.id}")
+        return self.tiles.read_region(image, downsample, left, top, width, height)
+
+
+def test_a_failing_image_load_is_reported_once_and_not_retried_in_a_loop(
+        qtbot, make_napari_viewer):
+    """When the image of the section a live frame moved to cannot be loaded, the marker
+    still moves, one notification names the problem, and the loader does not retry the
+    same image again and again; a click retries it."""
+    source = FakeSource()
+    viewer, widget = make_widget(qtbot, make_napari_viewer, source, targets=(13,), atlas=None)
+    shown = widget.layers.shown["ds:13"]
+    source.tiles = FailingTiles(source.tiles, bad={
+        im.id for im in source.catalog.images_of(13) if im.id != shown})
+    widget.set_live(True)
+    n_messages = len(widget.messages)
+    for col in (200.0, 800.0, 650.0):  # across sagittal sections of data set 13
+        live_frame(qtbot, viewer, widget, 350.0, col)
+    wait_idle(qtbot, widget)
+    last = widget.last_outcome
+    moved_to = last.hit("ds:13").section_image_id
+    assert moved_to != shown  # the frame crossed into another section
+    assert widget.layers.shown["ds:13"] == shown  # whose image could not be loaded
+    assert widget.layers.wanted["ds:13"][0].id == moved_to  # the marker is there already
+    problems = widget.messages[n_messages:]
+    # three images failed; one notification for this kind of problem
+    assert len(problems) == 1 and "tile server down" in problems[0]
+    attempts = source.tiles.attempts
+    qtbot.wait(300)
+    wait_idle(qtbot, widget)
+    assert source.tiles.attempts == attempts  # no retry loop
+    # a click retries: the tiles are back, the image is loaded with the click
+    source.tiles.bad.clear()
+    widget.set_live(False)
+    pos = canvas_position(viewer, widget.layers.seed_layer, (350.0, 650.0))
+    with qtbot.waitSignal(widget.synchronized, timeout=WAIT) as blocker:
+        send_click(canvas_widget(widget), pos)
+    wait_idle(qtbot, widget)
+    assert widget.layers.shown["ds:13"] == blocker.args[0].hit("ds:13").section_image_id
+
+
 def test_plain_moves_without_toggle_do_nothing(qtbot, make_napari_viewer):
     source = FakeSource()
     viewer, widget = make_widget(qtbot, make_napari_viewer, source, targets=(12,))

@@ -202,8 +202,9 @@ class AllenSyncWidget(QWidget):
         self._last_click = None
         self._pending_demo = False
         self._closed = False
-        self._live_error = None
+        self._live_errors: set = set()  # kinds of problem live sync has reported
         self._images_worker = None
+        self._failed_images: set = set()  # live image loads that failed (not retried)
         self._readouts_at = 0.0
         self._readouts_pending = None
         self._readouts_timer = QTimer(self)
@@ -564,6 +565,8 @@ class AllenSyncWidget(QWidget):
         """Turn live sync on or off: the markers follow the cursor over the seed image
         (holding Shift does the same while it is off)."""
         enabled = bool(enabled)
+        if enabled and not self.live.enabled:
+            self._live_errors.clear()
         self.live.enabled = enabled
         if not enabled:
             self.live.reset()
@@ -601,15 +604,16 @@ class AllenSyncWidget(QWidget):
         return worker is not None
 
     def _on_live_error(self, exc: Exception) -> None:
-        # one notification per distinct problem, not one per frame
-        if str(exc) != self._live_error:
-            self._live_error = str(exc)
+        # one notification per kind of problem while live sync runs, not one per frame
+        # or per image (a click, or turning live sync on again, reports anew)
+        kind = (type(exc).__name__, str(getattr(exc, "message", None) or exc))
+        if kind not in self._live_errors:
+            self._live_errors.add(kind)
             self._on_error(exc)
 
     def _on_live_frame(self, outcome) -> None:
         if self._closed or outcome.request.generation != self._generation:
             return
-        self._live_error = None
         t0 = time.perf_counter()
         names = self._names(outcome.hits)
         if not self.layers.move_live(outcome, names):
@@ -631,7 +635,10 @@ class AllenSyncWidget(QWidget):
         moved the markers to; each is shown if its target still wants it."""
         if self._images_worker is not None or self._closed or self.source is None:
             return
-        stale = self.layers.stale_images()
+        # an image whose load failed is not asked again by itself (no retry loop): the
+        # error was shown once; the next click, or a later frame that wants it, retries
+        stale = [item for item in self.layers.stale_images()
+                 if item[1].id not in self._failed_images]
         if not stale:
             return
         n_keys = len(self.layers.order)
@@ -643,9 +650,14 @@ class AllenSyncWidget(QWidget):
             self._images_worker = None
             self._load_stale_images()
 
+        def errored(exc):
+            self._failed_images.update(item[1].id for item in stale)
+            self._on_live_error(exc)
+
         self._images_worker = self._start(
             workers.load_images, self.source, tuple(stale), view, desc="live images",
-            returned=self._on_live_images, finished=finished, progress=False,
+            returned=self._on_live_images, errored=errored, finished=finished,
+            progress=False,
         )
 
     def _on_live_images(self, loaded) -> None:
@@ -761,6 +773,8 @@ class AllenSyncWidget(QWidget):
         if self._closed or outcome.request.generation != self._generation:
             return  # a newer click (or seed) superseded this one
         self._readouts_pending = None  # a live frame's readouts must not overwrite these
+        self._failed_images.clear()  # a click retries every image
+        self._live_errors.clear()  # and reports anew
         t0 = time.perf_counter()
         names = self._names(outcome.hits)
         self.layers.show_outcome(outcome, names)

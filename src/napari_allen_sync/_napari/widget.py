@@ -12,15 +12,14 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-import numpy as np
 from qtpy.QtCore import QEvent, QTimer, Signal
 from qtpy.QtWidgets import QFileDialog, QScrollArea, QVBoxLayout, QWidget
 
 from ..errors import AllenSyncError, ServiceError
-from . import batch_points, workers
+from . import workers
 from .history import ClickHistory
 from .layers import ClickToSync, SyncLayers
-from .live import LIVE_MODIFIER, LiveCursor
+from .live import LiveCursor
 from .views import (
     DEFAULT_ATLASES,
     BatchView,
@@ -31,6 +30,8 @@ from .views import (
     StructureView,
     TargetsView,
 )
+from .widget_batch import BatchSyncMixin
+from .widget_live import LiveSyncMixin
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
@@ -38,24 +39,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["AllenSyncWidget"]
 
 log = logging.getLogger(__name__)
-
-
-def _fitted_affine(transform, ndim: int):
-    """The homogeneous matrix of an affine map given as a function of one position
-    (napari's ``data_to_world`` / ``world_to_data``), from ndim + 1 probes."""
-    origin = np.asarray(transform(np.zeros(ndim)), dtype=float)
-    m = np.eye(len(origin) + 1, ndim + 1)
-    m[:-1, -1] = origin
-    for k in range(ndim):
-        e = np.zeros(ndim)
-        e[k] = 1.0
-        m[:-1, k] = np.asarray(transform(e), dtype=float) - origin
-    return m
-
-
-def _apply(matrix, points):
-    pts = np.asarray(points, dtype=float)
-    return pts @ matrix[:-1, :-1].T + matrix[:-1, -1]
 
 
 class SourceUnavailableError(AllenSyncError):
@@ -140,7 +123,7 @@ class _Resources:
             _close_source(self.source)
 
 
-class AllenSyncWidget(QWidget):
+class AllenSyncWidget(LiveSyncMixin, BatchSyncMixin, QWidget):
     """Synchronize Allen Brain Atlas section images in napari.
 
     Parameters
@@ -180,9 +163,6 @@ class AllenSyncWidget(QWidget):
     batch_synchronized = Signal(object)
     #: The batch table was written (its path).
     batch_exported = Signal(str)
-
-    #: Fastest refresh of the readouts (table, reference point) during live sync (s).
-    LIVE_READOUT_INTERVAL_S = 0.2
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, source=None, parent=None):
         super().__init__(parent)
@@ -560,124 +540,6 @@ class AllenSyncWidget(QWidget):
             desc="synchronizing", total=workers.steps(request), returned=self._on_synced,
         )
 
-    # ================================================================ live
-    def set_live(self, enabled: bool) -> None:
-        """Turn live sync on or off: the markers follow the cursor over the seed image
-        (holding Shift does the same while it is off)."""
-        enabled = bool(enabled)
-        if enabled and not self.live.enabled:
-            self._live_errors.clear()
-        self.live.enabled = enabled
-        if not enabled:
-            self.live.reset()
-        if self.readout_view.live.isChecked() != enabled:
-            self.readout_view.live.blockSignals(True)
-            self.readout_view.live.setChecked(enabled)
-            self.readout_view.live.blockSignals(False)
-
-    @property
-    def live_modifier(self) -> str:
-        """The key that turns live sync on while held."""
-        return LIVE_MODIFIER
-
-    def _live_request(self, point) -> bool:
-        """Start one live frame for the seed point ``(row, col)`` (called by the throttle)."""
-        if self._closed or self.source is None or self.seed_image is None:
-            return False
-        row, col = point
-        keys = ["seed", *(f"ds:{d}" for d in self.target_ids)]
-        if self.atlas_id:
-            keys.append(f"atlas:{self.atlas_id}")
-        # a target without layers yet (a new seed, a target just added): this frame
-        # prepares its image as a click does, so that it can be drawn
-        ready = all(k in self.layers.images and k in self.layers.markers for k in keys)
-        request = workers.SyncRequest(
-            self._generation, self.seed_image.id, float(col), float(row),
-            tuple(self.target_ids), self.atlas_id, dict(self.layers.shown),
-            view=self.layers.view_for(len(keys), (float(row), float(col))), images=not ready,
-        )
-        worker = self._start(
-            workers.synchronize_click, self.source, request, desc="live sync",
-            returned=self._on_live_frame, errored=self._on_live_error,
-            finished=self.live.done, progress=False,
-        )
-        return worker is not None
-
-    def _on_live_error(self, exc: Exception) -> None:
-        # one notification per kind of problem while live sync runs, not one per frame
-        # or per image (a click, or turning live sync on again, reports anew)
-        kind = (type(exc).__name__, str(getattr(exc, "message", None) or exc))
-        if kind not in self._live_errors:
-            self._live_errors.add(kind)
-            self._on_error(exc)
-
-    def _on_live_frame(self, outcome) -> None:
-        if self._closed or outcome.request.generation != self._generation:
-            return
-        t0 = time.perf_counter()
-        names = self._names(outcome.hits)
-        if not self.layers.move_live(outcome, names):
-            self.layers.show_outcome(outcome, names)
-        outcome.timings_ms["draw"] = (time.perf_counter() - t0) * 1e3
-        self.last_outcome = outcome
-        self._last_click = (float(outcome.request.x), float(outcome.request.y))
-        self._load_stale_images()
-        self._readouts_pending = (outcome, names)
-        wait = self.LIVE_READOUT_INTERVAL_S - (time.perf_counter() - self._readouts_at)
-        if wait <= 0:
-            self._flush_readouts()
-        elif not self._readouts_timer.isActive():
-            self._readouts_timer.start(max(1, int(wait * 1000 + 0.5)))
-        self.live_updated.emit(outcome)
-
-    def _load_stale_images(self) -> None:
-        """Load, one batch at a time in a worker, the images of the sections live frames
-        moved the markers to; each is shown if its target still wants it."""
-        if self._images_worker is not None or self._closed or self.source is None:
-            return
-        # an image whose load failed is not asked again by itself (no retry loop): the
-        # error was shown once; the next click, or a later frame that wants it, retries
-        stale = [item for item in self.layers.stale_images()
-                 if item[1].id not in self._failed_images]
-        if not stale:
-            return
-        n_keys = len(self.layers.order)
-        view = None
-        if self._last_click is not None:
-            view = self.layers.view_for(n_keys, self._last_click[::-1])
-
-        def finished():
-            self._images_worker = None
-            self._load_stale_images()
-
-        def errored(exc):
-            self._failed_images.update(item[1].id for item in stale)
-            self._on_live_error(exc)
-
-        self._images_worker = self._start(
-            workers.load_images, self.source, tuple(stale), view, desc="live images",
-            returned=self._on_live_images, errored=errored, finished=finished,
-            progress=False,
-        )
-
-    def _on_live_images(self, loaded) -> None:
-        if self._closed:
-            return
-        swapped = self.layers.swap_images(loaded)
-        if swapped:
-            self.live_images_swapped.emit(swapped)
-
-    def _flush_readouts(self) -> None:
-        """Show the latest live frame's readouts (throttled: a table is slow to fill)."""
-        if self._closed or self._readouts_pending is None:
-            return
-        outcome, names = self._readouts_pending
-        self._readouts_pending = None
-        if outcome.request.generation == self._generation:
-            self._readouts_at = time.perf_counter()
-            self.layers.update_features(outcome)
-            self._show_readouts(outcome, names, history=False)
-
     # ================================================================ navigation
     def go_to_structure(self, structure_id: int) -> None:
         """Open, in the seed data set and every target, the section nearest a structure's
@@ -834,115 +696,6 @@ class AllenSyncWidget(QWidget):
         self.readout_view.add_history(
             f"{len(self.history)}: ({outcome.request.x:.0f}, {outcome.request.y:.0f}) → {where}"
         )
-
-    # ================================================================ batch
-    def points_layers(self) -> list:
-        """The viewer's Points layers a batch can synchronize (not this widget's own)."""
-        import napari
-
-        own = {id(lay) for lay in self.layers.layers()} - {id(self.layers.batch.get("seed"))}
-        out = []
-        for layer in self.viewer.layers:
-            meta = layer.metadata.get("allen_sync") if hasattr(layer, "metadata") else None
-            if (isinstance(layer, napari.layers.Points) and id(layer) not in own
-                    and not (meta and (meta.get("batch") or meta.get("reference")
-                                       or "key" in meta))):
-                out.append(layer)
-        return out
-
-    def _offer_points_layers(self, *_):
-        if not self._closed:
-            self.batch_view.set_layers([lay.name for lay in self.points_layers()])
-
-    def sync_points_layer(self, layer) -> None:
-        """Synchronize every point of a Points layer on the seed section (a layer or its
-        name) to reference space, every target and the atlas, in a worker; the answers
-        become Points layers with features (:attr:`batch_synchronized`)."""
-        if self._closed or not self._need_source():
-            return
-        if isinstance(layer, str):
-            found = [lay for lay in self.points_layers() if lay.name == layer]
-            if not found:
-                self._notify(f"no Points layer named {layer!r}")
-                return
-            layer = found[0]
-        if self.seed_image is None or self.layers.seed_layer is None:
-            self._notify("open a seed section first")
-            return
-        if len(layer.data) == 0:
-            self._notify(f"points layer {layer.name!r} has no points")
-            return
-        # the layer's data → world → the seed's data (its sync pixels), both affine
-        world = _apply(_fitted_affine(layer.data_to_world, layer.ndim), layer.data)
-        seed = self.layers.seed_layer
-        pix = _apply(_fitted_affine(seed.world_to_data, seed.ndim), world[:, -seed.ndim:])
-        rows, cols = pix[:, -2], pix[:, -1]
-        request = batch_points.PointsBatchRequest(
-            self._generation, self.seed_image.id, np.ascontiguousarray(rows),
-            np.ascontiguousarray(cols), tuple(self.target_ids), self.atlas_id, layer.name,
-        )
-        self._batch_layer = layer
-        total = 2 + len(request.target_ids) + (1 if request.atlas_id else 0)
-        self.batch_view.set_summary(f"synchronizing {len(rows)} points…", False)
-        self._start(batch_points.sync_points, self.source, request,
-                    desc=f"batch sync of {layer.name}", total=total,
-                    returned=lambda b: self._on_batch(b, layer))
-
-    def _on_batch(self, batch, layer, current: bool = False) -> None:
-        if self._closed or layer not in self.viewer.layers or (
-                not current and batch.request.generation != self._generation):
-            return
-        if not current and any(t.key not in self.layers.images for t in batch.targets):
-            # a target without its cell yet: the click that draws it comes first
-            clicking = self._sync_worker is not None and self._sync_worker in self._res.workers
-            if self._last_click is None:
-                # no click yet: synchronize the point nearest the batch's median
-                rows, cols = np.asarray(batch.request.rows), np.asarray(batch.request.cols)
-                k = int(np.argmin(np.hypot(rows - np.median(rows), cols - np.median(cols))))
-                self._pending_batch = (batch, layer)
-                self.synchronize(x=float(cols[k]), y=float(rows[k]))
-                return
-            if clicking:  # a click (a target just added) is on its way: drawn after it
-                self._pending_batch = (batch, layer)
-                return
-        names = {key: lay.name for key, lay in self.layers.images.items()}
-        self.layers.show_batch(batch, layer, names)
-        self.last_batch = batch
-        for problem in batch.problems:
-            self._notify(problem)
-        outside = int(np.count_nonzero(batch.structure_id < 0)) if len(batch) else 0
-        self.batch_view.set_summary(
-            f"{len(batch)} points of {layer.name!r} → reference space and "
-            f"{len(batch.targets)} targets in {batch.timings_ms['total']:.0f} ms"
-            + (f"; {outside} outside the annotation" if outside else ""), True)
-        self._offer_points_layers()
-        self.batch_synchronized.emit(batch)
-
-    def export_batch(self, path):
-        """Write the last batch's table (one row per point and target) as CSV."""
-        if self.last_batch is None:
-            raise AllenSyncError("no batch to export: synchronize a Points layer first")
-        return self.last_batch.to_csv(path)
-
-    def _export_batch_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export batch table", "allen-sync-batch.csv", "CSV (*.csv)")
-        if path:
-            self.export_batch_in_worker(path)
-
-    def export_batch_in_worker(self, path):
-        """Write the last batch's table in a worker (what the dock's button does); the
-        worker is returned, its errors become notifications."""
-        if self.last_batch is None:
-            self._notify("no batch to export: synchronize a Points layer first")
-            return None
-
-        def errored(exc):
-            self._notify(f"cannot write {path}: {exc}", error=True)
-
-        return self._start(batch_points.write_csv, self.last_batch, path,
-                           desc=f"writing {path}", total=1, errored=errored,
-                           returned=lambda p: self.batch_exported.emit(str(p)))
 
     # ================================================================ export
     def export_history(self, path):

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AllenSyncError, InvalidCoordinateError
+from ..results import ImageSyncBatch
 from .workers import CCF_SPACE, section_spacing
 
 __all__ = [
@@ -57,19 +58,22 @@ class PointsBatchRequest:
     name: str = "points"
 
 
-@dataclass
-class TargetPoints:
-    """The batch's answers in one target (a data set or the atlas)."""
+@dataclass(frozen=True, eq=False)
+class TargetPoints(ImageSyncBatch):
+    """The batch's answers in one target (a data set or the atlas): the engine's
+    :class:`~napari_allen_sync.results.ImageSyncBatch` with the target's key and section
+    spacing (``section_data_set_id`` is the atlas's data set for the atlas)."""
 
-    key: str  # "ds:<id>" or "atlas:<id>"
-    section_data_set_id: int
-    section_image_id: np.ndarray
-    section_number: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    distance: np.ndarray
-    clamped: np.ndarray
+    key: str = ""  # "ds:<id>" or "atlas:<id>"
     spacing: float | None = None
+
+    @classmethod
+    def of(cls, key: str, section_data_set_id: int, answers: ImageSyncBatch,
+           spacing: float | None) -> TargetPoints:
+        """The answers of one target, under its key."""
+        return cls(int(section_data_set_id), answers.section_image_id, answers.section_number,
+                   answers.x, answers.y, answers.distance, answers.clamped, key=key,
+                   spacing=spacing)
 
     @property
     def far(self) -> np.ndarray:
@@ -80,18 +84,7 @@ class TargetPoints:
 
     def features(self, common: dict) -> dict:
         """Columns for the napari features of this target's Points layer."""
-        out = dict(common)
-        out.update({
-            "section_data_set_id": np.full(len(self.x), self.section_data_set_id),
-            "section_image_id": self.section_image_id,
-            "section_number": self.section_number,
-            "x": self.x,
-            "y": self.y,
-            "distance": self.distance,
-            "clamped": self.clamped,
-            "far": self.far,
-        })
-        return out
+        return {**common, **self.columns(), "far": self.far}
 
 
 @dataclass
@@ -228,9 +221,8 @@ def sync_points(source, request: PointsBatchRequest):
         try:
             source.ensure_data_set(int(ds_id))
             (b,) = sync.image_to_image_batch(sid, cols, rows, [int(ds_id)])
-            targets.append(TargetPoints(
-                f"ds:{ds_id}", int(ds_id), b.section_image_id, b.section_number, b.x, b.y,
-                b.distance, b.clamped, section_spacing(sync, int(ds_id))))
+            targets.append(TargetPoints.of(f"ds:{ds_id}", int(ds_id), b,
+                                           section_spacing(sync, int(ds_id))))
         except AllenSyncError as exc:
             problems.append(f"target SectionDataSet {ds_id}: {exc}")
         yield f"target {ds_id}"
@@ -239,9 +231,8 @@ def sync_points(source, request: PointsBatchRequest):
             source.ensure_atlas(int(request.atlas_id))
             b = sync.image_to_atlas_batch(sid, cols, rows, int(request.atlas_id))
             ds = source.catalog.atlas_data_set(int(request.atlas_id))
-            targets.append(TargetPoints(
-                f"atlas:{request.atlas_id}", ds.id, b.section_image_id, b.section_number,
-                b.x, b.y, b.distance, b.clamped, section_spacing(sync, ds.id, "atlas")))
+            targets.append(TargetPoints.of(f"atlas:{request.atlas_id}", ds.id, b,
+                                           section_spacing(sync, ds.id, "atlas")))
         except AllenSyncError as exc:
             problems.append(f"atlas {request.atlas_id}: {exc}")
         yield "atlas"

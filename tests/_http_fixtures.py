@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import requests
 
+from engine_fixtures import inverse, rotation
 from napari_allen_sync.catalog import Catalog
 from napari_allen_sync.records import (
     Alignment2d,
@@ -45,28 +46,14 @@ ATLAS_DATA_SET = 9001
 STRUCTURES = (997, 315, 698, 1089)
 
 
-def _rotation(rng, max_deg):
-    a, b, c = np.deg2rad(rng.uniform(-max_deg, max_deg, 3))
-    rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
-    ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
-    rz = np.array([[np.cos(c), -np.sin(c), 0], [np.sin(c), np.cos(c), 0], [0, 0, 1]])
-    return rx @ ry @ rz
-
-
-def _inverse(m):
-    rows = m.shape[0]
-    full = np.vstack([m, np.eye(rows + 1)[-1]])
-    return np.linalg.inv(full)[:rows]
-
-
 def _data_set(rng, ds_id, *, space=9, plane=1, thickness=25.0, numbers, image_cls=SectionImage,
               annotated=lambda k: False, failed=lambda k: False):
-    lin = _rotation(rng, 5) @ np.diag(rng.uniform(0.92, 1.08, 3))
+    lin = rotation(rng, 5) @ np.diag(rng.uniform(0.92, 1.08, 3))
     tvr = np.column_stack([lin, rng.uniform(-1500, 1500, 3)])
     ds = SectionDataSet(
         id=ds_id, plane_of_section_id=plane, section_thickness=thickness,
         reference_space_id=space,
-        alignment3d=Alignment3d.from_matrices(tvr, _inverse(tvr), id=ds_id + 500000,
+        alignment3d=Alignment3d.from_matrices(tvr, inverse(tvr), id=ds_id + 500000,
                                               aligned_id=ds_id),
     )
     images = []
@@ -84,7 +71,7 @@ def _data_set(rng, ds_id, *, space=9, plane=1, thickness=25.0, numbers, image_cl
             image_width=7000, image_height=5500, resolution=float(res), tier_count=5,
             annotated=annotated(k), failed=bad,
             alignment2d=None if bad else Alignment2d.from_matrices(
-                tsv, _inverse(tsv), id=image_id + 700000, section_image_id=image_id),
+                tsv, inverse(tsv), id=image_id + 700000, section_image_id=image_id),
         ))
     return ds, images
 
@@ -280,13 +267,13 @@ def ground_truth_image_to_reference():
             id=sds["id"], plane_of_section_id=1 if sds["plane"] == "coronal" else 2,
             section_thickness=sds["section_thickness"],
             reference_space_id=sds["reference_space_id"],
-            alignment3d=Alignment3d.from_matrices(tvr, _inverse(tvr), aligned_id=sds["id"]),
+            alignment3d=Alignment3d.from_matrices(tvr, inverse(tvr), aligned_id=sds["id"]),
         )
         tsv = np.array(si["tsv_2x3"], dtype=float)
         records[("im", si["id"])] = SectionImage(
             id=si["id"], data_set_id=sds["id"], section_number=si["section_number"],
             width=20000, height=12000,
-            alignment2d=Alignment2d.from_matrices(tsv, _inverse(tsv), section_image_id=si["id"]),
+            alignment2d=Alignment2d.from_matrices(tsv, inverse(tsv), section_image_id=si["id"]),
         )
     return cases, Catalog(records.values())
 

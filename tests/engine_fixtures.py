@@ -18,6 +18,13 @@ from napari_allen_sync.records import (
 )
 
 
+def inverse(m):
+    """The inverse of an affine given as its top rows (2 × 3 or 3 × 4)."""
+    rows = m.shape[0]
+    full = np.vstack([m, np.eye(rows + 1)[-1]])
+    return np.linalg.inv(full)[:rows]
+
+
 def rotation(rng, max_deg):
     a, b, c = np.deg2rad(rng.uniform(-max_deg, max_deg, 3))
     rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])

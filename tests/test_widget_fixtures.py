@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from engine_fixtures import inverse
 from napari_allen_sync.catalog import Catalog
 from napari_allen_sync.errors import ServiceUnavailableError, UnknownIdError
 from napari_allen_sync.records import (
@@ -24,20 +25,13 @@ from napari_allen_sync.synchronizer import Synchronizer
 SEED_DS, TARGETS, FAILED_DS, ATLAS_ID, ATLAS_DS = 11, (12, 13), 14, 1, 100
 
 
-def _inv(m):
-    m = np.asarray(m, float)
-    n = m.shape[0]
-    full = np.vstack([m, np.eye(n + 1)[-1]])
-    return np.linalg.inv(full)[:n]
-
-
 def _data_set(ds_id, *, space, plane, thickness, tvr, numbers, res, size, angle=0.0,
               offset=(700.0, 500.0), image_cls=SectionImage, annotated=False, failed=False,
               extra=None):
     ds = SectionDataSet(
         id=ds_id, plane_of_section_id=plane, section_thickness=thickness,
         reference_space_id=space,
-        alignment3d=Alignment3d.from_matrices(tvr, _inv(tvr), aligned_id=ds_id),
+        alignment3d=Alignment3d.from_matrices(tvr, inverse(tvr), aligned_id=ds_id),
         extra=extra or {},
     )
     images = []
@@ -50,7 +44,7 @@ def _data_set(ds_id, *, space, plane, thickness, tvr, numbers, res, size, angle=
             id=iid, data_set_id=ds_id, section_number=int(n), width=size[0], height=size[1],
             image_width=size[0], image_height=size[1], resolution=res, tier_count=3,
             annotated=annotated, failed=failed,
-            alignment2d=None if failed else Alignment2d.from_matrices(tsv, _inv(tsv),
+            alignment2d=None if failed else Alignment2d.from_matrices(tsv, inverse(tsv),
                                                                       section_image_id=iid),
         ))
     return [ds, *images]

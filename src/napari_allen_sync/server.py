@@ -65,7 +65,7 @@ from .errors import (
     UnknownIdError,
 )
 from .rma import RmaQuery, parse_criteria
-from .synchronizer import Synchronizer
+from .synchronizer import SERVICES, Synchronizer
 
 __all__ = [
     "Faults",
@@ -77,14 +77,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SERVICES = (
-    "image_to_reference",
-    "reference_to_image",
-    "image_to_image",
-    "image_to_image_2d",
-    "image_to_atlas",
-    "structure_to_image",
-)
 #: Rows of an RMA answer when the query names no ``num_rows`` (RMA's own default).
 RMA_DEFAULT_ROWS = 50
 #: Largest image_download region side, in tier pixels.

@@ -48,7 +48,17 @@ from .records import SectionDataSet, SectionImage
 from .results import ImageSyncBatch, ReferencePoints
 from .validation import as_coordinates, as_id, as_id_list
 
-__all__ = ["Synchronizer"]
+__all__ = ["SERVICES", "Synchronizer"]
+
+#: The six synchronization services of the Allen Brain Atlas API, in Allen's names.
+SERVICES = (
+    "image_to_reference",
+    "reference_to_image",
+    "image_to_image",
+    "image_to_image_2d",
+    "image_to_atlas",
+    "structure_to_image",
+)
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AllenSyncError, InvalidCoordinateError
+from ..errors import InvalidCoordinateError
 from ..results import ImageSyncBatch
-from .workers import CCF_SPACE, section_spacing
+from .workers import CCF_SPACE, answer_targets, section_spacing
 
 __all__ = [
     "CSV_COLUMNS",
@@ -137,13 +137,6 @@ class PointsBatch:
         return {name: np.concatenate([np.asarray(p[name]) for p in parts])
                 for name in CSV_COLUMNS}
 
-    def rows(self):
-        """The table, one dict per (point, target), in :data:`CSV_COLUMNS` order."""
-        cols = self.columns()
-        lists = [cols[name].tolist() for name in CSV_COLUMNS]
-        for values in zip(*lists, strict=True):
-            yield dict(zip(CSV_COLUMNS, values, strict=True))
-
     def to_csv(self, path) -> Path:
         """Write the table to ``path`` (atomically: a temporary file, then a rename)."""
         path = Path(path)
@@ -216,26 +209,16 @@ def sync_points(source, request: PointsBatchRequest):
     yield "reference space"
     structure_id, structure = _structures(source, space, ref)
     yield "structures"
-    targets, problems = [], []
-    for ds_id in request.target_ids:
-        try:
-            source.ensure_data_set(int(ds_id))
-            (b,) = sync.image_to_image_batch(sid, cols, rows, [int(ds_id)])
-            targets.append(TargetPoints.of(f"ds:{ds_id}", int(ds_id), b,
-                                           section_spacing(sync, int(ds_id))))
-        except AllenSyncError as exc:
-            problems.append(f"target SectionDataSet {ds_id}: {exc}")
-        yield f"target {ds_id}"
-    if request.atlas_id:
-        try:
-            source.ensure_atlas(int(request.atlas_id))
-            b = sync.image_to_atlas_batch(sid, cols, rows, int(request.atlas_id))
-            ds = source.catalog.atlas_data_set(int(request.atlas_id))
-            targets.append(TargetPoints.of(f"atlas:{request.atlas_id}", ds.id, b,
-                                           section_spacing(sync, ds.id, "atlas")))
-        except AllenSyncError as exc:
-            problems.append(f"atlas {request.atlas_id}: {exc}")
-        yield "atlas"
+    problems = []
+    targets = yield from answer_targets(
+        source, request.target_ids, request.atlas_id,
+        lambda ds_id: sync.image_to_image_batch(sid, cols, rows, [ds_id])[0],
+        lambda atlas_id: sync.image_to_atlas_batch(sid, cols, rows, atlas_id),
+        lambda key, kind, ds_id, batch: TargetPoints.of(
+            key, ds_id, batch,
+            section_spacing(sync, ds_id, "atlas" if kind == "atlas" else "images")),
+        problems,
+    )
     timings = {"total": (time.perf_counter() - t0) * 1e3}
     return PointsBatch(request, space, reference, ccf, structure_id, structure, targets,
                        problems, timings)

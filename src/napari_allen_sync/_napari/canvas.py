@@ -25,10 +25,9 @@ def canvas_widget(widget):
     return max(found, key=lambda w: w.width() * w.height())
 
 
-def _send(target, kind, pos, button, buttons):
+def _send(target, kind, pos, button, buttons, modifiers=Qt.KeyboardModifier.NoModifier):
     p = QPointF(float(pos[0]), float(pos[1]))
-    event = QMouseEvent(kind, p, target.mapToGlobal(p), button, buttons,
-                        Qt.KeyboardModifier.NoModifier)
+    event = QMouseEvent(kind, p, target.mapToGlobal(p), button, buttons, modifiers)
     QApplication.sendEvent(target, event)
 
 
@@ -56,7 +55,5 @@ def process_events_until(condition, timeout_s: float) -> bool:
 def send_move(canvas, pos, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
     """A cursor move (no button pressed) to canvas pixel ``pos = (x, y)``, with the
     modifier keys held (``Qt.KeyboardModifier`` flags)."""
-    p = QPointF(float(pos[0]), float(pos[1]))
-    event = QMouseEvent(QEvent.Type.MouseMove, p, canvas.mapToGlobal(p),
-                        Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, modifiers)
-    QApplication.sendEvent(canvas, event)
+    _send(canvas, QEvent.Type.MouseMove, pos, Qt.MouseButton.NoButton,
+          Qt.MouseButton.NoButton, modifiers)

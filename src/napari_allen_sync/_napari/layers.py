@@ -352,6 +352,7 @@ class SyncLayers(BatchLayersMixin):
         if (set(keys) != set(self.order)
                 or any(k not in self.markers or k not in self.images for k in keys)):
             return False
+        images_changed = False  # a section or a placement: the batch layers follow
         with self._quietly():
             for hit in outcome.hits:
                 marker = self.markers[hit.key]
@@ -362,7 +363,7 @@ class SyncLayers(BatchLayersMixin):
                     changed = self.shown.get(hit.key) != hit.section_image_id
                     if changed and hit.levels is not None:
                         self._add_image(hit.key, hit.levels, name, hit.image)
-                        changed = False
+                        changed, images_changed = False, True
                     if changed:
                         # the marker moves now, on the new section's placement; the
                         # image follows when loaded (swap_images)
@@ -372,6 +373,7 @@ class SyncLayers(BatchLayersMixin):
                         if hit.registered or hit.levels is not None:
                             if not _same_affine(image, hit.world_from_data):
                                 image.affine = hit.world_from_data
+                                images_changed = True
                         else:  # keep the placement: record where the frame is drawn
                             hit.world_from_data = np.array(
                                 image.affine.affine_matrix[-3:, -3:])
@@ -380,7 +382,7 @@ class SyncLayers(BatchLayersMixin):
                     if not _same_affine(marker, hit.world_from_data):
                         affine = hit.world_from_data
                 self._move_live_marker(marker, (hit.y, hit.x), hit, affine)
-            if self.batch:
+            if self.batch and images_changed:
                 self.refresh_batch()
         return True
 

@@ -117,7 +117,6 @@ class BatchSyncMixin:
             f"{len(batch)} points of {layer.name!r} → reference space and "
             f"{len(batch.targets)} targets in {batch.timings_ms['total']:.0f} ms"
             + (f"; {outside} outside the annotation" if outside else ""), True)
-        self._offer_points_layers()
         self.batch_synchronized.emit(batch)
 
     def export_batch(self, path):

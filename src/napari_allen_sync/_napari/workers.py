@@ -35,6 +35,7 @@ __all__ = [
     "SyncOutcome",
     "SyncRequest",
     "TargetHit",
+    "answer_targets",
     "describe_data_set",
     "load_images",
     "load_section",
@@ -472,35 +473,14 @@ def synchronize_click(source, request: SyncRequest):
                   0.0, False, seed_image, seed_ds)
     ]
     problems = []
-    for ds_id in request.target_ids:
-        try:
-            source.ensure_data_set(int(ds_id))
-            (batch,) = sync.image_to_image_batch(sid, [x], [y], [int(ds_id)])
-            image = catalog.section_image(int(batch.section_image_id[0]))
-            hits.append(
-                TargetHit(f"ds:{ds_id}", "data set", int(ds_id), image.id,
-                          int(batch.section_number[0]), float(batch.x[0]), float(batch.y[0]),
-                          float(batch.distance[0]), bool(batch.clamped[0]), image,
-                          catalog.section_data_set(int(ds_id)))
-            )
-        except AllenSyncError as exc:
-            problems.append(f"target SectionDataSet {ds_id}: {exc}")
-        yield f"target {ds_id}"
-    if request.atlas_id:
-        try:
-            source.ensure_atlas(int(request.atlas_id))
-            batch = sync.image_to_atlas_batch(sid, [x], [y], int(request.atlas_id))
-            image = catalog.section_image(int(batch.section_image_id[0]))
-            hits.append(
-                TargetHit(f"atlas:{request.atlas_id}", "atlas", image.data_set_id, image.id,
-                          int(batch.section_number[0]), float(batch.x[0]), float(batch.y[0]),
-                          float(batch.distance[0]), bool(batch.clamped[0]), image,
-                          catalog.section_data_set(image.data_set_id),
-                          atlas_id=int(request.atlas_id))
-            )
-        except AllenSyncError as exc:
-            problems.append(f"atlas {request.atlas_id}: {exc}")
-        yield "atlas"
+    hits += yield from answer_targets(
+        source, request.target_ids, request.atlas_id,
+        lambda ds_id: sync.image_to_image_batch(sid, [x], [y], [ds_id])[0],
+        lambda atlas_id: sync.image_to_atlas_batch(sid, [x], [y], atlas_id),
+        lambda key, kind, ds_id, batch: _hit(key, kind, catalog, batch, ds_id,
+                                             request.atlas_id if kind == "atlas" else None),
+        problems,
+    )
     timings["synchronize"] = (time.perf_counter() - t0) * 1e3
     yield from _finish(source, request, seed_image, hits, timings, t0,
                        (float(ref.x[0]), float(ref.y[0]), float(ref.z[0])), space)
@@ -508,6 +488,37 @@ def synchronize_click(source, request: SyncRequest):
         request, space, (float(ref.x[0]), float(ref.y[0]), float(ref.z[0])), pir, voxel,
         hits[0].structure, hits, problems, timings,
     )
+
+
+def answer_targets(source, target_ids, atlas_id, to_data_set, to_atlas, wrap, problems):
+    """Answer every target data set, then the atlas (a worker generator step).
+
+    Each target is made available (``ensure_data_set``, ``ensure_atlas``), answered by
+    ``to_data_set(section_data_set_id)`` or ``to_atlas(atlas_id)`` (an
+    :class:`~napari_allen_sync.results.ImageSyncBatch`) and wrapped by
+    ``wrap(key, kind, section_data_set_id, batch)``. A target that fails is reported in
+    ``problems`` and the others are still answered.
+
+    Yields a step description per target; returns the wrapped answers.
+    """
+    out = []
+    for ds_id in target_ids:
+        try:
+            source.ensure_data_set(int(ds_id))
+            out.append(wrap(f"ds:{ds_id}", "data set", int(ds_id), to_data_set(int(ds_id))))
+        except AllenSyncError as exc:
+            problems.append(f"target SectionDataSet {ds_id}: {exc}")
+        yield f"target {ds_id}"
+    if atlas_id:
+        try:
+            source.ensure_atlas(int(atlas_id))
+            batch = to_atlas(int(atlas_id))
+            ds_id = source.catalog.atlas_data_set(int(atlas_id)).id
+            out.append(wrap(f"atlas:{atlas_id}", "atlas", ds_id, batch))
+        except AllenSyncError as exc:
+            problems.append(f"atlas {atlas_id}: {exc}")
+        yield "atlas"
+    return out
 
 
 def _finish(source, request, seed_image, hits, timings, t0, origin, space):
@@ -713,24 +724,14 @@ def navigate(source, request: NavigateRequest):
     # the seed's own answer keeps its distance and clamping
     hits = [seed_hit]
     problems = []
-    for ds_id in request.target_ids:
-        try:
-            source.ensure_data_set(int(ds_id))
-            hits.append(_hit(f"ds:{ds_id}", "data set", catalog, answer(ds_id), ds_id))
-        except AllenSyncError as exc:
-            problems.append(f"target SectionDataSet {ds_id}: {exc}")
-        yield f"target {ds_id}"
-    if request.atlas_id:
-        try:
-            source.ensure_atlas(int(request.atlas_id))
-            batch = sync.image_to_atlas_batch(seed_image.id, [seed_hit.x], [seed_hit.y],
-                                              int(request.atlas_id))
-            image = catalog.section_image(int(batch.section_image_id[0]))
-            hits.append(_hit(f"atlas:{request.atlas_id}", "atlas", catalog, batch,
-                             image.data_set_id, atlas_id=int(request.atlas_id)))
-        except AllenSyncError as exc:
-            problems.append(f"atlas {request.atlas_id}: {exc}")
-        yield "atlas"
+    hits += yield from answer_targets(
+        source, request.target_ids, request.atlas_id, answer,
+        lambda atlas_id: sync.image_to_atlas_batch(seed_image.id, [seed_hit.x], [seed_hit.y],
+                                                   atlas_id),
+        lambda key, kind, ds_id, batch: _hit(key, kind, catalog, batch, ds_id,
+                                             request.atlas_id if kind == "atlas" else None),
+        problems,
+    )
     timings["synchronize"] = (time.perf_counter() - t0) * 1e3
     # the reference point of the seed marker (on the seed's plane)
     ref = sync.image_to_reference_batch(seed_image.id, [seed_hit.x], [seed_hit.y])

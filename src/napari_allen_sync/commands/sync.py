@@ -20,16 +20,10 @@ import numpy as np
 
 from ..catalog import Catalog
 from ..errors import AllenSyncError, InvalidCoordinateError
-from ..synchronizer import Synchronizer
+from ..synchronizer import SERVICES, Synchronizer
 
-OPERATIONS = (
-    "image_to_reference",
-    "reference_to_image",
-    "image_to_image",
-    "image_to_image_2d",
-    "image_to_atlas",
-    "structure_to_image",
-)
+#: The operations: the engine's six services.
+OPERATIONS = SERVICES
 CHUNK = 1_000_000
 
 EPILOG = """\

@@ -194,9 +194,11 @@ WAIT = 20_000
 
 
 def wait_idle(qtbot, widget):
-    """Wait until no worker of the widget runs or is still being handed over."""
-    qtbot.waitUntil(lambda: not widget.running_workers() and not widget._res.workers,
-                    timeout=WAIT)
+    """Wait until no worker of the widget runs or is still being handed over, and no
+    live point waits for the throttle."""
+    live = widget.live
+    qtbot.waitUntil(lambda: not widget.running_workers() and not widget._res.workers
+                    and live.pending is None and not live.in_flight, timeout=WAIT)
 
 
 def make_widget(qtbot, make_napari_viewer, source, targets=TARGETS, atlas=ATLAS_ID,

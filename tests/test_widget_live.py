@@ -49,13 +49,9 @@ def wait_delivered(qtbot, viewer, widget, row, col):
     """Wait until napari has handed the cursor move to (row, col) to its callbacks:
     napari throttles mouse moves (the last of a quick series arrives a few ms late)."""
     seed = widget.layers.seed_layer
-    tol = 1.5 / viewer.scene.camera.zoom
-
-    def there():
-        r, c = seed.world_to_data(viewer.cursor.position)[-2:]
-        return abs(r - row) < tol and abs(c - col) < tol
-
-    qtbot.waitUntil(there, timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: within(viewer, *seed.world_to_data(viewer.cursor.position)[-2:], row, col),
+        timeout=WAIT)
 
 
 def live_frame(qtbot, viewer, widget, row, col, modifiers=Qt.KeyboardModifier.NoModifier):
@@ -65,9 +61,14 @@ def live_frame(qtbot, viewer, widget, row, col, modifiers=Qt.KeyboardModifier.No
     return blocker.args[0]
 
 
-def near(viewer, outcome, row, col):
+def within(viewer, r, c, row, col):
+    """Whether seed pixel (r, c) is (row, col) to 1.5 canvas pixels."""
     tol = 1.5 / viewer.scene.camera.zoom
-    return abs(outcome.request.x - col) < tol and abs(outcome.request.y - row) < tol
+    return abs(c - col) < tol and abs(r - row) < tol
+
+
+def near(viewer, outcome, row, col):
+    return within(viewer, outcome.request.y, outcome.request.x, row, col)
 
 
 def engine_answers(catalog, seed_id, x, y, target_ids, atlas_id):

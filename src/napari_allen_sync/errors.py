@@ -19,6 +19,7 @@ __all__ = [
     "ServiceTimeoutError",
     "ServiceUnavailableError",
     "UnknownIdError",
+    "WriteError",
 ]
 
 
@@ -131,3 +132,21 @@ class ServiceUnavailableError(ServiceError):
 
 class ServiceTimeoutError(ServiceError):
     """The service did not answer within the configured timeout."""
+
+
+class WriteError(AllenSyncError, OSError):
+    """A file could not be written (missing folder, a folder in its place, no permission,
+    disk full). Nothing was written: see :func:`napari_allen_sync.atomic.atomic_write`.
+
+    Parameters
+    ----------
+    path : path-like
+        The file that was to be written.
+    reason : str
+        What went wrong, in words a user can act on.
+    """
+
+    def __init__(self, path, reason):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot write {path}: {reason}")

@@ -26,7 +26,7 @@ from ..errors import (
     UnknownIdError,
 )
 from ..rma import parse_criteria
-from .params import Params, path_id
+from .params import MAX_HEAD_BYTES, Params, path_id
 from .service import Service, envelope
 
 __all__ = ["STATUS", "create_app", "error_body"]
@@ -158,7 +158,27 @@ def create_app(source_or_catalog, *, tiles=None) -> Starlette:
     )
     app.state.service = service
     app.add_middleware(_SlashMiddleware)
+    app.add_middleware(_HeadLimitMiddleware)
     return app
+
+
+class _HeadLimitMiddleware:
+    """431 for a request head longer than :data:`~.params.MAX_HEAD_BYTES` that arrived
+    whole (the protocol refuses one still arriving beyond the limit)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            size = (len(scope["method"]) + len(scope.get("raw_path") or b"")
+                    + len(scope["query_string"]) + 12
+                    + sum(len(k) + len(v) + 4 for k, v in scope["headers"]))
+            if size > MAX_HEAD_BYTES:
+                response = _allen_error(431, f"request head (request line and headers) "
+                                             f"longer than {MAX_HEAD_BYTES} bytes")
+                return await response(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 class _SlashMiddleware:

@@ -15,12 +15,14 @@ import re
 from urllib.parse import parse_qs
 
 from ..errors import InvalidParameterError
+from ..validation import MAX_ABS_COORDINATE
 
 __all__ = [
     "MAX_COORDINATE_CHARS",
     "MAX_DOWNLOAD_PIXELS",
     "MAX_DOWNLOAD_SIDE",
     "MAX_DOWNSAMPLE",
+    "MAX_HEAD_BYTES",
     "MAX_ID",
     "MAX_IDS",
     "MAX_OFFSET",
@@ -42,6 +44,9 @@ MAX_DOWNLOAD_SIDE = 8192
 MAX_DOWNLOAD_PIXELS = 4096 * 4096
 #: Largest ``|left|`` and ``|top|`` of image_download, in full-resolution pixels.
 MAX_OFFSET = 10**7
+#: Largest request head (request line and headers), in bytes: a request naming the most
+#: ids allowed (10,000 ids of up to 18 digits) fits. Larger: HTTP 431.
+MAX_HEAD_BYTES = 256 * 1024
 #: Largest ``downsample`` (a tier factor of 2**16).
 MAX_DOWNSAMPLE = 16
 
@@ -111,6 +116,9 @@ class Params:
         value = float(text)
         if not math.isfinite(value):
             raise InvalidParameterError(name, f"must be finite, got {_show(text)}")
+        if abs(value) > MAX_ABS_COORDINATE:
+            raise InvalidParameterError(name, f"is out of range: |value| is at most "
+                                              f"{MAX_ABS_COORDINATE:g}, got {_show(text)}")
         return value
 
     def integer(self, name: str, default: int | None = None, *, low: int, high: int) -> int:

@@ -11,12 +11,32 @@ import time
 __all__ = ["run_server", "serve_in_thread", "uvicorn_config"]
 
 
+#: Seconds an idle kept-alive connection stays open after an answer (uvicorn's default).
+KEEP_ALIVE_S = 5
+
+
 def uvicorn_config(app, host: str = "127.0.0.1", port: int = 8765, *,
-                   log_level: str = "info", **kwargs):
-    """The uvicorn configuration the server always runs with."""
+                   log_level: str = "info", header_timeout: float | None = None,
+                   **kwargs):
+    """The uvicorn configuration the server always runs with.
+
+    HTTP/1.1 by :class:`~.protocol.HardenedH11Protocol` (a request head must arrive
+    within ``header_timeout`` seconds, default :data:`~.protocol.HEADER_TIMEOUT_S`, and
+    be at most :data:`~.protocol.MAX_HEAD_BYTES` bytes; what h11 refuses is answered
+    with Allen's envelope), no WebSocket upgrade, no lifespan, idle connections closed
+    after :data:`KEEP_ALIVE_S` seconds.
+    ``kwargs`` override any other ``uvicorn.Config`` option.
+    """
     import uvicorn
 
-    options = dict(log_level=log_level, lifespan="off", timeout_graceful_shutdown=5)
+    from .protocol import HEADER_TIMEOUT_S, MAX_HEAD_BYTES, hardened_protocol
+
+    if header_timeout is None:
+        header_timeout = HEADER_TIMEOUT_S
+    options = dict(log_level=log_level, lifespan="off", timeout_graceful_shutdown=5,
+                   http=hardened_protocol(header_timeout), ws="none",
+                   h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+                   timeout_keep_alive=KEEP_ALIVE_S)
     options.update(kwargs)
     return uvicorn.Config(app, host=host, port=port, **options)
 
@@ -47,7 +67,8 @@ def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0, *, log_level: s
     log_level : str
         uvicorn's log level.
     **config
-        Other :func:`uvicorn_config` options (``header_timeout``, ...).
+        Other :func:`uvicorn_config` options (``header_timeout``, ``timeout_keep_alive``:
+        30 s here, so that tests' kept-alive connections are not closed under them).
 
     Yields
     ------
@@ -58,7 +79,8 @@ def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0, *, log_level: s
 
     sock = _loopback_socket(host, port)
     config = uvicorn_config(app, host, sock.getsockname()[1], log_level=log_level,
-                            access_log=False, timeout_graceful_shutdown=2, **config)
+                            access_log=False, timeout_graceful_shutdown=2,
+                            **{"timeout_keep_alive": 30, **config})
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
                               name="allen-sync-server")

@@ -39,7 +39,7 @@ __all__ = ["Service", "envelope"]
 RMA_DEFAULT_ROWS = 50
 JPEG_QUALITY = 90
 #: image_download renders at most this many tier pixels at a time (a strip of rows).
-STRIP_PIXELS = 1 << 20
+STRIP_PIXELS = 1 << 18
 #: image_download requests rendered at once; the others wait (see RENDER_WAIT_S).
 MAX_CONCURRENT_RENDERS = 2
 #: How long an image_download waits for a render slot before a 503 ``Retry-After``.

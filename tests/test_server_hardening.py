@@ -478,3 +478,39 @@ def test_a_kept_alive_connection_is_closed_when_idle_and_trickling(strict):
             stop.set()
             t.join(10)
     assert raw.count(b"HTTP/1.1 ") >= 1  # the first answer, then 408 or a close
+
+
+# ---------------------------------------------------------------------- any query string
+query_parts = st.lists(st.tuples(
+    st.sampled_from(["x", "y", "z", "section_data_set_ids", "section_image_ids",
+                     "structure_ids", "atlas_id", "include", "criteria", "downsample", "left",
+                     "width", "quality", ""]) | st.text(max_size=5),
+    st.one_of(number_texts, id_texts, st.text(max_size=20)),
+), max_size=8)
+
+
+@HYPO
+@given(parts=query_parts, raw=st.booleans(), path=st.sampled_from([
+    "/api/v2/image_to_reference/{im}.json", "/api/v2/reference_to_image/9.json",
+    "/api/v2/image_to_image/{im}.json", "/api/v2/image_to_image_2d/{im}.json",
+    "/api/v2/image_to_atlas/{im}.json", "/api/v2/structure_to_image/1001.json",
+    "/api/v2/data/SectionDataSet/1001.json", "/api/v2/data/query.json",
+    "/api/v2/image_download/{im}",
+]))
+def test_any_query_string_is_answered_with_an_envelope_or_a_jpeg(server, session, parts, raw,
+                                                                   path):
+    """Keys repeated, unknown, empty; values of any kind; sent percent-encoded or (where
+    HTTP allows) as they are."""
+    if raw:
+        query = "&".join(f"{quote(k, safe='')}={quote(v, safe='=,&%+')}" for k, v in parts)
+    else:
+        query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in parts)
+    r = get(session, server.base, path.format(im=image(server).id), query)
+    if r.status_code == 200 and "image_download" in path:
+        assert r.headers["content-type"] == "image/jpeg"
+        return
+    data = envelope_of(r)
+    if r.status_code == 400 and "parameter " in data["msg"]:
+        named = re.search(r"parameter (.+?):", data["msg"]).group(1)
+        assert named in {k for k, _ in parts} | {"format", "path id", "image id"} or \
+            "missing" in data["msg"]

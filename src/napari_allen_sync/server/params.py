@@ -142,7 +142,7 @@ class Params:
 
     def id_list(self, name: str) -> list[int]:
         """Ids joined by commas (at most :data:`MAX_IDS`)."""
-        text = self.text(name, default="")
+        text = self.text(name)
         if not text:
             raise InvalidParameterError(name, "is empty: name at least one id")
         if text.count(",") >= MAX_IDS:

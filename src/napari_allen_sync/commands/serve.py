@@ -4,6 +4,11 @@ Serves the six synchronization services, the RMA queries of the client and (for 
 demo atlas) ``image_download``, from a folder of Allen RMA answers or the embedded demo
 atlas. AllenSDK's ``SynchronizationApi(base_uri="http://127.0.0.1:8765")`` and
 :class:`napari_allen_sync.client.SynchronizationApi` can talk to it.
+
+Refusals are Allen's envelope ``{"success": false, "msg": ...}`` with 400 (a parameter
+malformed or beyond its limit, named), 404, 405, 408 (request head not sent within
+10 s), 431 (head over 256 KiB) or 503 (busy, ``Retry-After``); ids at most 10,000 per
+list, image_download regions at most 4096 x 4096 pixels. See docs/server.md.
 """
 
 from __future__ import annotations

@@ -63,13 +63,11 @@ class HardenedH11Protocol(H11Protocol):
         self.conn = _RecordingConnection(h11.SERVER, config.h11_max_incomplete_event_size
                                          or MAX_HEAD_BYTES)
         self._head_timer = None
-        self._head_bytes = 0
         self._refused = False
 
     # -------------------------------------------------------------- the deadline
     def _arm(self) -> None:
         if self._head_timer is None:
-            self._head_bytes = 0
             self._head_timer = self.loop.call_later(self.header_timeout, self._head_expired)
 
     def _disarm(self) -> None:
@@ -93,7 +91,6 @@ class HardenedH11Protocol(H11Protocol):
             return  # lingering after a refusal: input is discarded
         if not self._answering():
             self._arm()  # the first byte of a request (no-op if already running)
-            self._head_bytes += len(data)
         cycle = self.cycle
         super().data_received(data)
         if self.cycle is not cycle:
@@ -110,7 +107,8 @@ class HardenedH11Protocol(H11Protocol):
         self._head_timer = None
         if self.transport.is_closing() or self._answering():
             return
-        if self._head_bytes and self.conn.their_state is h11.IDLE:
+        if self.conn.their_state is h11.IDLE and self.conn.trailing_data[0]:
+            # part of a request head is waiting in h11's buffer
             self._send_refusal(408, f"request head (request line and headers) not received "
                                     f"within {self.header_timeout:g} s")
         else:

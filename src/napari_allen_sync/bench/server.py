@@ -6,15 +6,19 @@ and GIL; its memory measured alone); the clients are threads of this process, ea
 its own kept-alive connection, on loopback. Each phase is bounded by a request count and
 a time limit. Figures:
 
-- ``light_*``: 50 clients each sending ``image_to_image`` requests naming 3 targets:
-  requests/s and latency percentiles, alone (``alone``) and while another client keeps a
-  10,000-target ``image_to_image`` request in flight without pause (``with_heavy``); the
-  ratios ``with_heavy / alone`` of p99 latency and throughput.
+- ``alone`` / ``with_heavy``: 50 clients each sending ``image_to_image`` requests naming
+  3 targets: requests/s and latency percentiles, alone and while another client keeps a
+  10,000-target ``image_to_image`` request in flight without pause; the ratios
+  ``with_heavy / alone`` of p99 latency and throughput.
 - ``largest_download``: one ``image_download`` of the largest region the server allows
   (:data:`~napari_allen_sync.server.MAX_DOWNLOAD_PIXELS`, 4096 x 4096 at downsample 0):
-  seconds and the server's peak RSS above its RSS before the request (Linux: the
-  kernel's own peak, ``VmHWM``, reset through ``/proc/PID/clear_refs``; elsewhere psutil
-  sampled every 5 ms).
+  seconds and the server's peak RSS above its RSS before the request, once warm
+  (``first_*``: the first such request, which also fills the demo renderer's caches).
+  Linux: the kernel's own peak, ``VmHWM``, reset through ``/proc/PID/clear_refs``;
+  elsewhere psutil sampled every 5 ms. Then three such requests at once
+  (``three_at_once_*``: at most two are rendered at a time, a third waits up to 10 s
+  for a slot, else 503). ``traced_peak_mib``: the same render's allocation peak
+  (tracemalloc) in this process; the RSS figures add what the C allocator keeps.
 """
 
 from __future__ import annotations
@@ -147,6 +151,26 @@ def _rss_meter(pid):
         return "psutil_5ms", base, lambda: peak[0] - base, stop.set
 
 
+def _traced_render_peak(image, side) -> float:
+    """The Python-level allocation peak (tracemalloc) of rendering the region in this
+    process, warm: what the renderer allocates, without the allocator's retention."""
+    import tracemalloc
+
+    from ..demo import DemoSource
+    from ..server.params import Params
+    from ..server.service import Service
+
+    service = Service(DemoSource())
+    q = Params(f"downsample=0&left={image.x}&top={image.y}&width={side}&height={side}")
+    service.render(image.id, q)
+    tracemalloc.start()
+    try:
+        service.render(image.id, q)
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
 def run() -> dict:
     """Run the benchmark; JSON-able figures."""
     import requests
@@ -213,8 +237,13 @@ def run() -> dict:
         side = int(MAX_DOWNLOAD_PIXELS ** 0.5)
         url = (f"{base}/api/v2/image_download/{big.id}?downsample=0&left={big.x}"
                f"&top={big.y}&width={side}&height={side}&quality=90")
-        requests.get(url.replace(f"width={side}&height={side}", "width=64&height=64"),
-                     timeout=120).raise_for_status()  # imports and caches warmed
+        # the first one also fills the demo renderer's caches (kept for later requests)
+        _, _, cold_delta, stop_meter = _rss_meter(proc.pid)
+        t0 = time.perf_counter()
+        requests.get(url, timeout=600).raise_for_status()
+        cold_seconds = time.perf_counter() - t0
+        stop_meter()
+        cold_delta = cold_delta()
         method, before, peak_delta, stop_meter = _rss_meter(proc.pid)
         t0 = time.perf_counter()
         r = requests.get(url, timeout=600)
@@ -222,11 +251,28 @@ def run() -> dict:
         stop_meter()
         r.raise_for_status()
         refused = requests.get(url.replace(f"width={side}", f"width={side + 1}"), timeout=30)
+        # three at once (at most two are rendered at a time; the third waits its turn)
+        _, _, peak_delta3, stop_meter = _rss_meter(proc.pid)
+        statuses = []
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=lambda: statuses.append(
+            requests.get(url, timeout=600).status_code)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(600)
+        seconds3 = time.perf_counter() - t0
+        stop_meter()
         out["largest_download"] = {
             "width": side, "height": side, "downsample": 0, "seconds": seconds,
             "jpeg_bytes": len(r.content), "rss_before_mib": before / 2**20,
             "peak_rss_delta_mib": peak_delta() / 2**20, "memory_method": method,
+            "first_seconds": cold_seconds, "first_peak_rss_delta_mib": cold_delta / 2**20,
             "one_pixel_more_status": refused.status_code,
+            "three_at_once_seconds": seconds3,
+            "three_at_once_statuses": sorted(statuses),
+            "three_at_once_peak_rss_delta_mib": peak_delta3() / 2**20,
+            "traced_peak_mib": _traced_render_peak(big, side),
         }
     finally:
         proc.terminate()

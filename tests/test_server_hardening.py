@@ -313,6 +313,52 @@ def test_renders_beyond_the_concurrency_limit_get_503_with_retry_after(monkeypat
     assert [a.status_code for a in answers] == [200] * service_module.MAX_CONCURRENT_RENDERS
 
 
+class BlockingEngine:
+    """An engine whose image_to_image waits for ``release`` (at most 30 s)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.entered = threading.Semaphore(0)
+        self.release = threading.Event()
+
+    def seed(self, image_id):
+        return self.engine.seed(image_id)
+
+    def image_to_image(self, *args):
+        self.entered.release()
+        self.release.wait(30)
+        return self.engine.image_to_image(*args)
+
+
+def test_large_id_lists_beyond_the_concurrency_limit_get_503(monkeypatch):
+    monkeypatch.setattr(service_module, "LARGE_WAIT_S", 0.2)
+    catalog = synthetic_catalog()
+    app = create_app(catalog)
+    engine = app.state.service.sync = BlockingEngine(app.state.service.sync)
+    im = catalog.images_of(CORONAL[0])[3]
+    large = (f"/api/v2/image_to_image/{im.id}.json?x=1&y=2&section_data_set_ids="
+             + ",".join([str(CORONAL[1])] * (service_module.LARGE_LIST_IDS + 1)))
+    small = f"/api/v2/image_to_image/{im.id}.json?x=1&y=2&section_data_set_ids={CORONAL[1]}"
+    with serve_in_thread(app) as base:
+        answers = []
+        threads = [threading.Thread(target=lambda: answers.append(
+            requests.get(base + large, timeout=120)))
+            for _ in range(service_module.MAX_CONCURRENT_LARGE)]
+        for t in threads:
+            t.start()
+        for _ in threads:
+            assert engine.entered.acquire(timeout=30)  # every slot is taken
+        busy = requests.get(base + large, timeout=60)
+        engine.release.set()
+        # a small request takes no slot (it would block in the engine before the release)
+        assert requests.get(base + small, timeout=60).status_code == 200
+        for t in threads:
+            t.join(120)
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+    assert "1000 ids" in envelope_of(busy)["msg"]
+    assert [a.status_code for a in answers] == [200] * service_module.MAX_CONCURRENT_LARGE
+
+
 def test_a_render_in_progress_does_not_hold_the_other_clients():
     """A render blocked inside the tile source: another client is still answered (it
     would wait forever if endpoints ran on the event loop)."""

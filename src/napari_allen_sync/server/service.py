@@ -44,6 +44,13 @@ STRIP_PIXELS = 1 << 18
 MAX_CONCURRENT_RENDERS = 2
 #: How long an image_download waits for a render slot before a 503 ``Retry-After``.
 RENDER_WAIT_S = 10.0
+#: A synchronization request naming more targets than this is "large": at most
+#: MAX_CONCURRENT_LARGE of them are computed at once, so that the others keep a share of
+#: the interpreter (a request waits up to LARGE_WAIT_S for a slot, else 503).
+LARGE_LIST_IDS = 1000
+MAX_CONCURRENT_LARGE = 2
+LARGE_WAIT_S = 30.0
+_LIST_PARAMS = ("section_data_set_ids", "section_image_ids", "structure_ids")
 #: Errors that make a single target of a list service fail rather than the request.
 _TARGET_ERRORS = (UnknownIdError, NoUsableImagesError, MissingAlignmentError)
 
@@ -92,13 +99,29 @@ class Service:
             self.tiles = tiles if tiles is not None else getattr(source_or_catalog, "tiles", None)
             self.name = getattr(source_or_catalog, "name", type(source_or_catalog).__name__)
         self._renders = threading.BoundedSemaphore(MAX_CONCURRENT_RENDERS)
+        self._large = threading.BoundedSemaphore(MAX_CONCURRENT_LARGE)
 
     # -------------------------------------------------------------- synchronization
     def synchronize(self, service: str, path_id: int, p: Params):
-        """The ``msg`` of one of the six synchronization services."""
-        sync = self.sync
+        """The ``msg`` of one of the six synchronization services (a request naming more
+        than :data:`LARGE_LIST_IDS` targets takes one of :data:`MAX_CONCURRENT_LARGE`
+        slots)."""
         if service not in SERVICES:
             raise NotServedError(f"unknown service {service!r}")
+        targets = max(p.text(name, "").count(",") + 1 for name in _LIST_PARAMS)
+        if targets <= LARGE_LIST_IDS:
+            return self._synchronize(service, path_id, p)
+        if not self._large.acquire(timeout=LARGE_WAIT_S):
+            raise ServerBusyError(f"{MAX_CONCURRENT_LARGE} requests of more than "
+                                  f"{LARGE_LIST_IDS} ids are being answered: try again "
+                                  "shortly", retry_after=1)
+        try:
+            return self._synchronize(service, path_id, p)
+        finally:
+            self._large.release()
+
+    def _synchronize(self, service: str, path_id: int, p: Params):
+        sync = self.sync
         if service == "image_to_reference":
             return sync.image_to_reference(path_id, p.number("x"), p.number("y"))
         if service == "reference_to_image":

@@ -90,3 +90,81 @@ def test_all_or_nothing_property(tmp_path_factory, data, fail):
         pass
     assert target.read_bytes() == (b"before" if fail else data)
     assert _leftovers(folder) == []
+
+
+_WRITER = """
+import sys, time
+from napari_allen_sync.atomic import atomic_write
+with atomic_write(sys.argv[1]) as f:
+    f.write(b"x" * 100_000)
+    f.flush()
+    print("writing", flush=True)
+    time.sleep(600)
+"""
+
+
+def _start_writer(target):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(target)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    return proc
+
+
+def test_partial_of_a_killed_writer_is_removed_at_once_a_live_one_never(tmp_path):
+    """Real processes: one killed with SIGKILL mid-write, one still writing. Only the
+    dead one's partial goes, however recent; the live writer then lands its file."""
+    import signal
+
+    dead = _start_writer(tmp_path / "dead.bin")
+    alive = _start_writer(tmp_path / "alive.bin")
+    try:
+        os.kill(dead.pid, signal.SIGKILL)
+        dead.wait(timeout=30)
+        partials = _leftovers(tmp_path)
+        assert len(partials) == 2
+        # not old: the age rule alone keeps both
+        assert remove_stale_partials(tmp_path, older_than=3600) == []
+        removed = remove_stale_partials(tmp_path, older_than=3600, unlocked=True)
+        assert [p.name for p in removed] == [n for n in partials if n.startswith(".dead")]
+        assert [n for n in _leftovers(tmp_path)] == [n for n in partials if n.startswith(".alive")]
+        assert not (tmp_path / "dead.bin").exists()
+    finally:
+        alive.kill()
+        alive.wait(timeout=30)
+    # the live writer was killed too now: its partial is abandoned in turn
+    assert len(remove_stale_partials(tmp_path, unlocked=True)) == 1
+    assert _leftovers(tmp_path) == []
+
+
+def test_check_runs_before_the_file_lands(tmp_path):
+    target = tmp_path / "a.json"
+    write_text(target, "old")
+    seen = []
+
+    def refuse(tmp):
+        seen.append(tmp.read_text())
+        assert is_partial(tmp) and tmp.parent == tmp_path
+        raise ValueError("not valid")
+
+    with pytest.raises(ValueError, match="not valid"):
+        write_text(target, "new", check=refuse)
+    assert seen == ["new"] and target.read_text() == "old" and _leftovers(tmp_path) == []
+    write_text(target, "new", check=lambda tmp: None)
+    assert target.read_text() == "new"
+
+
+def test_user_files_and_symlinks_named_like_partials_are_kept(tmp_path):
+    """Files not ours (no leading dot) and symlinks are never removed, even unlocked."""
+    mine = tmp_path / "notes.partial"
+    mine.write_text("user's")
+    real = tmp_path / "precious.txt"
+    real.write_text("keep")
+    link = tmp_path / ".link.x.partial"
+    link.symlink_to(real)
+    old = time.time() - 10**6
+    os.utime(mine, (old, old))
+    assert remove_stale_partials(tmp_path, older_than=0, unlocked=True) == []
+    assert mine.exists() and link.is_symlink() and real.read_text() == "keep"

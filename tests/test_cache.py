@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import _http_fixtures
@@ -21,9 +21,15 @@ from _http_fixtures import (
     fill_cache_worker,
     msg_equal,
 )
-from napari_allen_sync.cache import CACHE_FORMAT, ENV_VAR, AllenCache, default_cache_dir
+from napari_allen_sync.cache import (
+    CACHE_FORMAT,
+    ENV_VAR,
+    AllenCache,
+    default_cache_dir,
+    is_owned,
+)
 from napari_allen_sync.catalog import Catalog, envelope
-from napari_allen_sync.errors import CatalogFormatError, ServiceError
+from napari_allen_sync.errors import AllenSyncError, CacheError, CatalogFormatError, ServiceError
 from napari_allen_sync.records import Structure
 from napari_allen_sync.remote import RemoteSource
 from napari_allen_sync.synchronizer import Synchronizer
@@ -137,18 +143,44 @@ def test_concurrent_processes_never_corrupt_the_cache(server, tmp_path):
         "0_0.jpg", "1_0.jpg"]
 
 
-def _old_cache(tmp_path, served, version):
+#: Files a user may keep in (or under) a cache folder; none matches the cache's patterns.
+USER_FILES = {
+    "notes.txt": b"my notes",
+    "VERSION.txt": b"1.2.3",
+    "images/brain.png": b"\x89PNG user image",
+    "rma/notes.txt": b"junk the user put here",
+    "rma/mine/SectionDataSet-7.json": b"{}",          # in a sub-folder: not the cache's
+    "tiles/5/x.jpg": b"a user jpeg",
+    "tiles/my-images/0_0.jpg": b"another",
+    "tmp/draft.partial": b"no leading dot: not atomic_write's",
+    "locks/README": b"hands off",
+}
+
+
+def _tree(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _old_cache(tmp_path, served, version, user_files=USER_FILES):
     root = tmp_path / "old"
     (root / "rma").mkdir(parents=True)
-    (root / "tiles" / "5").mkdir(parents=True)
-    (root / "tiles" / "5" / "x.jpg").write_bytes(b"old tile")
+    for rel, data in user_files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    (root / "tiles" / "5" / "d0" / "s512").mkdir(parents=True, exist_ok=True)
+    (root / "tiles" / "5" / "d0" / "s512" / "0_0.jpg").write_bytes(b"old tile")
     (root / "rma" / "SectionDataSet-1001.json").write_text(
         json.dumps(data_set_answer(served.catalog, CORONAL[0])))
     (root / "rma" / "SectionDataSet-1002.json").write_text('{"success": true, "msg": [{"id": ')
-    (root / "rma" / "notes.txt").write_text("junk")
     if version is not None:
         (root / "VERSION").write_text(version)
     return root
+
+
+def _user_files_intact(root, user_files=USER_FILES):
+    tree = _tree(root)
+    return all(tree.get(rel) == data for rel, data in user_files.items())
 
 
 @pytest.mark.parametrize("version", [None, '{"format": 0}'])
@@ -157,18 +189,61 @@ def test_an_older_layout_is_migrated(served, tmp_path, version):
     cache = AllenCache(root)
     assert cache.read_format() == CACHE_FORMAT
     assert cache.rma_names() == ["SectionDataSet-1001"]  # the valid answer is kept
-    assert not (root / "rma" / "notes.txt").exists()
-    assert list(cache.tiles_dir.iterdir()) == []
+    assert not (root / "tiles" / "5" / "d0").exists()     # the cache's tiles are dropped
+    assert _user_files_intact(root)
     assert cache.catalog().images_of(CORONAL[0]) == served.catalog.images_of(CORONAL[0])
 
 
-@pytest.mark.parametrize("version", ['{"format": 99}', "garbage", '{"format": "1"}'])
-def test_a_newer_or_unreadable_layout_is_rebuilt(served, tmp_path, version):
-    root = _old_cache(tmp_path, served, version)
+def test_a_newer_layout_is_rebuilt_keeping_the_users_files(served, tmp_path):
+    root = _old_cache(tmp_path, served, '{"format": 99}')
     cache = AllenCache(root)
     assert cache.read_format() == CACHE_FORMAT
     assert cache.rma_names() == []
-    assert list(cache.tiles_dir.iterdir()) == []
+    assert not any(is_owned(rel) for rel in _tree(root))
+    assert not (root / "tiles" / "5" / "d0").exists()
+    assert _user_files_intact(root)
+
+
+@pytest.mark.parametrize("version", ["garbage", '{"format": "1"}', '{"format": true}', "[1]",
+                                     '{"version": 1}', "1.2.3", "\xff\xfe"])
+def test_a_version_file_the_cache_did_not_write_touches_nothing(served, tmp_path, version):
+    root = _old_cache(tmp_path, served, version)
+    before = _tree(root)
+    with pytest.raises(CacheError) as info:
+        AllenCache(root)
+    assert isinstance(info.value, AllenSyncError)
+    assert str(root / "VERSION") in str(info.value) and "not written by" in str(info.value)
+    assert _tree(root) == before
+
+
+_name = st.text("abcXYZ019_-", min_size=1, max_size=8)
+_user_path = st.tuples(
+    st.sampled_from(["", "rma/", "rma/sub/", "tiles/", "tiles/5/", "tiles/5/d0/",
+                     "tiles/5/d0/s512/", "tmp/", "corrupt/", "locks/", "other/"]),
+    _name,
+    st.sampled_from([".txt", ".png", ".jpg.bak", "", ".JSON", ".tif"]),
+).map(lambda t: t[0] + t[1] + t[2]).filter(lambda rel: rel not in ("rma", "tiles", "tmp",
+                                                                     "corrupt", "locks",
+                                                                     "VERSION", "other"))
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files=st.dictionaries(_user_path, st.binary(max_size=16), min_size=1, max_size=8),
+       version=st.sampled_from([None, '{"format": 0}', '{"format": 1}', '{"format": 99}']))
+def test_no_layout_ever_deletes_a_file_the_cache_did_not_write(served, tmp_path_factory,
+                                                               files, version):
+    """The whole class: any user files under any of the cache's folders, any layout
+    on disk: opening (migrating, rebuilding) and clearing keep every one of them."""
+    # a user file cannot also be a folder of another one
+    assume(not any(o.startswith(n + "/") for o in files for n in files))
+    root = _old_cache(tmp_path_factory.mktemp("c"), served, version, files)
+    assert not any(is_owned(rel) for rel in files)
+    cache = AllenCache(root)
+    assert _user_files_intact(root, files)
+    cache.clear()
+    assert _user_files_intact(root, files)
+    assert cache.rma_names() == [] and not any(is_owned(rel) for rel in _tree(root))
 
 
 def test_a_damaged_cached_answer_is_set_aside_and_fetched_again(server, tmp_path):

@@ -3,14 +3,20 @@ layout versions."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import multiprocessing
+import os
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 import _http_fixtures
 from _http_fixtures import (
@@ -257,3 +263,176 @@ def test_a_damaged_cached_answer_is_set_aside_and_fetched_again(server, tmp_path
     again.ensure_data_set(CORONAL[0])
     assert again.fetched == [f"SectionDataSet-{CORONAL[0]}"]
     assert again.catalog.images_of(CORONAL[0]) == server.catalog.images_of(CORONAL[0])
+
+
+# ---------------------------------------------------------------- read-only folders
+_READER = """
+import json, sys
+from napari_allen_sync.cache import AllenCache
+from napari_allen_sync.catalog import envelope
+from napari_allen_sync.errors import CacheError
+from napari_allen_sync.remote import RemoteSource
+root, ds = sys.argv[1], int(sys.argv[2])
+cache = AllenCache(root)
+out = {"read_only": cache.read_only, "names": cache.rma_names(),
+       "images": len(cache.catalog().images_of(ds)),
+       "tile": cache.read_tile(5, 0, 0, 0, 512).decode()}
+with cache.lock("SectionDataSet-1"):
+    pass
+errors = []
+for write in (lambda: cache.store_rma("Atlas-1", envelope([])),
+              lambda: cache.store_tile(5, 0, 0, 1, 512, b"x"), cache.clear):
+    try:
+        write()
+    except CacheError as exc:
+        errors.append(str(exc))
+out["errors"] = errors
+source = RemoteSource("http://127.0.0.1:9", root, timeout=(0.3, 0.3), retries=0)
+out["status"] = source.status()
+out["data_sets"] = source.data_set_ids()
+print(json.dumps(out))
+"""
+
+
+def _shared_tmp():
+    """A folder every user can traverse (pytest's tmp_path is root's own, 0700)."""
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="allen-ro-")
+    os.chmod(path, 0o755)
+    return Path(path)
+
+
+@pytest.fixture
+def filled_cache(served):
+    """A cache filled (by root), then with its locks/ folder removed, and a bundle."""
+    import shutil
+
+    base = _shared_tmp()
+    root = base / "cache"
+    cache = AllenCache(root)
+    cache.store_rma(f"SectionDataSet-{CORONAL[0]}", data_set_answer(served.catalog, CORONAL[0]))
+    cache.store_tile(5, 0, 0, 0, 512, b"tile bytes")
+    shutil.rmtree(root / "locks")
+    bundle = base / "b.zip"
+    jpeg = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(jpeg, "JPEG")
+    name = "tiles/5/d0/s512/0_1.jpg"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        zf.writestr("bundle.json", json.dumps({
+            "format": "napari-allen-sync-bundle", "version": 1,
+            "files": {name: hashlib.sha256(jpeg.getvalue()).hexdigest()}}))
+        zf.writestr(name, jpeg.getvalue())
+    for p in [base, *base.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    yield root, bundle
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _runners():
+    """How to run a command against a read-only cache: in a read-only bind mount (a
+    private mount namespace) and as another user (the folder is root's)."""
+    import shutil
+
+    def read_only_mount(root, argv):
+        script = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && shift && ' \
+                 'exec "$@"'
+        return ["unshare", "-m", "sh", "-c", script, "sh", str(root), *argv]
+
+    def other_user(root, argv):
+        return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv]
+
+    out = []
+    for name, tool, fn in (("read-only mount", "unshare", read_only_mount),
+                           ("another user's folder", "setpriv", other_user)):
+        marks = ()
+        if shutil.which(tool) is None:
+            marks = pytest.mark.skip(reason=f"{tool} is not installed")
+        out.append(pytest.param(fn, id=name, marks=marks))
+    return out
+
+
+def _run(wrap, root, argv):
+    cmd = wrap(root, argv)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0 and ("Operation not permitted" in done.stderr
+                                 or ("cannot" in done.stderr and "mount" in done.stderr)):
+        pytest.skip(f"cannot make a read-only folder here: {done.stderr.strip()}")
+    return done
+
+
+@pytest.mark.parametrize("wrap", _runners())
+def test_a_read_only_cache_reads_and_refuses_writes_clearly(filled_cache, wrap):
+    root, bundle = filled_cache
+    before = _tree(root)
+    done = _run(wrap, root, [sys.executable, "-c", _READER, str(root), str(CORONAL[0])])
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["read_only"] is True
+    assert out["names"] == [f"SectionDataSet-{CORONAL[0]}"] and out["images"] > 0
+    assert out["tile"] == "tile bytes"
+    assert out["status"] == "offline from cache" and out["data_sets"] == [CORONAL[0]]
+    assert len(out["errors"]) == 3
+    for message in out["errors"]:
+        assert str(root) in message and "is read-only" in message
+    assert not (root / "locks").exists()  # reading created no lock file
+    assert _tree(root) == before
+
+    # the command line: the package's one-line error, no traceback
+    done = _run(wrap, root, [sys.executable, "-m", "napari_allen_sync.cli", "bundle",
+                             "import", str(bundle), "--cache-dir", str(root)])
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "is read-only" in done.stderr and str(root) in done.stderr
+    assert _tree(root) == before
+
+
+# ---------------------------------------------------------------- killed writers
+_WRITER = """
+import sys, time
+from napari_allen_sync.cache import AllenCache
+from napari_allen_sync.catalog import envelope
+cache = AllenCache(sys.argv[1])
+
+def hold(records):  # the answer is written and checked, not yet landed
+    print("written", flush=True)
+    sys.stdin.readline()
+
+cache.store_rma("Structure-graph-1", envelope([{"id": 997, "acronym": "root", "name": "root",
+                "structure_id_path": "/997/", "color_hex_triplet": "FFFFFF"}]), check=hold)
+print("landed", flush=True)
+"""
+
+
+def _writer(root):
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(root)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "written"
+    return proc
+
+
+def test_a_killed_writer_leaves_nothing_a_live_one_is_left_alone(tmp_path):
+    """Real processes: a writer killed (SIGKILL) between writing and landing leaves a
+    partial that the next cache to open removes; a writer still alive keeps its partial
+    and lands its answer after another process opened the cache."""
+    import signal
+
+    AllenCache(tmp_path)
+    dead = _writer(tmp_path)
+    os.kill(dead.pid, signal.SIGKILL)
+    dead.wait(timeout=30)
+    partials = list((tmp_path / "tmp").iterdir())
+    assert len(partials) == 1 and is_owned(f"tmp/{partials[0].name}")
+    alive = _writer(tmp_path)
+    try:
+        cache = AllenCache(tmp_path)  # opens while one writer is dead, one alive
+        left = list((tmp_path / "tmp").iterdir())
+        assert partials[0] not in left and len(left) == 1
+        assert cache.rma_names() == []
+        out, _ = alive.communicate("go\n", timeout=60)
+    finally:
+        alive.kill()
+    assert alive.returncode == 0 and out.strip() == "landed"
+    assert cache.rma_names() == ["Structure-graph-1"]
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert cache.catalog().structure(997).acronym == "root"

@@ -34,8 +34,8 @@ try:  # POSIX only: Windows refuses to delete a file another process holds open 
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["PARTIAL_SUFFIX", "atomic_write", "is_partial", "remove_stale_partials",
-           "write_bytes", "write_text"]
+__all__ = ["PARTIAL_SUFFIX", "atomic_write", "held_partial", "is_partial",
+           "remove_stale_partials", "scratch_file", "write_bytes", "write_text"]
 
 #: Suffix of every temporary file :func:`atomic_write` creates.
 PARTIAL_SUFFIX = ".partial"
@@ -140,6 +140,50 @@ def atomic_write(path, mode: str = "wb", *, encoding: str | None = None,
 
 #: Windows cannot rename a file that is still open.
 _CLOSE_BEFORE_RENAME = sys.platform == "win32"
+
+
+def held_partial(folder, name: str = "scratch"):
+    """Create an empty temporary file in ``folder``, named and locked like
+    :func:`atomic_write`'s, and return ``(open binary file, path)``.
+
+    While the file object stays open, :func:`remove_stale_partials` leaves the file
+    alone; once this process dies it is removed. The caller deletes it when done.
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=PARTIAL_SUFFIX)
+    except OSError as exc:
+        raise WriteError(Path(folder) / name, _reason(exc)) from exc
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return os.fdopen(fd, "r+b"), Path(tmp)
+    except OSError as exc:
+        os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
+        raise WriteError(tmp, _reason(exc)) from exc
+
+
+@contextlib.contextmanager
+def scratch_file(folder, data: bytes, *, name: str = "scratch") -> Iterator[Path]:
+    """A temporary file holding ``data`` in ``folder``, removed when the block ends.
+
+    Named and locked like :func:`atomic_write`'s temporaries, so that
+    :func:`remove_stale_partials` leaves it alone while this process lives and removes
+    it if the process is killed.
+    """
+    handle, tmp = held_partial(folder, name)
+    try:
+        with handle:
+            handle.write(data)
+            handle.flush()
+            yield tmp
+    except OSError as exc:
+        if isinstance(exc, WriteError):
+            raise
+        raise WriteError(tmp, _reason(exc)) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def write_bytes(path, data: bytes, **kwargs) -> Path:

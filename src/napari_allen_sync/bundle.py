@@ -363,6 +363,7 @@ def _land(zf, members, files, order, path, cache):
     member is left as it is."""
     landed: list[tuple[Path, Path | None]] = []  # (target, copy of what it replaced)
     held = []  # open, locked backups: no other process removes them meanwhile
+    backups: list[Path] = []
     try:
         for name in order:
             # read again (checksum checked again): a member is never held in memory twice
@@ -380,25 +381,25 @@ def _land(zf, members, files, order, path, cache):
                     continue
                 handle, backup = held_partial(cache.tmp_dir, f"{target.name}.backup")
                 held.append(handle)
+                backups.append(backup)
                 handle.write(old)
                 handle.flush()
-            landed.append((target, backup))
             if m:
                 cache.store_rma(m.group(1), _check_rma(path, name, data))
             else:
                 cache.store_tile(image_id, d, row, col, size, data)
+            landed.append((target, backup))  # atomic: it landed whole, or not at all
     except BaseException as exc:
         problems = _roll_back(landed)
-        _close(held)
         if isinstance(exc, AllenSyncError | OSError | CatalogFormatError):
             note = f"; could not roll back {problems}" if problems else "; nothing was imported"
             raise CacheError(f"importing {path} into {cache.root} failed: {exc}{note}") from exc
         raise
-    _close(held)
-    for _target, backup in landed:
-        if backup is not None:
+    finally:
+        _close(held)
+        for backup in backups:  # those restored are gone already
             with contextlib.suppress(OSError):
-                backup.unlink()
+                backup.unlink(missing_ok=True)
 
 
 def _close(handles):

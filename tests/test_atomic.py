@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -49,7 +50,8 @@ def test_clear_errors(tmp_path, case):
         target, reason = tmp_path, "is a folder"
     else:
         if os.geteuid() == 0:
-            pytest.skip("root writes into read-only folders")
+            _read_only_as_another_user()
+            return
         ro = tmp_path / "ro"
         ro.mkdir()
         ro.chmod(0o500)
@@ -58,6 +60,39 @@ def test_clear_errors(tmp_path, case):
         write_text(target, "x")
     assert isinstance(info.value, AllenSyncError) and isinstance(info.value, OSError)
     assert str(target) in str(info.value)
+
+
+def _read_only_as_another_user():
+    """Root writes anywhere: check the read-only case as user nobody (setpriv)."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    if shutil.which("setpriv") is None:
+        pytest.skip("root writes into read-only folders and setpriv is not installed")
+    base = Path(tempfile.mkdtemp(prefix="atomic-ro-"))
+    try:
+        base.chmod(0o755)
+        (base / "ro").mkdir(mode=0o555)
+        target = base / "ro" / "a.csv"
+        code = ("import sys\n"
+                "from napari_allen_sync.atomic import write_text\n"
+                "from napari_allen_sync.errors import AllenSyncError, WriteError\n"
+                "try:\n    write_text(sys.argv[1], 'x')\n"
+                "except WriteError as exc:\n"
+                "    assert isinstance(exc, AllenSyncError) and isinstance(exc, OSError)\n"
+                "    print(exc)\n")
+        done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                               sys.executable, "-c", code, str(target)],
+                              capture_output=True, text=True, timeout=60)
+        if "Operation not permitted" in done.stderr and "setpriv" in done.stderr:
+            pytest.skip(f"cannot switch user here: {done.stderr.strip()}")
+        assert done.returncode == 0, done.stderr
+        assert "permission denied" in done.stdout and str(target) in done.stdout
+        assert list((base / "ro").iterdir()) == []
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_stale_partials_removed_but_not_fresh_or_foreign(tmp_path):
@@ -129,7 +164,7 @@ def test_partial_of_a_killed_writer_is_removed_at_once_a_live_one_never(tmp_path
         assert remove_stale_partials(tmp_path, older_than=3600) == []
         removed = remove_stale_partials(tmp_path, older_than=3600, unlocked=True)
         assert [p.name for p in removed] == [n for n in partials if n.startswith(".dead")]
-        assert [n for n in _leftovers(tmp_path)] == [n for n in partials if n.startswith(".alive")]
+        assert _leftovers(tmp_path) == [n for n in partials if n.startswith(".alive")]
         assert not (tmp_path / "dead.bin").exists()
     finally:
         alive.kill()

@@ -128,10 +128,16 @@ class AllenCache:
             raise CacheError(f"the cache folder {self.root} is not a folder")
         self._check_format()  # before anything is created in a folder that is not ours
         self.read_only = not self._can_write()
-        if self.read_only:
-            self._open_read_only()
-        else:
-            self._open()
+        try:
+            if self.read_only:
+                self._open_read_only()
+            else:
+                self._open()
+        except CacheError:
+            raise
+        except OSError as exc:
+            raise CacheError(f"cannot open the cache folder {self.root}: "
+                             f"{exc.strerror or exc} ({exc.filename})") from exc
 
     def __repr__(self):
         return f"<AllenCache {self.root}>"
@@ -437,6 +443,9 @@ class _Lock:
                 f"another process holds the cache lock {self._path} for more than "
                 f"{self._timeout:g} s; if no other napari-allen-sync is running, delete it"
             ) from exc
+        except OSError as exc:
+            raise CacheError(f"cannot take the cache lock {self._path}: "
+                             f"{exc.strerror or exc}") from exc
         return self
 
     def __exit__(self, *exc):

@@ -9,7 +9,10 @@ exception half-way leaves the old file untouched and removes the temporary file.
 
 A process killed mid-write cannot remove its temporary file. Temporary files are named
 ``.{target}.{random}.partial`` so that :func:`remove_stale_partials` can find and
-delete those left behind (the cache calls it when it opens).
+delete those left behind (the cache calls it when it opens). On POSIX the writer holds
+an exclusive :func:`fcntl.flock` on its temporary file from creation until after the
+rename; the kernel drops it when the process dies, so a partial nobody holds is known
+to be abandoned, however recent (``remove_stale_partials(..., unlocked=True)``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,8 +29,13 @@ from typing import IO
 
 from .errors import WriteError
 
-__all__ = ["PARTIAL_SUFFIX", "atomic_write", "is_partial", "remove_stale_partials",
-           "write_bytes", "write_text"]
+try:  # POSIX only: Windows refuses to delete a file another process holds open anyway
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+__all__ = ["PARTIAL_SUFFIX", "atomic_write", "held_partial", "is_partial",
+           "remove_stale_partials", "scratch_file", "write_bytes", "write_text"]
 
 #: Suffix of every temporary file :func:`atomic_write` creates.
 PARTIAL_SUFFIX = ".partial"
@@ -47,8 +56,8 @@ def _reason(exc: OSError) -> str:
 
 @contextlib.contextmanager
 def atomic_write(path, mode: str = "wb", *, encoding: str | None = None,
-                 newline: str | None = None, tmp_dir=None, fsync: bool = True
-                 ) -> Iterator[IO]:
+                 newline: str | None = None, tmp_dir=None, fsync: bool = True,
+                 check=None) -> Iterator[IO]:
     """Open a temporary file that replaces ``path`` when the ``with`` block ends cleanly.
 
     Parameters
@@ -65,6 +74,9 @@ def atomic_write(path, mode: str = "wb", *, encoding: str | None = None,
     fsync : bool
         Flush the data to the device before the rename (default), so that a power cut
         cannot leave an empty file under the final name.
+    check : callable, optional
+        ``check(tmp_path)`` runs on the complete, flushed temporary file before it
+        lands; whatever it raises aborts the write (nothing lands) and propagates.
 
     Yields
     ------
@@ -100,6 +112,8 @@ def atomic_write(path, mode: str = "wb", *, encoding: str | None = None,
         raise WriteError(path, _reason(exc)) from exc
     tmp = Path(tmp)
     try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "a writer is alive"
         if mode == "w":
             handle = os.fdopen(fd, "w", encoding=encoding or "utf-8", newline=newline)
         else:
@@ -109,11 +123,64 @@ def atomic_write(path, mode: str = "wb", *, encoding: str | None = None,
             handle.flush()
             if fsync:
                 os.fsync(handle.fileno())
-        os.replace(tmp, path)
+            if check is not None:
+                check(tmp)
+            if not _CLOSE_BEFORE_RENAME:
+                os.replace(tmp, path)  # the lock is held until the file has its name
+        if _CLOSE_BEFORE_RENAME:
+            os.replace(tmp, path)
     except OSError as exc:
         if isinstance(exc, WriteError):
             raise
         raise WriteError(path, _reason(exc)) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+#: Windows cannot rename a file that is still open.
+_CLOSE_BEFORE_RENAME = sys.platform == "win32"
+
+
+def held_partial(folder, name: str = "scratch"):
+    """Create an empty temporary file in ``folder``, named and locked like
+    :func:`atomic_write`'s, and return ``(open binary file, path)``.
+
+    While the file object stays open, :func:`remove_stale_partials` leaves the file
+    alone; once this process dies it is removed. The caller deletes it when done.
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=PARTIAL_SUFFIX)
+    except OSError as exc:
+        raise WriteError(Path(folder) / name, _reason(exc)) from exc
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return os.fdopen(fd, "r+b"), Path(tmp)
+    except OSError as exc:
+        os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
+        raise WriteError(tmp, _reason(exc)) from exc
+
+
+@contextlib.contextmanager
+def scratch_file(folder, data: bytes, *, name: str = "scratch") -> Iterator[Path]:
+    """A temporary file holding ``data`` in ``folder``, removed when the block ends.
+
+    Named and locked like :func:`atomic_write`'s temporaries, so that
+    :func:`remove_stale_partials` leaves it alone while this process lives and removes
+    it if the process is killed.
+    """
+    handle, tmp = held_partial(folder, name)
+    try:
+        with handle:
+            handle.write(data)
+            handle.flush()
+            yield tmp
+    except OSError as exc:
+        if isinstance(exc, WriteError):
+            raise
+        raise WriteError(tmp, _reason(exc)) from exc
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
@@ -139,13 +206,37 @@ def is_partial(path) -> bool:
     return name.startswith(".") and name.endswith(PARTIAL_SUFFIX)
 
 
+def _abandoned(path: Path) -> bool:
+    """Whether no living writer holds the partial ``path`` (POSIX; False elsewhere)."""
+    if fcntl is None:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # a writer holds it
+    else:
+        # the lock is ours: is the name still this file (not renamed meanwhile)?
+        try:
+            return os.path.samestat(os.fstat(fd), os.stat(path, follow_symlinks=False))
+        except OSError:
+            return False
+    finally:
+        os.close(fd)
+
+
 def remove_stale_partials(folder, older_than: float = 3600.0, *,
-                          recursive: bool = True) -> list[Path]:
+                          recursive: bool = True, unlocked: bool = False) -> list[Path]:
     """Delete temporary files of :func:`atomic_write` that writers left behind.
 
-    Only files named like ours (:func:`is_partial`) and not modified for
-    ``older_than`` seconds are removed: a write still in progress in another process is
-    left alone. Files the user put there are never touched.
+    Only files named like ours (:func:`is_partial`) are considered, and of those only
+    the ones not modified for ``older_than`` seconds or, with ``unlocked``, the non-empty
+    ones no living writer holds (POSIX: the writer's :func:`fcntl.flock` died with it). A write
+    still in progress in another process is left alone. Files the user put there are
+    never touched.
 
     Returns
     -------
@@ -161,7 +252,12 @@ def remove_stale_partials(folder, older_than: float = 3600.0, *,
         f"*{PARTIAL_SUFFIX}")
     for p in candidates:
         try:
-            if is_partial(p) and p.is_file() and now - p.stat().st_mtime > older_than:
+            if not (is_partial(p) and p.is_file() and not p.is_symlink()):
+                continue
+            st = p.stat()
+            # size 0: maybe just created, not yet locked by its writer (mkstemp, then flock)
+            if now - st.st_mtime > older_than or (unlocked and st.st_size > 0
+                                                   and _abandoned(p)):
                 p.unlink()
                 removed.append(p)
         except OSError:

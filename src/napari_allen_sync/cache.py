@@ -1,39 +1,52 @@
 """The persistent on-disk cache of Allen metadata (raw RMA answers) and image tiles.
 
-Layout (``root`` is :func:`default_cache_dir` unless given)::
+Layout (``root`` is :func:`default_cache_dir` unless given; see ``docs/cache.md``)::
 
     root/
-      VERSION                  {"format": 1, ...}: the layout version of everything below
-      rma/                     raw RMA answers, one file each, readable by
-                               Catalog.from_folder(root / "rma")
-        SectionDataSet-{id}.json, Atlas-{id}.json, Structure-graph-{g}.json,
-        StructureCenter-space-{s}.json, ReferenceToReferenceTransform.json,
-        Equalization-{id}.json
+      VERSION                  {"format": 1, "written_by": ...}: the layout version
+      rma/{name}.json          raw RMA answers, one file each, readable by
+                               Catalog.from_folder(root / "rma"); {name} is
+                               SectionDataSet-{id}, Atlas-{id}, Structure-graph-{g},
+                               StructureCenter-space-{s}, ReferenceToReferenceTransform,
+                               Equalization-{id}
       tiles/{image_id}/d{downsample}/s{tile_size}/{row}_{col}.jpg
                                image_download answers, as the JPEG bytes received
-      tmp/                     files being written (never read)
-      locks/                   filelock files
+      tmp/.{name}.{random}.partial
+                               files being written (never read)
+      corrupt/{name}.json      cached answers found unreadable, set aside
+      locks/{name}.lock        filelock files
+
+The cache's own files are exactly those matching the patterns above (:func:`is_owned`);
+nothing else in the folder is ever deleted, moved or rewritten, whatever ``VERSION``
+says.
 
 Guarantees
 ----------
-- Every write goes to ``tmp/`` first and lands with :func:`os.replace` (atomic); an RMA
-  answer is parsed and checked with :mod:`napari_allen_sync.catalog` *before* it lands,
-  so a partial, failed or malformed download leaves nothing behind.
+- Every write goes through :func:`napari_allen_sync.atomic.atomic_write`, with its
+  temporary file in ``tmp/``; an RMA answer is parsed and checked *before* it lands, so
+  a partial, failed or malformed download leaves nothing behind. Temporary files of a
+  writer that was killed are removed the next time a cache opens on the folder.
 - :mod:`filelock` locks make concurrent processes safe: one root lock for the layout
   (versioning, migration), one lock per item so that two processes needing the same
   item fetch it once.
 - A cache written in another layout version is never misread: an older layout is
-  migrated (each RMA answer is re-validated and kept if it parses, tiles are dropped);
-  a newer or unreadable layout is rebuilt (emptied).
+  migrated (each cached answer is re-validated and kept if it parses, tiles are
+  dropped); a newer layout is rebuilt (the cache's own files are removed). A ``VERSION``
+  the cache did not write (not ``{"format": <int>, ...}``) makes it refuse the folder
+  with :class:`~napari_allen_sync.errors.CacheError` and touch nothing.
+- A read-only folder (read-only mount, folder of another user) opens read-only: reads
+  work and create nothing (no lock file); every write raises :class:`CacheError`
+  naming the folder.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
-import shutil
-import tempfile
+import re
 from pathlib import Path
 
 import platformdirs
@@ -41,10 +54,11 @@ from filelock import FileLock
 from filelock import Timeout as LockTimeout
 
 from . import __version__
+from .atomic import atomic_write, remove_stale_partials
 from .catalog import Catalog
-from .errors import CacheError, CatalogFormatError
+from .errors import CacheError, CatalogFormatError, WriteError
 
-__all__ = ["CACHE_FORMAT", "ENV_VAR", "AllenCache", "default_cache_dir"]
+__all__ = ["CACHE_FORMAT", "ENV_VAR", "AllenCache", "default_cache_dir", "is_owned"]
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +67,17 @@ CACHE_FORMAT = 1
 #: Environment variable that moves the cache.
 ENV_VAR = "NAPARI_ALLEN_SYNC_CACHE"
 _APP = "napari-allen-sync"
-_OWNED = ("rma", "tiles", "tmp")
+#: Name patterns of the cache's own files, relative to the root (POSIX separators).
+_NAME = r"[A-Za-z0-9_\-]+"
+_OWNED_FILES = (
+    re.compile(rf"^rma/{_NAME}\.json$"),
+    re.compile(rf"^corrupt/{_NAME}\.json$"),
+    re.compile(r"^tiles/\d+/d\d+/s\d+/\d+_\d+\.jpg$"),
+    re.compile(r"^tmp/\..+\.partial$"),                           # atomic_write's
+    re.compile(rf"^tmp/{_NAME}\.[a-z0-9_]{{8}}\.(json|jpg)$"),      # version 0.1's
+)
+_OWNED_DIRS = re.compile(r"^(rma|corrupt|tmp|tiles(/\d+(/d\d+(/s\d+)?)?)?)$")
+_READ_ONLY_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
 def default_cache_dir() -> Path:
@@ -74,6 +98,12 @@ class AllenCache:
     lock_timeout : float
         Seconds to wait for another process's lock before :class:`CacheError`.
 
+    Attributes
+    ----------
+    read_only : bool
+        The folder cannot be written (read-only mount, another user's folder): reads
+        work, writes raise :class:`CacheError`.
+
     Examples
     --------
     >>> cache = AllenCache(tmp_path)                          # doctest: +SKIP
@@ -88,20 +118,58 @@ class AllenCache:
         self.tiles_dir = self.root / "tiles"
         self.tmp_dir = self.root / "tmp"
         self.locks_dir = self.root / "locks"
+        self.read_only = False
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            self.locks_dir.mkdir(exist_ok=True)
         except OSError as exc:
-            raise CacheError(f"cannot create the cache folder {self.root}: {exc}") from exc
-        self._open()
+            raise CacheError(f"cannot create the cache folder {self.root}: "
+                             f"{exc.strerror or exc}") from exc
+        if not self.root.is_dir():
+            raise CacheError(f"the cache folder {self.root} is not a folder")
+        self._check_format()  # before anything is created in a folder that is not ours
+        self.read_only = not self._can_write()
+        try:
+            if self.read_only:
+                self._open_read_only()
+            else:
+                self._open()
+        except CacheError:
+            raise
+        except OSError as exc:
+            raise CacheError(f"cannot open the cache folder {self.root}: "
+                             f"{exc.strerror or exc} ({exc.filename})") from exc
 
     def __repr__(self):
         return f"<AllenCache {self.root}>"
 
     # ------------------------------------------------------------------ locking
-    def lock(self, name: str) -> _Lock:
-        """A cross-process lock named ``name`` (use as a context manager)."""
+    def lock(self, name: str):
+        """A cross-process lock named ``name`` (use as a context manager). On a
+        read-only cache it does nothing: no lock file can be made, and this process
+        writes nothing (other writers' files land atomically, so reads stay whole)."""
+        if self.read_only:
+            return contextlib.nullcontext(self)
         return _Lock(self.locks_dir / f"{_safe(name)}.lock", self.lock_timeout)
+
+    def _can_write(self) -> bool:
+        """Whether this process may create files in the cache (probing creates only
+        ``locks/``, nothing when the answer is no)."""
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            return False
+        try:
+            self.locks_dir.mkdir(exist_ok=True)
+        except OSError as exc:
+            if exc.errno in _READ_ONLY_ERRNOS:
+                return False
+            raise CacheError(f"cannot use the cache folder {self.root}: "
+                             f"{exc.strerror or exc}") from exc
+        return os.access(self.locks_dir, os.W_OK | os.X_OK)
+
+    def _refuse_write(self, what) -> CacheError:
+        return CacheError(
+            f"the cache folder {self.root} is read-only: cannot store {what}. Reading "
+            f"works; to cache more, point {ENV_VAR} (or --cache-dir) at a writable folder"
+        )
 
     # ------------------------------------------------------------------ version
     @property
@@ -121,14 +189,30 @@ class AllenCache:
         except (OSError, ValueError, KeyError, TypeError):
             return "unreadable"
 
+    def _check_format(self):
+        """The layout on disk, or :class:`CacheError` for a VERSION we did not write."""
+        fmt = self.read_format()
+        if fmt == "unreadable":
+            try:
+                start = self.version_file.read_bytes()[:40]
+            except OSError as exc:
+                start = f"<{exc.strerror}>".encode()
+            raise CacheError(
+                f"{self.version_file} was not written by napari-allen-sync (it begins "
+                f"{start!r}): {self.root} is not a napari-allen-sync cache, and nothing in it "
+                f"was touched. Use another folder ({ENV_VAR} or --cache-dir), or delete "
+                f"that VERSION file to make the folder a cache"
+            )
+        return fmt
+
     def _open(self):
         with self.lock("layout"):
-            fmt = self.read_format()
+            fmt = self._check_format()
             if fmt == CACHE_FORMAT:
                 pass
             elif fmt is None and not any((self.root / d).exists() for d in ("rma", "tiles")):
                 pass  # a new cache
-            elif (isinstance(fmt, int) and fmt > CACHE_FORMAT) or fmt == "unreadable":
+            elif isinstance(fmt, int) and fmt > CACHE_FORMAT:
                 log.warning("cache %s has layout %r (this version writes %d): rebuilding it",
                             self.root, fmt, CACHE_FORMAT)
                 self._rebuild()
@@ -140,55 +224,93 @@ class AllenCache:
                 d.mkdir(exist_ok=True)
             if self.read_format() != CACHE_FORMAT:
                 self._write_version()
+        removed = remove_stale_partials(self.tmp_dir, older_than=3600.0, unlocked=True)
+        if removed:
+            log.info("removed %d temporary file(s) of killed writers from %s", len(removed),
+                     self.tmp_dir)
+
+    def _open_read_only(self):
+        fmt = self._check_format()
+        new = fmt is None and not any((self.root / d).exists() for d in ("rma", "tiles"))
+        if fmt != CACHE_FORMAT and not new:
+            raise CacheError(
+                f"the cache folder {self.root} is read-only and in layout {fmt!r} (this "
+                f"version reads {CACHE_FORMAT}): it cannot be migrated. Use a writable copy "
+                f"or another folder ({ENV_VAR} or --cache-dir)"
+            )
+        log.info("cache %s is read-only: reading only", self.root)
+
+    def _owned_files(self, top: str):
+        """The cache's own files under ``root/top`` (never symlinks, never user files)."""
+        base = self.root / top
+        if not base.is_dir() or base.is_symlink():
+            return
+        for folder, dirs, files in os.walk(base):
+            rel_dir = Path(folder).relative_to(self.root).as_posix()
+            dirs[:] = [d for d in dirs if _OWNED_DIRS.match(f"{rel_dir}/{d}")
+                       and not (Path(folder) / d).is_symlink()]
+            for f in files:
+                path = Path(folder) / f
+                if is_owned(f"{rel_dir}/{f}") and not path.is_symlink():
+                    yield path
+
+    def _prune(self, top: str):
+        """Remove the now empty folders of the cache's own under ``root/top``."""
+        base = self.root / top
+        if not base.is_dir():
+            return
+        for folder, _dirs, _files in sorted(os.walk(base), key=lambda t: -len(t[0])):
+            rel = Path(folder).relative_to(self.root).as_posix()
+            if _OWNED_DIRS.match(rel) and rel != top:
+                with contextlib.suppress(OSError):
+                    Path(folder).rmdir()  # only when empty
+
+    def _remove_owned(self, tops):
+        for top in tops:
+            for path in list(self._owned_files(top)):
+                path.unlink(missing_ok=True)
+            self._prune(top)
 
     def _rebuild(self):
+        """Remove the cache's own files (answers, tiles, temporaries, set-aside answers);
+        the user's files in the folder stay, and so do the lock files."""
+        self._remove_owned(("rma", "tiles", "tmp", "corrupt"))
         self.version_file.unlink(missing_ok=True)
-        for d in _OWNED:
-            shutil.rmtree(self.root / d, ignore_errors=True)
 
     def _migrate(self):
-        """Keep every old RMA answer that the current parser accepts; drop the rest and
-        every tile (their layout may differ)."""
+        """Keep every old RMA answer that the current parser accepts; drop the others and
+        every tile (their layout may differ). Files the cache did not write stay."""
+        self._remove_owned(("tiles", "tmp"))
+        for path in sorted(self._owned_files("rma")):
+            try:
+                Catalog.parse_file(path)
+            except CatalogFormatError as exc:
+                log.warning("dropping unreadable cached answer %s: %s", path, exc)
+                path.unlink(missing_ok=True)
         self.version_file.unlink(missing_ok=True)
-        shutil.rmtree(self.tiles_dir, ignore_errors=True)
-        shutil.rmtree(self.tmp_dir, ignore_errors=True)
-        if self.rma_dir.is_dir():
-            for path in sorted(self.rma_dir.rglob("*")):
-                if path.is_dir():
-                    continue
-                keep = path.suffix == ".json" and path.parent == self.rma_dir
-                if keep:
-                    try:
-                        Catalog.parse_file(path)
-                    except CatalogFormatError as exc:
-                        log.warning("dropping unreadable cached answer %s: %s", path, exc)
-                        keep = False
-                if not keep:
-                    path.unlink(missing_ok=True)
-            for sub in sorted(self.rma_dir.iterdir()):
-                if sub.is_dir():
-                    shutil.rmtree(sub, ignore_errors=True)
 
     # ------------------------------------------------------------------ writing
     def _write_bytes(self, path: Path, data: bytes, check=None):
-        """Write ``data`` to ``path`` atomically; ``check(tmp_path)`` runs before it lands."""
-        self.tmp_dir.mkdir(exist_ok=True)
-        stem = path.name.split(".")[0]
-        fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix=f"{stem}.",
-                                   suffix="".join(path.suffixes))
+        """Write ``data`` to ``path`` atomically (temporary file in ``tmp/``);
+        ``check(tmp_path)`` runs on the complete temporary file before it lands and its
+        result is returned."""
+        if self.read_only:
+            raise self._refuse_write(path.relative_to(self.root).as_posix())
+        result = []
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            result = check(Path(tmp)) if check is not None else None
+            self.tmp_dir.mkdir(exist_ok=True)
             path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, path)
-            return result
+            with atomic_write(path, "wb", tmp_dir=self.tmp_dir,
+                              check=None if check is None else lambda t: result.append(
+                                  check(t))) as f:
+                f.write(data)
         except OSError as exc:
-            raise CacheError(f"cannot write {path}: {exc}") from exc
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+            if exc.errno in _READ_ONLY_ERRNOS or (
+                    isinstance(exc, WriteError) and "permission" in exc.reason):
+                raise self._refuse_write(path.relative_to(self.root).as_posix()) from exc
+            reason = exc.reason if isinstance(exc, WriteError) else (exc.strerror or exc)
+            raise CacheError(f"cannot write {path} in the cache: {reason}") from exc
+        return result[0] if result else None
 
     # ------------------------------------------------------------------ RMA answers
     def rma_path(self, name: str) -> Path:
@@ -223,13 +345,15 @@ class AllenCache:
         """
         body = json.dumps(data, separators=(",", ":")).encode("utf-8")
 
+        path = self.rma_path(name)
+
         def parse(tmp):
-            records = Catalog.parse_file(tmp)
+            records = Catalog.parse_file(tmp, name=path.name)
             if check is not None:
                 check(records)
             return records
 
-        return self._write_bytes(self.rma_path(name), body, check=parse)
+        return self._write_bytes(path, body, check=parse)
 
     def rma_names(self) -> list[str]:
         """Names of the cached RMA answers."""
@@ -248,10 +372,16 @@ class AllenCache:
             except CatalogFormatError as exc:
                 if not path.exists():
                     continue
+                if self.read_only:
+                    log.warning("cached answer %s is unreadable (%s): skipped", path, exc)
+                    continue
                 log.warning("cached answer %s is unreadable (%s): moved aside", path, exc)
                 aside = self.root / "corrupt"
-                aside.mkdir(exist_ok=True)
-                os.replace(path, aside / path.name)
+                try:
+                    aside.mkdir(exist_ok=True)
+                    os.replace(path, aside / path.name)
+                except OSError as move_exc:
+                    log.warning("could not move %s aside: %s", path, move_exc)
         return out
 
     def catalog(self) -> Catalog:
@@ -279,7 +409,10 @@ class AllenCache:
         return self._write_bytes(path, jpeg, check=check)
 
     def clear(self) -> None:
-        """Remove every cached answer and tile (the layout stays)."""
+        """Remove every cached answer and tile (the layout stays; files the cache did not
+        write stay too)."""
+        if self.read_only:
+            raise self._refuse_write("anything (clear)")
         with self.lock("layout"):
             self._rebuild()
             self._open_dirs()
@@ -310,10 +443,20 @@ class _Lock:
                 f"another process holds the cache lock {self._path} for more than "
                 f"{self._timeout:g} s; if no other napari-allen-sync is running, delete it"
             ) from exc
+        except OSError as exc:
+            raise CacheError(f"cannot take the cache lock {self._path}: "
+                             f"{exc.strerror or exc}") from exc
         return self
 
     def __exit__(self, *exc):
         self._lock.release()
+
+
+def is_owned(relative_path: str) -> bool:
+    """Whether a path relative to the cache root (POSIX separators) names one of the
+    cache's own files (answers, tiles, temporaries, set-aside answers): only those are
+    ever removed by a rebuild, a migration or :meth:`AllenCache.clear`."""
+    return any(p.match(relative_path) for p in _OWNED_FILES)
 
 
 def _safe(name: str) -> str:

@@ -15,12 +15,11 @@ and the field, and leaves the catalog as it was.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from .atomic import atomic_write
 from .errors import CatalogFormatError, UnknownIdError
 from .records import (
     Atlas,
@@ -363,10 +362,12 @@ class Catalog:
         staged[key] = rec
 
     @staticmethod
-    def parse_file(path) -> list:
-        """Parse one Allen RMA answer file into records (nested records included)."""
+    def parse_file(path, *, name=None) -> list:
+        """Parse one Allen RMA answer file into records (nested records included);
+        ``name``, when given, is the file name that tells the model (for a temporary
+        file that will get that name)."""
         path = Path(path)
-        named = _model_from_name(path)
+        named = _model_from_name(Path(name) if name is not None else path)
         out: list = []
         for item in read_rma_file(path):
             model = named or (_model_from_fields(item) if isinstance(item, dict) else None)
@@ -487,13 +488,7 @@ def _parse_tree(model, item, path) -> list:
 
 
 def _write_json(path: Path, data) -> Path:
-    """Write JSON atomically (temporary file in the same folder, then rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, separators=(",", ":"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSON atomically (:func:`napari_allen_sync.atomic.atomic_write`)."""
+    with atomic_write(path, "w") as f:
+        json.dump(data, f, separators=(",", ":"))
     return path

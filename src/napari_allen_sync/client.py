@@ -7,7 +7,11 @@ parameters and return values (the ``msg`` of the answer), and the same request U
 
 - talks to ``https://api.brain-map.org`` by default;
 - uses one :class:`requests.Session` with urllib3 :class:`~urllib3.util.Retry`
-  (exponential backoff on connection errors, read errors and 500/502/503/504; GET only);
+  (exponential backoff on connection errors, read errors and 429/500/502/503/504; GET
+  only), honouring ``Retry-After``;
+- caps every wait by the deadline: a ``Retry-After`` longer than what is left of the
+  deadline is not slept but raises :class:`~napari_allen_sync.errors.ServiceUnavailableError`
+  at once, naming the status and the wait asked for;
 - puts a connect and a read timeout on every request, and a total ``deadline`` on each
   call (retries and a trickling answer included), so no server can stall it forever;
 - checks every answer: ``success: false``, non-JSON, truncated or wrongly shaped answers
@@ -30,6 +34,8 @@ downloads (:mod:`napari_allen_sync.remote`).
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import json
 import threading
 import time
@@ -67,13 +73,45 @@ DEFAULT_DEADLINE = 90.0
 #: Answers larger than this are refused (bytes).
 MAX_ANSWER_BYTES = 256 * 1024 * 1024
 #: HTTP statuses worth retrying (transient server trouble).
-RETRY_STATUSES = (500, 502, 503, 504)
+RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 _CHUNK = 64 * 1024
 
 
+class _RetryAfterTooLong(Exception):
+    """Raised inside urllib3 when the server asks for a longer wait than the deadline
+    leaves; :meth:`AllenApi.get_bytes` turns it into :class:`ServiceUnavailableError`.
+    (Not a urllib3 or requests exception, so that neither catches nor wraps it.)"""
+
+    def __init__(self, status, retry_after, remaining):
+        super().__init__(status, retry_after, remaining)
+        self.status = status
+        self.retry_after = retry_after
+        self.remaining = remaining
+
+
+def _retry_after_seconds(response) -> float | None:
+    """The wait a ``Retry-After`` header asks for, in seconds (not capped), or None when
+    the header is absent or unreadable (then the ordinary backoff applies)."""
+    value = response.headers.get("Retry-After") if response is not None else None
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(int(value))
+    parsed = email.utils.parsedate_tz(value)
+    if parsed is None:
+        return None
+    return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+
+
 class _DeadlineRetry(Retry):
-    """urllib3 Retry that also gives up when the calling thread's deadline has passed."""
+    """urllib3 Retry whose every wait is capped by the calling thread's deadline.
+
+    - A backoff that would end after the deadline is not slept: the retries stop.
+    - A ``Retry-After`` longer than what is left of the deadline is not slept either:
+      :class:`_RetryAfterTooLong` is raised at once, naming the real cause.
+    """
 
     def __init__(self, *args, deadline_of=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -90,9 +128,17 @@ class _DeadlineRetry(Retry):
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None,
                   _stacktrace=None):
-        new = super().increment(method, url, response, error, _pool, _stacktrace)
         remaining = self._remaining()
-        if remaining is not None and remaining <= new.get_backoff_time():
+        asked = _retry_after_seconds(response) if self.respect_retry_after_header else None
+        if remaining is not None and asked is not None and asked > remaining:
+            status = getattr(response, "status", None)
+            with contextlib.suppress(Exception):  # do not read the body: drop the connection
+                response.close()
+                response.release_conn()
+            raise _RetryAfterTooLong(status, asked, max(0.0, remaining))
+        new = super().increment(method, url, response, error, _pool, _stacktrace)
+        wait = asked if asked is not None else new.get_backoff_time()
+        if remaining is not None and remaining <= wait:
             reason = error if error is not None else urllib3.exceptions.ResponseError(
                 "deadline reached while retrying"
             )
@@ -103,7 +149,7 @@ class _DeadlineRetry(Retry):
         remaining = self._remaining()
         if remaining is None:
             return super().sleep(response)
-        wait = self.get_retry_after(response) if response is not None else None
+        wait = _retry_after_seconds(response) if self.respect_retry_after_header else None
         if wait is None:
             wait = self.get_backoff_time()
         time.sleep(max(0.0, min(wait, remaining)))
@@ -152,7 +198,8 @@ class AllenApi:
         Connect and read timeouts in seconds, for every request (a single number sets both).
     retries : int
         How often a GET is retried after a connection error, a read error (reset, stall)
-        or a 500/502/503/504 answer, with exponential backoff.
+        or a 429/500/502/503/504 answer, with exponential backoff (or the ``Retry-After``
+        the server asks for, when it fits in the deadline).
     backoff_factor : float
         Backoff base in seconds: waits are ``backoff_factor × 2**(n-1)``.
     deadline : float
@@ -238,6 +285,13 @@ class AllenApi:
                 response = self.session.get(
                     url, timeout=(self.timeout[0], min(self.timeout[1], budget)), stream=True
                 )
+            except _RetryAfterTooLong as exc:
+                what = "server busy" if exc.status in (429, 503) else "server asked to wait"
+                err = ServiceUnavailableError(
+                    f"{what} (HTTP {exc.status}), asked to retry after {exc.retry_after:.0f} s, "
+                    f"more than the {round(exc.remaining, 1):g} s left of the deadline", url=url)
+                err.status = exc.status
+                raise err from None
             except requests.exceptions.RetryError as exc:
                 raise ServiceError(f"gave up after retries: {_reason(exc)}", url=url) from exc
             except (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout) as exc:

@@ -93,14 +93,15 @@ def _checked(name: str, arr: np.ndarray) -> np.ndarray:
     arr = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
     if arr.size and not np.isfinite(arr).all():
         where = int(np.flatnonzero(~np.isfinite(arr))[0])
-        bad = arr[where]
+        bad = float(arr[where])
         raise _coordinate_error(
             f"{name} must be finite, got {bad!r} at position {where}", name, where, bad)
     if arr.size and np.abs(arr).max() > MAX_ABS_COORDINATE:
-        where = int(np.argmax(np.abs(arr)))
+        where = int(np.flatnonzero(np.abs(arr) > MAX_ABS_COORDINATE)[0])
+        bad = float(arr[where])
         raise _coordinate_error(
-            f"{name} is out of range: {arr[where]!r} at position {where} "
-            f"(|value| must be at most {MAX_ABS_COORDINATE:g})", name, where, arr[where])
+            f"{name} is out of range: {bad!r} at position {where} "
+            f"(|value| must be at most {MAX_ABS_COORDINATE:g})", name, where, bad)
     return arr
 
 

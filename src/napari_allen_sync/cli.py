@@ -74,7 +74,10 @@ def _one_line(text: str) -> str:
 
 def exit_status(exc: BaseException) -> int:
     """The exit status for an error: 2 for what the user typed or gave (arguments, ids,
-    input files), 1 for a failure of the environment (writing, network, cache, memory)."""
+    input files; a service answering 400 or 404 to what was asked), 1 for a failure of the
+    environment (writing, network, cache, memory)."""
+    if isinstance(exc, ServiceError) and exc.status in (400, 404):
+        return EXIT_USAGE
     if isinstance(exc, (*FAILURES, MemoryError)):
         return EXIT_FAILURE
     if isinstance(exc, AllenSyncError | UnicodeDecodeError):

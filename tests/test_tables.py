@@ -154,3 +154,15 @@ def test_json_records_hold_the_same_values(case):
         assert (rec["f"] is None) if not math.isfinite(f) else _same_float(rec["f"], f)
         assert rec["i"] == columns["i"][k] and rec["b"] == bool(columns["b"][k])
         assert rec["s"] == columns["s"][k]
+
+
+def test_written_files_get_the_permissions_open_would_give(tmp_path):
+    """Not mkstemp's owner-only 0o600: a results table is meant to be shared."""
+    import os
+
+    old = os.umask(0o027)
+    try:
+        write_columns(tmp_path / "t.csv", {"x": np.arange(2.0)})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "t.csv").stat().st_mode & 0o777 == 0o640

@@ -59,6 +59,8 @@ __all__ = [
 
 #: The first bytes of every NumPy ``.npy`` file.
 NPY_MAGIC = b"\x93NUMPY"
+#: Rows turned into Python cells at once when writing.
+BLOCK = 65_536
 #: The csv module's limit on one field (characters); longer fields are refused.
 FIELD_LIMIT = csv.field_size_limit()
 
@@ -155,9 +157,12 @@ def write_columns(target, columns, fieldnames: Sequence[str] | None = None) -> i
                 header_done = True
             if not fieldnames:
                 continue
-            n = len(np.asarray(chunk[fieldnames[0]]))
-            lists = [_column_list(chunk[name], n) for name in fieldnames]
-            writer.writerows(zip(*lists, strict=True))
+            arrays = [np.asarray(chunk[name]) for name in fieldnames]
+            n = len(arrays[0])
+            for start in range(0, n, BLOCK):  # bounded memory for the Python cells
+                stop = min(n, start + BLOCK)
+                lists = [_column_list(a[start:stop], stop - start) for a in arrays]
+                writer.writerows(zip(*lists, strict=True))
             n_rows += n
         if not header_done and fieldnames is not None:
             writer.writerow(fieldnames)
@@ -225,11 +230,13 @@ def write_json_records(target, columns, fieldnames: Sequence[str] | None = None)
         handle.write("[")
         for chunk in chunks:
             names = list(chunk) if fieldnames is None else list(fieldnames)
-            lists = [np.asarray(chunk[k]).tolist() for k in names]
-            for values in zip(*lists, strict=True):
-                record = {k: _json_value(v) for k, v in zip(names, values, strict=True)}
-                handle.write(("\n" if n_rows == 0 else ",\n") + json.dumps(record))
-                n_rows += 1
+            arrays = [np.asarray(chunk[k]) for k in names]
+            for start in range(0, len(arrays[0]), BLOCK):
+                lists = [a[start : start + BLOCK].tolist() for a in arrays]
+                for values in zip(*lists, strict=True):
+                    record = {k: _json_value(v) for k, v in zip(names, values, strict=True)}
+                    handle.write(("\n" if n_rows == 0 else ",\n") + json.dumps(record))
+                    n_rows += 1
         handle.write("\n]\n")
     return n_rows
 

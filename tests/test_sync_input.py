@@ -371,3 +371,37 @@ def test_point_1000001_is_named_point_1000001(tmp_path):
     assert f"point {sync_command.CHUNK + 1} (row {sync_command.CHUNK} of" in line
     assert "y must be finite, got nan" in line
     assert out == ""  # checked before anything is computed or written, stdout included
+
+
+# ---------------------------------------------------------------------- arguments
+@settings(max_examples=150, deadline=None)
+@given(option=st.sampled_from(["--section-image-id", "--section-data-set-ids",
+                               "--reference-space-id"]),
+       value=st.one_of(st.text(max_size=30), st.integers(-10, 2**70).map(str),
+                       st.lists(st.integers(0, 10**12), max_size=4).map(
+                           lambda v: ",".join(map(str, v)))))
+def test_any_id_argument_gives_an_answer_or_a_usage_error(option, value):
+    """Ids typed by a user: ASCII digits or a usage error (status 2); never a traceback,
+    never an internal error, never a silently reinterpreted number."""
+    folder = fresh_dir()
+    (folder / "p.csv").write_text("1000,2000,3000\n")
+    args = {"--section-image-id": SEED, "--section-data-set-ids": "900100002",
+            "--reference-space-id": "9"}
+    args[option] = value
+    op = "reference_to_image" if option == "--reference-space-id" else "image_to_image"
+    argv = ["sync", "--demo", op, "--section-data-set-ids", args["--section-data-set-ids"],
+            "--reference-space-id", args["--reference-space-id"], "--points",
+            folder / ("p.csv" if op == "reference_to_image" else "p2.csv")]
+    if op == "image_to_image":
+        (folder / "p2.csv").write_text("1000,2000\n")
+        argv += ["--section-image-id", args["--section-image-id"]]
+    try:
+        code, _, err = run_cli(*argv)
+    except SystemExit as exc:  # argparse's usage error
+        assert exc.code == 2
+        return
+    assert "internal error" not in err and "Traceback" not in err
+    if code:
+        assert_one_line_error(code, err)
+    else:
+        assert value.strip().replace(",", "").isascii()

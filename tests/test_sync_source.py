@@ -216,3 +216,16 @@ def test_structures_over_http_from_serve_demo(tmp_path):
     else:
         assert "cannot tell the structure" in err
         assert all(g[k] == "" for g in got_rows for k in structure_columns)
+
+
+@pytest.mark.parametrize("url", ["foo", "ftp://host", "http://", "http://[::1", "http://h:99999",
+                                 "file:///etc/passwd"])
+def test_a_source_that_is_not_an_http_url_is_a_usage_error(url, tmp_path, capsys):
+    from napari_allen_sync.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["sync", "--source", url, "image_to_reference", "--section-image-id", "5",
+              "--points", str(tmp_path / "p.csv")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --source" in err and "Traceback" not in err

@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -104,6 +105,18 @@ def _id(text: str) -> int:
     return int(text)
 
 
+def _url(text: str) -> str:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a URL: {text[:200]!r} ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"expected an http:// or https:// URL with a host, got {text[:200]!r}")
+    return text
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``sync``."""
     p = subparsers.add_parser(
@@ -127,6 +140,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     src.add_argument(
         "--source",
+        type=_url,
         metavar="URL",
         help="an Allen-compatible server (https://api.brain-map.org, or `serve`): the "
              "records are fetched once into the cache, then computed locally",

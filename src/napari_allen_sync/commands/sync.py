@@ -148,7 +148,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", type=Path, metavar="DIR",
                    help="the cache folder for --source (default $NAPARI_ALLEN_SYNC_CACHE or "
                         "the user cache)")
-    p.add_argument("operation", choices=OPERATIONS)
+    p.add_argument("operation", choices=OPERATIONS, metavar="OPERATION",
+                   help="one of: " + ", ".join(OPERATIONS))
     p.add_argument("--points", metavar="FILE",
                    help="CSV or .npy points ('-' reads either from stdin)")
     p.add_argument(

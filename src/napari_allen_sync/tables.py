@@ -415,6 +415,9 @@ def _decode(data: bytes, name: str) -> str:
 
 def _csv_points(data: bytes, name: str, columns: int) -> PointsInput:
     text = _decode(data, name)
+    # float() also reads digits of other scripts and "1_000": with neither anywhere in
+    # the file, a row whose fields all pass float() is a row of ASCII decimals
+    clean = text.isascii() and "_" not in text
     wanted = ("x", "y", "z")[:columns]
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     values: list[float] = []
@@ -424,12 +427,16 @@ def _csv_points(data: bytes, name: str, columns: int) -> PointsInput:
     try:
         for row in reader:
             line = reader.line_num
-            if not row or not any(f.strip() for f in row) or row[0].lstrip().startswith("#"):
+            if not row:
+                continue
+            head = row[0].lstrip()
+            if head.startswith("#") or (not head and not any(f.strip() for f in row)):
                 continue
             if first:
                 first = False
                 if _is_header(row):
                     select = _header(row, wanted, name, line)
+                    last = max(select)
                     continue
             if select is None:
                 fields = list(row)
@@ -442,18 +449,24 @@ def _csv_points(data: bytes, name: str, columns: int) -> PointsInput:
                               "header row naming x and y selects columns among others)",
                         line=line)
             else:
-                if len(row) <= max(select):
+                if len(row) <= last:
                     raise PointsFileError(
                         name, f"{_fields(len(row))}, but the header puts "
-                              f"{wanted[select.index(max(select))]} in field {max(select) + 1}",
+                              f"{wanted[select.index(last)]} in field {last + 1}",
                         line=line)
                 fields = [row[k] for k in select]
-            for axis, field in zip(wanted, fields, strict=True):
-                value = _number(field.strip())
-                if value is None:
-                    raise PointsFileError(
-                        name, f"{axis} is {_short(field)}, not a number", line=line)
-                values.append(value)
+            try:
+                if not clean:
+                    raise ValueError  # the careful path, field by field
+                values.extend([float(f) for f in fields])
+            except ValueError:
+                for axis, field in zip(wanted, fields, strict=True):
+                    value = _number(field.strip())
+                    if value is None:
+                        raise PointsFileError(
+                            name, f"{axis} is {_short(field)}, not a number", line=line
+                        ) from None
+                    values.append(value)
             lines.append(line)
     except csv.Error as exc:
         line = reader.line_num

@@ -212,3 +212,72 @@ def test_demo_example_of_the_help_runs(tmp_path):
     assert [int(r["section_image_id"]) for r in rows] == [
         e["image_sync"]["section_image_id"] for e in expected
     ]
+
+
+# ---------------------------------------------------------------------- errors (issue 12)
+@pytest.mark.parametrize(
+    ("raised", "status", "words"),
+    [
+        (MemoryError(), 1, "not enough memory"),
+        (PermissionError(13, "Permission denied", "/x/y.csv"), 1, "/x/y.csv: Permission denied"),
+        (UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid"), 2, "not UTF-8"),
+        (ValueError("a bug\nover two lines"), 1, "internal error: ValueError: a bug over two"),
+    ],
+)
+def test_no_error_ends_in_a_traceback(monkeypatch, capsys, tmp_path, raised, status, words):
+    from napari_allen_sync.commands import sync as sync_command
+
+    def fail(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(sync_command, "read_points", fail)
+    monkeypatch.delenv("NAPARI_ALLEN_SYNC_TRACEBACK", raising=False)
+    code = main(["sync", "--demo", "image_to_reference", "--section-image-id", "1",
+                 "--points", str(tmp_path / "p.csv")])
+    err = capsys.readouterr().err
+    assert code == status
+    assert words in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_error_messages_are_bounded(tmp_path, capsys):
+    (tmp_path / "p.csv").write_text("x,y\n" + "9" * 100_000 + "x,1\n")
+    code = main(["sync", "--demo", "image_to_reference", "--section-image-id", "1",
+                 "--points", str(tmp_path / "p.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err) < 700 and "line 2" in err
+
+
+def test_exit_status_classes():
+    from napari_allen_sync.cli import exit_status
+    from napari_allen_sync.errors import (
+        CacheError,
+        InvalidIdListError,
+        PointsFileError,
+        ServiceError,
+        ServiceUnavailableError,
+        UnknownIdError,
+        UsageError,
+        WriteError,
+    )
+
+    assert exit_status(UsageError("x")) == 2
+    assert exit_status(PointsFileError("p.csv", "bad")) == 2
+    assert exit_status(InvalidIdListError("x")) == 2
+    assert exit_status(UnknownIdError("SectionImage", 4)) == 2
+    assert exit_status(ServiceError("unknown id", status=404)) == 2
+    assert exit_status(ServiceError("overloaded", status=503)) == 1
+    assert exit_status(ServiceUnavailableError("refused")) == 1
+    assert exit_status(WriteError("o.csv", "disk full")) == 1
+    assert exit_status(CacheError("locked")) == 1
+    assert exit_status(MemoryError()) == 1
+
+
+@pytest.mark.parametrize(("name", "status"), [("plate.foo", 2), ("plate.png", 0)])
+def test_image_command_writes_atomically_or_refuses(tmp_path, capsys, name, status):
+    out = tmp_path / name
+    code = main(["image", "--atlas-plate", "70", "--downsample", "5", "-o", str(out)])
+    assert code == status
+    assert out.exists() == (status == 0)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+    if status:
+        assert "cannot tell the image format" in capsys.readouterr().err

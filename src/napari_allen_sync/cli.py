@@ -7,14 +7,16 @@ provides ``add_parser(subparsers)`` (returning the sub-parser) and ``run(args) -
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import pkgutil
 import sys
 
 from . import __version__, commands
-from .errors import AllenSyncError
+from .errors import AllenSyncError, CacheError, ServiceError, WriteError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_FAILURE", "EXIT_USAGE", "build_parser", "exit_status", "main"]
 
 DESCRIPTION = """\
 Synchronize Allen Brain Atlas section images: where is this point in that other image?
@@ -55,18 +57,78 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Exit status for bad usage or bad input (as argparse's own usage errors).
+EXIT_USAGE = 2
+#: Exit status for a failure of the environment (disk, network, cache, memory).
+EXIT_FAILURE = 1
+#: Errors that are the environment's fault, not the input's: exit 1.
+FAILURES = (WriteError, CacheError, ServiceError)
+#: Longest error message printed (a 200 kB field must not flood the terminal).
+MAX_MESSAGE = 600
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+def exit_status(exc: BaseException) -> int:
+    """The exit status for an error: 2 for what the user typed or gave (arguments, ids,
+    input files; a service answering 400 or 404 to what was asked), 1 for a failure of the
+    environment (writing, network, cache, memory)."""
+    if isinstance(exc, ServiceError) and exc.status in (400, 404):
+        return EXIT_USAGE
+    if isinstance(exc, (*FAILURES, MemoryError)):
+        return EXIT_FAILURE
+    if isinstance(exc, AllenSyncError | UnicodeDecodeError):
+        return EXIT_USAGE
+    return EXIT_FAILURE
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, MemoryError):
+        return "not enough memory (" + (str(exc) or "MemoryError") + ")"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"input is not UTF-8 text: {exc}"
+    if isinstance(exc, OSError) and not isinstance(exc, AllenSyncError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return where + (exc.strerror or str(exc) or type(exc).__name__)
+    return str(exc) or type(exc).__name__
+
+
 def main(argv=None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status.
+
+    No error ends in a traceback: the package's errors, ``OSError``,
+    ``UnicodeDecodeError`` and ``MemoryError`` are printed as one line
+    ``napari-allen-sync COMMAND: error: ...`` and give status 2 (usage, input) or 1
+    (failure), see :func:`exit_status`; anything else is reported as an internal error
+    (status 1; ``NAPARI_ALLEN_SYNC_TRACEBACK=1`` shows the traceback).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    prog = f"napari-allen-sync {args.command}"
     try:
         return int(args._run(args) or 0)
-    except AllenSyncError as exc:
-        print(f"napari-allen-sync {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of our standard output went away (``| head``): stop quietly
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILURE
+    except (AllenSyncError, OSError, UnicodeDecodeError, MemoryError) as exc:
+        print(f"{prog}: error: {_one_line(_message(exc))}", file=sys.stderr)
+        return exit_status(exc)
+    except Exception as exc:
+        if os.environ.get("NAPARI_ALLEN_SYNC_TRACEBACK"):
+            raise
+        print(f"{prog}: internal error: {_one_line(f'{type(exc).__name__}: {exc}')} "
+              "(a bug: please report it; NAPARI_ALLEN_SYNC_TRACEBACK=1 shows the traceback)",
+              file=sys.stderr)
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,11 +17,13 @@ __all__ = [
     "MissingAlignmentError",
     "NoUsableImagesError",
     "NotServedError",
+    "PointsFileError",
     "ServerBusyError",
     "ServiceError",
     "ServiceTimeoutError",
     "ServiceUnavailableError",
     "UnknownIdError",
+    "UsageError",
     "WriteError",
 ]
 
@@ -186,3 +188,30 @@ class ServerBusyError(AllenSyncError):
     def __init__(self, message, *, retry_after=1):
         self.retry_after = int(retry_after)
         super().__init__(message)
+
+
+class UsageError(AllenSyncError, ValueError):
+    """A command was called with arguments that cannot work together (a missing option
+    for the chosen operation, an output file that is the input file). The command line
+    exits with status 2 for it, as for its own usage errors."""
+
+
+class PointsFileError(InvalidCoordinateError):
+    """A points file (CSV or ``.npy``) cannot be read as points.
+
+    Parameters
+    ----------
+    path : str
+        The file (``"-"`` or ``"<stdin>"`` for standard input).
+    reason : str
+        What is wrong, in words a user can act on.
+    line : int, optional
+        The 1-based line of a text file at fault.
+    """
+
+    def __init__(self, path, reason, *, line=None):
+        self.path = str(path)
+        self.reason = reason
+        self.line = line
+        where = self.path if line is None else f"{self.path}, line {line}"
+        super().__init__(f"{where}: {reason}")

@@ -11,7 +11,11 @@ network. Each service has two forms:
   :class:`~napari_allen_sync.results.ReferencePoints` results that also carry the
   distance to the chosen section plane and whether the choice was clamped.
 
-The Allen form is the batch form with N = 1: there is one code path.
+The Allen form is the batch form with N = 1: there is one code path. The Allen forms
+take exactly one point (a scalar per coordinate; zero or several values raise
+:class:`~napari_allen_sync.errors.InvalidCoordinateError`); the batch forms take any
+number, zero included. Input rules (finite numbers, equal shapes, masked values
+refused) are those of :mod:`napari_allen_sync.validation`.
 
 Examples
 --------
@@ -39,14 +43,12 @@ from .arithmetic import (
 )
 from .catalog import Catalog
 from .errors import (
-    InvalidCoordinateError,
-    InvalidIdListError,
     MissingAlignmentError,
     NoUsableImagesError,
 )
 from .records import SectionDataSet, SectionImage
 from .results import ImageSyncBatch, ReferencePoints
-from .validation import as_coordinates, as_id, as_id_list
+from .validation import as_id, as_id_array, as_id_list, as_one_coordinate, as_points
 
 __all__ = ["SERVICES", "Synchronizer"]
 
@@ -75,14 +77,9 @@ class _Stack:
     plane_norm: float  # |∇vz| in reference space: µm of vz per µm of reference
 
 
-def _same_length(x, y, *more):
-    n = len(x)
-    for name, arr in (("y", y), *zip(("z",), more, strict=False)):
-        if len(arr) != n:
-            raise InvalidCoordinateError(
-                f"x and {name} must have the same length, got {n} and {len(arr)}"
-            )
-    return n
+def _one(**coordinates) -> list[list[float]]:
+    """The one point of an Allen form, each coordinate as a one-element list."""
+    return [[as_one_coordinate(name, v)] for name, v in coordinates.items()]
 
 
 class Synchronizer:
@@ -214,32 +211,43 @@ class Synchronizer:
         section_image_id : int or array of int
             The seed image, or one image per point.
         x, y : array-like
-            Full-resolution pixels relative to the image's crop.
+            Full-resolution pixels relative to the image's crop, of one shape (N-d
+            arrays are flattened in C order; zero points give an empty answer).
 
         Returns
         -------
         ReferencePoints
             In the seed data set's reference space.
+
+        Raises
+        ------
+        InvalidCoordinateError
+            A coordinate is not a finite real number, is masked, or ``x`` and ``y``
+            differ in shape (see :mod:`napari_allen_sync.validation`).
+        InvalidIdListError
+            A per-point id is not an integer (a None names its position).
         """
-        x = as_coordinates("x", x)
-        y = as_coordinates("y", y)
-        n = _same_length(x, y)
-        ids = np.asarray(section_image_id)
-        if ids.ndim == 0:
+        x, y = as_points(x=x, y=y)
+        n = len(x)
+        if np.ma.isMaskedArray(section_image_id) or not np.isscalar(section_image_id):
+            ids = section_image_id
+            if not np.ma.isMaskedArray(ids):
+                ids = np.asarray(ids)
+            single = np.ndim(ids) == 0
+        else:
+            single = True
+        if single:
             image, ds = self.seed(section_image_id)
             m = self._image_matrix(image, ds)
             p = m[0, 0] * x + m[0, 1] * y + m[0, 2]
             i = m[1, 0] * x + m[1, 1] * y + m[1, 2]
             r = m[2, 0] * x + m[2, 1] * y + m[2, 2]
             return ReferencePoints(ds.reference_space_id, p, i, r)
-        if ids.shape != (n,):
-            raise InvalidIdListError(
-                f"section_image_id must be one id or one id per point ({n}), got shape {ids.shape}"
-            )
+        ids = as_id_array("section_image_id", ids, n)
         out = np.empty((3, n))
         space = None
         for sid in np.unique(ids):
-            image, ds = self.seed(sid)
+            image, ds = self.seed(int(sid))
             if space is None:
                 space = ds.reference_space_id
             m = self._image_matrix(image, ds)
@@ -292,10 +300,7 @@ class Synchronizer:
             One per data set, in request order.
         """
         space = as_id("reference_space_id", reference_space_id)
-        x = as_coordinates("x", x)
-        y = as_coordinates("y", y)
-        z = as_coordinates("z", z)
-        _same_length(x, y, z)
+        x, y, z = as_points(x=x, y=y, z=z)
         ids = as_id_list("section_data_set_ids", section_data_set_ids)
         stacks = [self.stack(d) for d in ids]
         return [self._to_stack(s, space, x, y, z, d) for s, d in zip(stacks, ids, strict=True)]
@@ -341,9 +346,8 @@ class Synchronizer:
         """
         targets = as_id_list("section_image_ids", section_image_ids)
         seed_image, seed_ds = self.seed(section_image_id)
-        x = as_coordinates("x", x)
-        y = as_coordinates("y", y)
-        n = _same_length(x, y)
+        x, y = as_points(x=x, y=y)
+        n = len(x)
         ref = None
         out = []
         for tid in targets:
@@ -401,28 +405,31 @@ class Synchronizer:
     # ================================================================ Allen forms
     def image_to_reference(self, section_image_id, x, y) -> dict:
         """As ``SynchronizationApi.get_image_to_reference``: the service's ``msg``."""
-        return self.image_to_reference_batch(section_image_id, [x], [y]).to_msg(0)
+        x, y = _one(x=x, y=y)
+        return self.image_to_reference_batch(section_image_id, x, y).to_msg(0)
 
     def reference_to_image(self, reference_space_id, x, y, z, section_data_set_ids) -> list:
         """As ``SynchronizationApi.get_reference_to_image``: the service's ``msg``."""
-        batches = self.reference_to_image_batch(
-            reference_space_id, [x], [y], [z], section_data_set_ids
-        )
+        x, y, z = _one(x=x, y=y, z=z)
+        batches = self.reference_to_image_batch(reference_space_id, x, y, z, section_data_set_ids)
         return [b.to_msg(0) for b in batches]
 
     def image_to_image(self, section_image_id, x, y, section_data_set_ids) -> list:
         """As ``SynchronizationApi.get_image_to_image``: the service's ``msg``."""
-        batches = self.image_to_image_batch(section_image_id, [x], [y], section_data_set_ids)
+        x, y = _one(x=x, y=y)
+        batches = self.image_to_image_batch(section_image_id, x, y, section_data_set_ids)
         return [b.to_msg(0) for b in batches]
 
     def image_to_image_2d(self, section_image_id, x, y, section_image_ids) -> list:
         """As ``SynchronizationApi.get_image_to_image_2d``: the service's ``msg``."""
-        batches = self.image_to_image_2d_batch(section_image_id, [x], [y], section_image_ids)
+        x, y = _one(x=x, y=y)
+        batches = self.image_to_image_2d_batch(section_image_id, x, y, section_image_ids)
         return [b.to_msg(0) for b in batches]
 
     def image_to_atlas(self, section_image_id, x, y, atlas_id) -> dict:
         """As ``SynchronizationApi.get_image_to_atlas``: the service's ``msg``."""
-        return self.image_to_atlas_batch(section_image_id, [x], [y], atlas_id).to_msg(0)
+        x, y = _one(x=x, y=y)
+        return self.image_to_atlas_batch(section_image_id, x, y, atlas_id).to_msg(0)
 
     def structure_to_image(self, section_data_set_id, structure_ids) -> list:
         """As ``SynchronizationApi.get_structure_to_image``: the service's ``msg``."""

@@ -14,8 +14,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import AllenSyncError, InvalidCoordinateError, UnknownIdError
+from ..atomic import atomic_write
+from ..errors import (
+    AllenSyncError,
+    InvalidCoordinateError,
+    UnknownIdError,
+    UsageError,
+    WriteError,
+)
 from ..images import image_pyramid, tier_shape
+from ..tables import usual_permissions
 
 __all__ = ["add_parser", "run"]
 
@@ -94,9 +102,18 @@ def run(args) -> int:
             f"tier {d} of image {image.id} is {cols} × {rows} pixels; pass a larger "
             "--downsample"
         )
+    fmt = Image.registered_extensions().get(args.output.suffix.lower())
+    if fmt is None or fmt not in Image.SAVE:
+        raise UsageError(f"cannot tell the image format of {args.output}: name it .png, "
+                         ".jpg or .tif")
     pixels = image_pyramid(image, source.tiles)[d].compute(scheduler="threads")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels).save(args.output)
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(args.output, f"cannot create its folder: {exc.strerror}") from exc
+    with atomic_write(args.output, "wb") as handle:
+        usual_permissions(handle)
+        Image.fromarray(pixels).save(handle, format=fmt)
     print(f"{args.output}: SectionImage {image.id} (data set {image.data_set_id}, section "
           f"{image.section_number}), tier {d}, {cols} × {rows} pixels")
     return 0

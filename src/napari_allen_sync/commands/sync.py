@@ -3,28 +3,59 @@
 Reads points from CSV (columns ``x,y`` or ``x,y,z``; a header row is optional) or
 NumPy ``.npy`` (an ``(N, 2)`` or ``(N, 3)`` array, memory-mapped), computes one of the
 six services with the offline engine in chunks, and writes CSV or JSON (by the output
-file's extension; ``-`` writes CSV to standard output).
+file's extension; ``-`` writes CSV to standard output). The records come from the
+embedded demo atlas (default), a folder of Allen RMA answers (``--catalog``) or any
+Allen-compatible server (``--source URL``: fetched once into the cache, then computed
+locally). ``--structures`` adds the structure at each point and at each answer.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
+from .. import inferred
 from ..catalog import Catalog
-from ..errors import AllenSyncError, InvalidCoordinateError
+from ..errors import AllenSyncError, InvalidCoordinateError, UsageError, WriteError
+from ..results import ImageSyncBatch, ReferencePoints
 from ..synchronizer import SERVICES, Synchronizer
+from ..tables import (
+    PointsInput,
+    read_points,
+    same_file,
+    write_columns,
+    write_json_records,
+)
+from ..validation import as_points
+
+__all__ = ["CHUNK", "OPERATIONS", "add_parser", "compute", "fieldnames", "run"]
 
 #: The operations: the engine's six services.
 OPERATIONS = SERVICES
+#: Points computed at once (bounds the memory of a run, whatever the input's size).
 CHUNK = 1_000_000
+
+#: What each operation needs besides the points.
+REQUIRED = {
+    "image_to_reference": ("section_image_id",),
+    "reference_to_image": ("section_data_set_ids",),
+    "image_to_image": ("section_image_id", "section_data_set_ids"),
+    "image_to_image_2d": ("section_image_id", "section_image_ids"),
+    "image_to_atlas": ("section_image_id", "atlas_id"),
+    "structure_to_image": ("section_data_set_id", "structure_ids"),
+}
+
+REFERENCE_COLUMNS = ("point", "reference_space_id", "x", "y", "z")
+IMAGE_SYNC_COLUMNS = ("point", "target", "section_data_set_id", "section_image_id",
+                      "section_number", "x", "y", "distance", "clamped")
+POINT_STRUCTURE_COLUMNS = ("point_structure_id", "point_structure", "point_structure_name")
+TARGET_STRUCTURE_COLUMNS = ("structure_id", "structure", "structure_name")
 
 EPILOG = """\
 operations and what they need
@@ -36,26 +67,54 @@ operations and what they need
   image_to_atlas      --section-image-id, --atlas-id; points x,y
   structure_to_image  --section-data-set-id, --structure-ids (no points file)
 
-Output columns (image_sync results): point, target, section_data_set_id,
-section_image_id, section_number, x, y, distance (µm from the point to the chosen
-section's plane, not sent by Allen), clamped (the point lay beyond the first/last
-section). Coordinates are unrounded, like the service's.
+Output columns (image_sync results): point (0-based row of the input), target,
+section_data_set_id, section_image_id, section_number, x, y, distance (µm from the
+point to the chosen section's plane, not sent by Allen), clamped (the point lay beyond
+the first/last section). Coordinates are unrounded, like the service's. --structures
+adds point_structure_id, point_structure (acronym), point_structure_name for the input
+point and structure_id, structure, structure_name for each answer (0 and empty
+outside the brain).
+
+exit status: 0 done; 1 failure (cannot write the output, service or cache trouble, out
+of memory); 2 bad usage or bad input (arguments, ids, a points file that is not
+points). Errors are one line on standard error; nothing is written on error.
 
 examples
   napari-allen-sync sync --demo image_to_image --section-image-id 900210269 \\
       --section-data-set-ids 900100002,900100003 --points cells.csv -o synced.csv
   napari-allen-sync sync --catalog ./rma image_to_reference --section-image-id 101945191 \\
       --points cells.npy -o reference.json
+  napari-allen-sync sync --source http://127.0.0.1:8765 --structures image_to_atlas \\
+      --section-image-id 900210269 --atlas-id 1 --points cells.csv -o atlas.csv
 """
 
 
 def _ids(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values or not all(v.isascii() and v.isdigit() for v in values):
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated integer ids, got {text!r}"
-        ) from None
+            f"expected comma-separated integer ids, got {text[:80]!r}"
+        )
+    return [int(v) for v in values]
+
+
+def _id(text: str) -> int:
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected an integer id, got {text[:80]!r}")
+    return int(text)
+
+
+def _url(text: str) -> str:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a URL: {text[:200]!r} ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"expected an http:// or https:// URL with a host, got {text[:200]!r}")
+    return text
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -77,10 +136,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     src.add_argument(
         "--demo",
         action="store_true",
-        help="use the embedded demo atlas (the default when no catalog is given)",
+        help="use the embedded demo atlas (the default when no catalog or source is given)",
     )
-    p.add_argument("operation", choices=OPERATIONS)
-    p.add_argument("--points", metavar="FILE", help="CSV or .npy points ('-' reads CSV from stdin)")
+    src.add_argument(
+        "--source",
+        type=_url,
+        metavar="URL",
+        help="an Allen-compatible server (https://api.brain-map.org, or `serve`): the "
+             "records are fetched once into the cache, then computed locally",
+    )
+    p.add_argument("--cache-dir", type=Path, metavar="DIR",
+                   help="the cache folder for --source (default $NAPARI_ALLEN_SYNC_CACHE or "
+                        "the user cache)")
+    p.add_argument("operation", choices=OPERATIONS, metavar="OPERATION",
+                   help="one of: " + ", ".join(OPERATIONS))
+    p.add_argument("--points", metavar="FILE",
+                   help="CSV or .npy points ('-' reads either from stdin)")
     p.add_argument(
         "-o",
         "--output",
@@ -88,192 +159,305 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         metavar="FILE",
         help="output .csv or .json ('-' = CSV on stdout, the default)",
     )
-    p.add_argument("--section-image-id", type=int)
-    p.add_argument("--section-data-set-id", type=int)
+    p.add_argument("--structures", action="store_true",
+                   help="add the structure (id, acronym, name) at each input point and at "
+                        "each answer")
+    p.add_argument("--section-image-id", type=_id, metavar="ID")
+    p.add_argument("--section-data-set-id", type=_id, metavar="ID")
     p.add_argument("--section-data-set-ids", type=_ids, metavar="ID,ID")
     p.add_argument("--section-image-ids", type=_ids, metavar="ID,ID")
     p.add_argument("--structure-ids", type=_ids, metavar="ID,ID")
-    p.add_argument("--atlas-id", type=int)
+    p.add_argument("--atlas-id", type=_id, metavar="ID")
     p.add_argument(
         "--reference-space-id",
-        type=int,
+        type=_id,
         default=9,
+        metavar="ID",
         help="reference space of input points for reference_to_image (default 9)",
     )
     return p
 
 
-def load_points(source, columns: int) -> np.ndarray:
-    """Points as an ``(N, columns)`` float array from CSV, stdin or ``.npy``.
+# ====================================================================== sources
+class _CatalogSource:
+    """A catalog folder as a source: records and engine, no structure lookup."""
 
-    Raises
-    ------
-    InvalidCoordinateError
-        If the file cannot be read as numbers or has the wrong number of columns.
-    """
-    if source is None:
-        raise InvalidCoordinateError("this operation needs --points FILE")
-    if source != "-" and str(source).endswith(".npy"):
-        try:
-            arr = np.load(source, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise InvalidCoordinateError(f"cannot read points from {source}: {exc}") from exc
-    else:
-        text = sys.stdin.read() if source == "-" else _read_text(source)
-        rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
-        if rows and not _is_number(rows[0][0]):
-            header = [c.strip().lower() for c in rows[0]]
-            rows = rows[1:]
-            wanted = ["x", "y", "z"][:columns]
-            if all(w in header for w in wanted):
-                idx = [header.index(w) for w in wanted]
-                rows = [[r[k] for k in idx] for r in rows]
-        try:
-            arr = np.array([[float(c) for c in r[:columns]] for r in rows], dtype=float)
-        except ValueError as exc:
-            raise InvalidCoordinateError(f"points file {source} holds a non-number: {exc}") from exc
-        if arr.size == 0:
-            arr = arr.reshape(0, columns)
-    if arr.ndim != 2 or arr.shape[1] < columns:
-        raise InvalidCoordinateError(
-            f"points from {source} must have {columns} columns ({'x,y,z'[: 2 * columns - 1]}), "
-            f"got shape {arr.shape}"
-        )
-    return arr[:, :columns]
+    def __init__(self, catalog: Catalog, name: str):
+        self.catalog = catalog
+        self.synchronizer = Synchronizer(catalog)
+        self.name = name
 
 
-def _read_text(path) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidCoordinateError(f"cannot read points from {path}: {exc}") from exc
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _require(args, *names):
-    missing = [n for n in names if getattr(args, n) is None]
-    if missing:
-        flags = ", ".join("--" + n.replace("_", "-") for n in missing)
-        raise InvalidCoordinateError(f"{args.operation} needs {flags}")
-
-
-def compute(sync: Synchronizer, args, points: np.ndarray | None):
-    """Yield result rows (dicts) for the chosen operation, a chunk at a time."""
-    op = args.operation
-    if op == "structure_to_image":
-        _require(args, "section_data_set_id", "structure_ids")
-        batch = sync.structure_to_image_batch(args.section_data_set_id, args.structure_ids)
-        yield from _rows(batch, 0, None, target_name=None, point_ids=args.structure_ids)
-        return
-    for start in range(0, len(points), CHUNK):
-        chunk = np.asarray(points[start : start + CHUNK], dtype=float)
-        x, y = chunk[:, 0], chunk[:, 1]
-        if op == "image_to_reference":
-            _require(args, "section_image_id")
-            ref = sync.image_to_reference_batch(args.section_image_id, x, y)
-            for k in range(len(ref)):
-                yield {
-                    "point": start + k,
-                    "reference_space_id": ref.reference_space_id,
-                    "x": float(ref.x[k]),
-                    "y": float(ref.y[k]),
-                    "z": float(ref.z[k]),
-                }
-            continue
-        if op == "reference_to_image":
-            _require(args, "section_data_set_ids")
-            batches = sync.reference_to_image_batch(
-                args.reference_space_id, x, y, chunk[:, 2], args.section_data_set_ids
-            )
-        elif op == "image_to_image":
-            _require(args, "section_image_id", "section_data_set_ids")
-            batches = sync.image_to_image_batch(
-                args.section_image_id, x, y, args.section_data_set_ids
-            )
-        elif op == "image_to_image_2d":
-            _require(args, "section_image_id", "section_image_ids")
-            batches = sync.image_to_image_2d_batch(
-                args.section_image_id, x, y, args.section_image_ids
-            )
-        else:
-            _require(args, "section_image_id", "atlas_id")
-            batches = [sync.image_to_atlas_batch(args.section_image_id, x, y, args.atlas_id)]
-        for k in range(len(x)):
-            for t, batch in enumerate(batches):
-                yield from _rows(batch, start, k, target_name=t)
-
-
-def _rows(batch, start, k, *, target_name, point_ids=None):
-    indices = range(len(batch)) if k is None else [k]
-    for i in indices:
-        yield {
-            "point": start + i if point_ids is None else point_ids[i],
-            "target": target_name if target_name is not None else i,
-            "section_data_set_id": batch.section_data_set_id,
-            "section_image_id": int(batch.section_image_id[i]),
-            "section_number": int(batch.section_number[i]),
-            "x": float(batch.x[i]),
-            "y": float(batch.y[i]),
-            "distance": float(batch.distance[i]),
-            "clamped": bool(batch.clamped[i]),
-        }
-
-
-def _catalog(args) -> Catalog:
+def _source(args):
     if args.catalog is not None:
-        return Catalog.from_folder(args.catalog)
+        return _CatalogSource(Catalog.from_folder(args.catalog), f"catalog {args.catalog}")
+    if args.source is not None:
+        from ..remote import RemoteSource
+
+        return RemoteSource(args.source, args.cache_dir)
     try:
-        from ..demo import demo_catalog
+        from ..demo import DemoSource
     except ImportError as exc:  # pragma: no cover - the demo ships with the package
         raise AllenSyncError(
             "the embedded demo atlas is not available; pass --catalog DIR"
         ) from exc
-    return demo_catalog()
+    return DemoSource()
+
+
+def _prepare(source, args) -> None:
+    """Bring the records the operation needs into the source's catalog (a no-op for the
+    demo and catalog folders; one fetch into the cache for a server, then none)."""
+    op = args.operation
+
+    def ensure(method, *values):
+        fn = getattr(source, method, None)
+        return None if fn is None else fn(*values)
+
+    if op == "structure_to_image":
+        ds = ensure("ensure_data_set", args.section_data_set_id)
+        if ds is not None:
+            ensure("ensure_structure_centers",
+                   inferred.structure_center_space(ds.reference_space_id))
+    elif op != "reference_to_image":
+        ensure("ensure_section_image", args.section_image_id)
+    if op in ("reference_to_image", "image_to_image"):
+        for d in args.section_data_set_ids:
+            ensure("ensure_data_set", d)
+    elif op == "image_to_image_2d":
+        for t in args.section_image_ids:
+            ensure("ensure_section_image", t)
+    elif op == "image_to_atlas":
+        ensure("ensure_atlas", args.atlas_id)
+    if args.structures and not source.catalog.structures:
+        ensure("ensure_structure_centers", 9)  # brings the ontology (names and acronyms)
+
+
+class _Structures:
+    """The structure at reference points, through ``source.structure_ids_at``."""
+
+    def __init__(self, source):
+        self.ids_at = getattr(source, "structure_ids_at", None)
+        self.catalog = source.catalog
+
+    @property
+    def available(self) -> bool:
+        return callable(self.ids_at)
+
+    def columns(self, names, ref: ReferencePoints | None, n: int) -> dict:
+        if not self.available or ref is None or n == 0:
+            empty = np.full(n, None, dtype=object)
+            return dict.fromkeys(names, empty)
+        ids = np.asarray(self.ids_at(ref.reference_space_id, ref.x, ref.y, ref.z),
+                         dtype=np.int64).reshape(-1)
+        unique, inverse = np.unique(ids, return_inverse=True)
+        found = [self.catalog.structures.get(int(u)) if u else None for u in unique]
+        acronyms = np.array(["" if s is None else s.acronym for s in found], dtype=object)
+        full = np.array(["" if s is None else s.name for s in found], dtype=object)
+        return {names[0]: ids, names[1]: acronyms[inverse], names[2]: full[inverse]}
+
+
+# ====================================================================== computing
+def fieldnames(operation: str, structures: bool = False) -> list[str]:
+    """The output columns of an operation."""
+    if operation == "image_to_reference":
+        return [*REFERENCE_COLUMNS, *(POINT_STRUCTURE_COLUMNS if structures else ())]
+    return [*IMAGE_SYNC_COLUMNS,
+            *((*POINT_STRUCTURE_COLUMNS, *TARGET_STRUCTURE_COLUMNS) if structures else ())]
+
+
+def _absolute(exc: InvalidCoordinateError, start: int, points: PointsInput):
+    """An engine error about a chunk's position k, restated for the whole input."""
+    index = getattr(exc, "index", None)
+    if index is None:
+        return exc
+    message = str(exc).replace(f" at position {index}", "")
+    return InvalidCoordinateError(f"{points.where(start + index)}: {message}")
+
+
+def _chunks(points: PointsInput) -> Iterator[tuple[int, np.ndarray]]:
+    arr = points.points
+    for start in range(0, len(arr), CHUNK):
+        yield start, np.asarray(arr[start : start + CHUNK], dtype=np.float64)
+
+
+def check_points(points: PointsInput) -> None:
+    """Apply the engine's coordinate rules to every point before anything is computed
+    or written, naming the first bad point by its absolute number."""
+    names = ("x", "y", "z")
+    for start, chunk in _chunks(points):
+        try:
+            as_points(**{names[k]: chunk[:, k] for k in range(chunk.shape[1])})
+        except InvalidCoordinateError as exc:
+            raise _absolute(exc, start, points) from None
+
+
+def _image_sync_columns(start: int, batches: list[ImageSyncBatch]) -> dict:
+    """Rows point-major (point 0 target 0, point 0 target 1, ...)."""
+    n, t = len(batches[0]), len(batches)
+
+    def stacked(name):
+        return np.stack([getattr(b, name) for b in batches], axis=1).reshape(-1)
+
+    ds_ids = [b.section_data_set_id for b in batches]
+    dtype = object if any(d is None for d in ds_ids) else np.int64
+    return {
+        "point": np.repeat(np.arange(start, start + n, dtype=np.int64), t),
+        "target": np.tile(np.arange(t, dtype=np.int64), n),
+        "section_data_set_id": np.tile(np.array(ds_ids, dtype=dtype), n),
+        "section_image_id": stacked("section_image_id"),
+        "section_number": stacked("section_number"),
+        "x": stacked("x"),
+        "y": stacked("y"),
+        "distance": stacked("distance"),
+        "clamped": stacked("clamped"),
+    }
+
+
+def _answer_reference(sync: Synchronizer, batch: ImageSyncBatch) -> ReferencePoints | None:
+    """Where each answer (image, pixel) lies in its data set's reference space."""
+    if len(batch) == 0:
+        return None
+    return sync.image_to_reference_batch(batch.section_image_id, batch.x, batch.y)
+
+
+def _with_structures(cols, lookup, point_ref, batches, sync) -> dict:
+    t = len(batches)
+    n = len(batches[0])
+    point = lookup.columns(POINT_STRUCTURE_COLUMNS, point_ref, n)
+    cols.update({k: np.repeat(v, t) for k, v in point.items()})
+    per_target = [lookup.columns(TARGET_STRUCTURE_COLUMNS, _answer_reference(sync, b), n)
+                  for b in batches]
+    for name in TARGET_STRUCTURE_COLUMNS:
+        parts = [np.asarray(p[name]) for p in per_target]
+        dtype = object if any(p.dtype == object for p in parts) else np.int64
+        cols[name] = np.stack([p.astype(dtype) for p in parts], axis=1).reshape(-1)
+    return cols
+
+
+def compute(source, args, points: PointsInput | None) -> Iterator[dict]:
+    """Yield the result as chunks of named columns (see :func:`fieldnames`)."""
+    sync = source.synchronizer
+    op = args.operation
+    lookup = _Structures(source) if args.structures else None
+    if op == "structure_to_image":
+        batch = sync.structure_to_image_batch(args.section_data_set_id, args.structure_ids)
+        cols = _image_sync_columns(0, [batch])
+        cols["point"] = np.array(args.structure_ids, dtype=np.int64)
+        cols["target"] = np.arange(len(batch), dtype=np.int64)
+        if lookup is not None:
+            ds = sync.catalog.section_data_set(args.section_data_set_id)
+            space = inferred.structure_center_space(ds.reference_space_id)
+            centers = [sync.catalog.structure_center(s, space) for s in args.structure_ids]
+            ref = ReferencePoints(space, *(np.array([getattr(c, a) for c in centers], float)
+                                           for a in "xyz"))
+            _with_structures(cols, lookup, ref, [batch], sync)
+        yield cols
+        return
+    for start, chunk in _chunks(points):
+        try:
+            yield from _compute_chunk(sync, args, lookup, start, chunk)
+        except InvalidCoordinateError as exc:
+            raise _absolute(exc, start, points) from None
+
+
+def _compute_chunk(sync, args, lookup, start, chunk) -> Iterator[dict]:
+    op = args.operation
+    x, y = chunk[:, 0], chunk[:, 1]
+    n = len(x)
+    if op == "image_to_reference":
+        ref = sync.image_to_reference_batch(args.section_image_id, x, y)
+        cols = {
+            "point": np.arange(start, start + n, dtype=np.int64),
+            "reference_space_id": np.full(n, ref.reference_space_id, dtype=np.int64),
+            "x": ref.x,
+            "y": ref.y,
+            "z": ref.z,
+        }
+        if lookup is not None:
+            cols.update(lookup.columns(POINT_STRUCTURE_COLUMNS, ref, n))
+        yield cols
+        return
+    point_ref = None
+    if op == "reference_to_image":
+        batches = sync.reference_to_image_batch(
+            args.reference_space_id, x, y, chunk[:, 2], args.section_data_set_ids)
+        point_ref = ReferencePoints(args.reference_space_id, x, y, chunk[:, 2])
+    elif op == "image_to_image":
+        batches = sync.image_to_image_batch(args.section_image_id, x, y,
+                                            args.section_data_set_ids)
+    elif op == "image_to_image_2d":
+        batches = sync.image_to_image_2d_batch(args.section_image_id, x, y,
+                                               args.section_image_ids)
+    else:
+        batches = [sync.image_to_atlas_batch(args.section_image_id, x, y, args.atlas_id)]
+    cols = _image_sync_columns(start, batches)
+    if lookup is not None:
+        if point_ref is None and n:
+            point_ref = sync.image_to_reference_batch(args.section_image_id, x, y)
+        _with_structures(cols, lookup, point_ref, batches, sync)
+    yield cols
+
+
+# ====================================================================== running
+def _check_arguments(args) -> None:
+    missing = [n for n in REQUIRED[args.operation] if getattr(args, n) is None]
+    if missing:
+        flags = ", ".join("--" + n.replace("_", "-") for n in missing)
+        raise UsageError(f"{args.operation} needs {flags}")
+    if args.operation == "structure_to_image":
+        if args.points is not None:
+            raise UsageError("structure_to_image takes no --points (it starts from the "
+                             "structures' centres)")
+    elif args.points is None:
+        raise UsageError(f"{args.operation} needs --points FILE")
+    if args.cache_dir is not None and args.source is None:
+        raise UsageError("--cache-dir goes with --source URL")
+    out = args.output
+    if out != "-":
+        if args.points not in (None, "-") and same_file(args.points, out):
+            raise UsageError(f"the output {out} is the input points file; choose another "
+                             "output file (nothing was written)")
+        path = Path(out)
+        if path.is_dir():
+            raise WriteError(out, "it is a folder")
+        parent = path.parent
+        if parent.exists() and not parent.is_dir():
+            raise WriteError(out, f"{parent} is a file, not a folder")
+        if not parent.is_dir():
+            raise WriteError(out, f"the folder {parent} does not exist")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise WriteError(out, f"permission denied in the folder {parent}")
 
 
 def run(args) -> int:
     """Execute ``sync``."""
-    sync = Synchronizer(_catalog(args))
+    _check_arguments(args)
     columns = 3 if args.operation == "reference_to_image" else 2
-    points = None if args.operation == "structure_to_image" else load_points(args.points, columns)
-    rows = compute(sync, args, points)
-    out = args.output
-    if out == "-":
-        _write_csv(sys.stdout, rows)
-        return 0
-    # Write beside the target, then rename: a failure half-way leaves no partial file.
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.partial")
+    points = None
+    if args.operation != "structure_to_image":
+        points = read_points(args.points, columns)
+        check_points(points)
+    source = _source(args)
     try:
-        with open(tmp, "w", newline="", encoding="utf-8") as handle:
-            if out.suffix.lower() == ".json":
-                data = list(rows)
-                json.dump(data, handle, indent=1)
-                handle.write("\n")
-                n = len(data)
-            else:
-                n = _write_csv(handle, rows)
-        os.replace(tmp, out)
+        _prepare(source, args)
+        if args.structures and not callable(getattr(source, "structure_ids_at", None)):
+            print(f"napari-allen-sync sync: note: {source.name} cannot tell the structure at "
+                  "a point (it has no structure_ids_at lookup): the structure columns are "
+                  "empty", file=sys.stderr)
+        chunks = compute(source, args, points)
+        names = fieldnames(args.operation, args.structures)
+        out = args.output
+        if out == "-":
+            write_columns(sys.stdout, chunks, names)
+            sys.stdout.flush()
+            return 0
+        if Path(out).suffix.lower() == ".json":
+            n = write_json_records(out, chunks, names)
+        else:
+            n = write_columns(out, chunks, names)
     finally:
-        tmp.unlink(missing_ok=True)
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
     print(f"wrote {n} rows to {out}", file=sys.stderr)
     return 0
-
-
-def _write_csv(handle, rows) -> int:
-    writer = None
-    n = 0
-    for row in rows:
-        if writer is None:
-            writer = csv.DictWriter(handle, fieldnames=list(row))
-            writer.writeheader()
-        writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
-        n += 1
-    return n

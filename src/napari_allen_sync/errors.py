@@ -150,3 +150,22 @@ class WriteError(AllenSyncError, OSError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"cannot write {path}: {reason}")
+
+
+class AnnotationError(AllenSyncError, ValueError):
+    """An annotation volume (CCFv3 structure ids) is damaged, of the wrong shape, or
+    not served where it was looked for.
+
+    Parameters
+    ----------
+    reason : str
+        What is wrong, in words a user can act on.
+    where : str or path-like, optional
+        The URL or file at fault.
+    """
+
+    def __init__(self, reason, *, where=None):
+        self.reason = reason
+        self.where = None if where is None else str(where)
+        super().__init__(reason if where is None else f"{reason} [{where}]")
+__all__ += ["AnnotationError"]

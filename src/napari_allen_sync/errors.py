@@ -13,8 +13,11 @@ __all__ = [
     "CatalogFormatError",
     "InvalidCoordinateError",
     "InvalidIdListError",
+    "InvalidParameterError",
     "MissingAlignmentError",
     "NoUsableImagesError",
+    "NotServedError",
+    "ServerBusyError",
     "ServiceError",
     "ServiceTimeoutError",
     "ServiceUnavailableError",
@@ -152,6 +155,39 @@ class WriteError(AllenSyncError, OSError):
         super().__init__(f"cannot write {path}: {reason}")
 
 
+class InvalidParameterError(AllenSyncError, ValueError):
+    """A request parameter is missing, malformed or beyond its limit (the server answers
+    HTTP 400 naming the parameter).
+
+    Parameters
+    ----------
+    parameter : str
+        The query or path parameter at fault (``"x"``, ``"section_data_set_ids"``, ...).
+    message : str
+        What is wrong with it, and what is accepted.
+    limit : int, optional
+        The limit that was exceeded, when one was.
+    """
+
+    def __init__(self, parameter, message, *, limit=None):
+        self.parameter = parameter
+        self.limit = limit
+        super().__init__(f"parameter {parameter}: {message}")
+
+
+class NotServedError(AllenSyncError, LookupError):
+    """A path, service, model or kind of answer the server does not serve (HTTP 404)."""
+
+
+class ServerBusyError(AllenSyncError):
+    """The server is at its limit of concurrent heavy requests (HTTP 503 with
+    ``Retry-After``)."""
+
+    def __init__(self, message, *, retry_after=1):
+        self.retry_after = int(retry_after)
+        super().__init__(message)
+
+
 class AnnotationError(AllenSyncError, ValueError):
     """An annotation volume (CCFv3 structure ids) is damaged, of the wrong shape, or
     not served where it was looked for.
@@ -168,4 +204,6 @@ class AnnotationError(AllenSyncError, ValueError):
         self.reason = reason
         self.where = None if where is None else str(where)
         super().__init__(reason if where is None else f"{reason} [{where}]")
+
+
 __all__ += ["AnnotationError"]

@@ -118,6 +118,13 @@ class DemoSource:
             progress(1, 1)
         return volume
 
+    def annotation_nrrd(self, resolution: int) -> bytes:
+        """The demo volume at ``resolution`` µm (25, 50 or 100) as a gzip NRRD file,
+        what ``serve --demo`` sends as ``annotation_{resolution}.nrrd``."""
+        from .annotation import demo_annotation_nrrd
+
+        return demo_annotation_nrrd(int(resolution))
+
     def overlay_view(self, section_data_set_id: int) -> str | None:
         """The overlay of a data set's images: ``"expression"`` (in situ),
         ``"projection"`` (connectivity) or None (atlas plates)."""

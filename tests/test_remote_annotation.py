@@ -5,6 +5,7 @@ Allen ontology (1327 structures) through the client's parsers."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def test_progress_and_download_once(demo_served, tmp_path):
     vol = remote.annotation(progress=lambda done, total: seen.append((done, total)))
     size = len(DemoSource().annotation_nrrd(100))
     assert seen[0] == (0, size) and seen[-1] == (size, size)
-    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:], strict=False))
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(seen))
     assert np.array_equal(vol.ids, demo_annotation(100).ids)
     before = faults.requests
     again = RemoteSource(base, tmp_path, annotation_resolution=100)
@@ -149,7 +150,7 @@ def test_damaged_download_is_fetched_again_once_then_a_clear_error(tmp_path, bad
 
 
 def test_damaged_cached_file_is_fetched_again(demo_served, tmp_path):
-    base, faults = demo_served
+    base, _ = demo_served
     remote = RemoteSource(base, tmp_path, annotation_resolution=100)
     remote.annotation()
     path = remote.annotation_path()
@@ -193,7 +194,7 @@ def test_serve_catalog_serves_a_volume_placed_in_its_folder(tmp_path):
         got = remote.structure_at(9, [3000, 9000, 50], [2000, 5000, 50], [4000, 8000, 50])
         assert [s and s.acronym for s in got] == ["Isocortex", "HPF", None]
         other = RemoteSource(base, tmp_path / "cache2", annotation_resolution=25)
-        with pytest.raises(AnnotationError, match="annotation_100.nrrd"):
+        with pytest.raises(AnnotationError, match=r"annotation_100\.nrrd"):
             other.annotation()
 
 

@@ -150,14 +150,28 @@ def test_damaged_download_is_fetched_again_once_then_a_clear_error(tmp_path, bad
 
 
 def test_damaged_cached_file_is_fetched_again(demo_served, tmp_path):
-    base, _ = demo_served
+    base, faults = demo_served
     remote = RemoteSource(base, tmp_path, annotation_resolution=100)
     remote.annotation()
     path = remote.annotation_path()
-    path.write_bytes(path.read_bytes()[:5000])  # damaged on disk
+    decoded = path.with_suffix(".npy")
+    assert decoded.is_file()  # the decoded copy a restart maps instead of decompressing
+    before = faults.requests
+    mapped = RemoteSource(base, tmp_path, annotation_resolution=100).annotation()
+    assert mapped.mapped_from == decoded and faults.requests == before
+    assert not mapped.ids.flags.owndata  # mapped, not read into memory
+    assert np.array_equal(mapped.ids, demo_annotation(100).ids)
+    # a damaged decoded copy is rebuilt from the file, with no download
+    decoded.write_bytes(decoded.read_bytes()[:1000])
+    again = RemoteSource(base, tmp_path, annotation_resolution=100).annotation()
+    assert np.array_equal(again.ids, demo_annotation(100).ids) and faults.requests == before
+    # both damaged: fetched again
+    path.write_bytes(path.read_bytes()[:5000])
+    decoded.write_bytes(b"garbage")
     fresh = RemoteSource(base, tmp_path, annotation_resolution=100)
     assert np.array_equal(fresh.annotation().ids, demo_annotation(100).ids)
     assert path.read_bytes() == DemoSource().annotation_nrrd(100)
+    assert faults.requests > before
 
 
 def test_sha256_is_checked(demo_served, tmp_path):

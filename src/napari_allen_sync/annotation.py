@@ -48,6 +48,7 @@ __all__ = [
     "annotation_url",
     "expected_shape",
     "fetch_annotation",
+    "label_points",
     "ontology_from_graph_download",
     "tqdm_progress",
 ]
@@ -154,6 +155,8 @@ class AnnotationVolume:
             _, n1, n2 = ids.shape
             self._strides = (n1 * n2, n2, 1)
         self.ids = ids
+        #: The ``.npy`` file the ids are mapped from (:meth:`read_decoded`), else None.
+        self.mapped_from: Path | None = None
         self._flat = flat
         self.resolution_um = res
         self.shape = tuple(int(n) for n in ids.shape)
@@ -253,6 +256,33 @@ class AnnotationVolume:
     def write(self, path, compression_level: int = 1) -> Path:
         """Write :meth:`to_nrrd_bytes` to ``path`` atomically."""
         return atomic.write_bytes(path, self.to_nrrd_bytes(compression_level))
+
+    def write_decoded(self, path) -> Path:
+        """Write the ids as a plain ``.npy`` file (atomically), which :meth:`read_decoded`
+        maps into memory at once: a restarted plugin does not decompress the NRRD again."""
+        with atomic.atomic_write(path, "wb") as fh:
+            np.save(fh, self.ids, allow_pickle=False)
+        return Path(path)
+
+    @classmethod
+    def read_decoded(cls, path, resolution_um: float, shape) -> AnnotationVolume:
+        """Map a :meth:`write_decoded` file (read-only, lazily paged in).
+
+        Raises
+        ------
+        AnnotationError
+            Not such a file, or not a uint32 volume of ``shape``.
+        """
+        try:
+            ids = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise AnnotationError(f"cannot map the decoded volume ({exc})", where=path) from exc
+        if ids.dtype != np.uint32 or tuple(ids.shape) != tuple(shape):
+            raise AnnotationError(f"decoded volume is {ids.dtype} {ids.shape}, expected "
+                                  f"uint32 {tuple(shape)}", where=path)
+        volume = cls(ids, resolution_um)
+        volume.mapped_from = Path(path)
+        return volume
 
     @classmethod
     def from_nrrd_bytes(cls, body: bytes, *, resolution_um: float | None = None,
@@ -531,6 +561,53 @@ def _range_start(content_range: str) -> int | None:
 
 
 # ---------------------------------------------------------------------- ontology
+def label_points(ids, structures) -> tuple[np.ndarray, np.ndarray]:
+    """Structure ids and acronyms of many points, for tables and CSV files.
+
+    Parameters
+    ----------
+    ids : array-like of int
+        What :meth:`AnnotationVolume.structure_ids_at` answered (0 outside).
+    structures : Mapping[int, Structure]
+        The ontology (``catalog.structures``).
+
+    Returns
+    -------
+    ids : numpy.ndarray of int64
+        The structure id, -1 outside the brain or for an id the ontology lacks.
+    acronyms : numpy.ndarray of object
+        The acronym, ``""`` where the id is -1.
+
+    Notes
+    -----
+    One binary search per point in the ontology's sorted ids (no ``np.unique``, whose
+    sort costs several times the volume lookup for a million points).
+
+    Examples
+    --------
+    >>> from napari_allen_sync.records import Structure
+    >>> onto = {549: Structure(549, "TH", "Thalamus"), 315: Structure(315, "Isocortex", "")}
+    >>> i, a = label_points([549, 0, 315, 7], onto)
+    >>> i.tolist(), a.tolist()
+    ([549, -1, 315, -1], ['TH', '', 'Isocortex', ''])
+    """
+    ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+    table = np.fromiter(structures.keys(), dtype=np.int64, count=len(structures))
+    order = np.argsort(table)
+    table = table[order]
+    acronyms = np.empty(len(table) + 1, dtype=object)
+    acronyms[0] = ""
+    keys = list(structures.keys())
+    acronyms[1:] = [structures[keys[k]].acronym for k in order]
+    if not len(table):
+        return np.full(len(ids), -1, np.int64), acronyms.take(np.zeros(len(ids), np.intp))
+    pos = np.searchsorted(table, ids)
+    np.minimum(pos, len(table) - 1, out=pos)
+    found = table.take(pos) == ids
+    slot = np.where(found, pos + 1, 0)
+    return np.where(found, ids, -1), acronyms.take(slot)
+
+
 def ontology_from_graph_download(data) -> list:
     """The structures of a ``structure_graph_download/{id}.json`` answer (nested through
     ``children``) as :class:`~napari_allen_sync.records.Structure` records, parsed by

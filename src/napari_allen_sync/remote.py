@@ -763,9 +763,16 @@ class RemoteSource:
                 return self._annotation
             res = self.annotation_resolution
             path = self.annotation_path()
+            decoded = path.with_suffix(".npy")
             with self.cache.lock(f"annotation-{path.parent.name}-{res}"):
                 volume = None
-                if path.is_file():
+                if path.is_file() and decoded.is_file():
+                    try:
+                        volume = AnnotationVolume.read_decoded(decoded, res, expected_shape(res))
+                    except AnnotationError as exc:
+                        log.warning("decoded annotation volume unusable, reading the file: %s",
+                                    exc)
+                if volume is None and path.is_file():
                     try:
                         volume = AnnotationVolume.read(path, resolution_um=res,
                                                        shape=expected_shape(res))
@@ -773,6 +780,7 @@ class RemoteSource:
                         log.warning("cached annotation volume is damaged, fetching it again: "
                                     "%s", exc)
                         path.unlink(missing_ok=True)
+                        decoded.unlink(missing_ok=True)
                 if volume is None:
                     sha = PUBLISHED_SHA256.get(res) if self.annotation_url.startswith(
                         DEFAULT_DOWNLOAD_BASE_URL + "/") else None
@@ -784,6 +792,11 @@ class RemoteSource:
                     except AllenSyncError as exc:
                         self.annotation_problem = exc
                         raise
+                if volume.mapped_from is None:
+                    try:  # the next start maps it instead of decompressing the NRRD
+                        volume.write_decoded(decoded)
+                    except OSError as exc:
+                        log.warning("cannot keep a decoded annotation volume: %s", exc)
             self.annotation_problem = None
             self._annotation = volume
             return volume

@@ -575,12 +575,13 @@ class RemoteSource:
         return sorted(self.catalog.atlases)
 
     # ------------------------------------------------------------------ fetching
-    def _fetch(self, name: str, fetch, check=None) -> list:
-        """Records of the cached answer ``name``, fetching and storing it when missing."""
+    def _fetch(self, name: str, fetch, check=None, *, empty_ok: bool = False) -> list:
+        """Records of the cached answer ``name``, fetching and storing it when missing
+        (or cached empty, unless an empty answer is a real one: ``empty_ok``)."""
         with self.cache.lock(name):
             if self.cache.has_rma(name):
                 records = self.cache.load_records([name])
-                if records:
+                if records or empty_ok:
                     return records
             data = fetch()
             records = self.cache.store_rma(name, data, check=check)
@@ -691,7 +692,7 @@ class RemoteSource:
                     log.warning("no StructureCenters for reference space %s: %s", space, exc)
             try:
                 records += self._fetch("ReferenceToReferenceTransform",
-                                       self.rma.reference_transforms)
+                                       self.rma.reference_transforms, empty_ok=True)
             except (ServiceError, CatalogFormatError) as exc:
                 log.warning("no ReferenceToReferenceTransforms: %s", exc)
             self.catalog.add_all(records)

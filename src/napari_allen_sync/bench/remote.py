@@ -200,7 +200,7 @@ def first_click() -> dict:
                 out[f"first_click_{label}_ms"] = round(total * 1e3, 1)
                 for k in ("metadata", "structures", "tiles"):
                     out[f"first_click_{label}_{k}_ms"] = round(parts[k] * 1e3, 1)
-                out[f"first_click_{label}_fetched"] = len(source.fetched)
+                out[f"first_click_{label}_fetched"] = list(source.fetched)
                 out["first_click_structure"] = parts["structure"]
                 source.close()
         out["first_click_cold_over_warm"] = round(

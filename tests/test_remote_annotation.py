@@ -273,3 +273,16 @@ def _truth(ids, pts):
     out = np.zeros(len(pts[0]), np.int64)
     out[ok] = ids[tuple(k[ok] for k in idx)]
     return out
+
+
+def test_tqdm_progress_bar_on_the_command_line(demo_served, tmp_path, capsys):
+    from napari_allen_sync.annotation import tqdm_progress
+
+    base, _ = demo_served
+    bar = tqdm_progress("annotation_100.nrrd")
+    vol = RemoteSource(base, tmp_path, annotation_resolution=100).annotation(progress=bar)
+    size = len(DemoSource().annotation_nrrd(100))
+    assert bar.bar.n == bar.bar.total == size
+    bar.close()
+    assert vol.shape == (132, 80, 114)
+    assert "annotation_100.nrrd" in capsys.readouterr().err

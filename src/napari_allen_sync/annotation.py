@@ -367,8 +367,8 @@ def _header_resolution(header: dict, where) -> float:
 
 # ---------------------------------------------------------------------- download
 def tqdm_progress(desc: str = "annotation volume"):
-    """A ``progress(done_bytes, total_bytes)`` callback drawing a tqdm bar on stderr;
-    call its ``close()`` at the end."""
+    """A ``progress(done_bytes, total_bytes)`` callback drawing a tqdm bar on stderr
+    (the bar is its ``bar``); call its ``close()`` at the end."""
     from tqdm import tqdm
 
     bar = tqdm(total=None, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
@@ -381,6 +381,7 @@ def tqdm_progress(desc: str = "annotation volume"):
         bar.update(done - bar.n)
 
     progress.close = bar.close
+    progress.bar = bar
     return progress
 
 

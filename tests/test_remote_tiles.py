@@ -208,3 +208,16 @@ def test_views_are_one_object_each_and_validated(tmp_path):
         assert isinstance(tile_view(tiles, "projection"), RemoteTileSource)
         with pytest.raises(ValueError):
             tile_view(object(), "annotation")
+
+
+def test_serve_command_runs_either_convention(tmp_path):
+    """``napari-allen-sync serve --demo --tile-convention full`` in a child process."""
+    from _http_fixtures import server_process
+
+    with server_process(extra_args=("--tile-convention", "full")) as base:
+        remote = RemoteSource(base, tmp_path, timeout=(2, 60))
+        image = remote.ensure_section_image(LOCAL.seed_image_id)
+        got = remote.tiles.read_region(image, 4, 0, 0, 100, 80)
+        assert remote.tiles.size_convention == "full"
+        assert _close(got, LOCAL.tiles.read_region(LOCAL.catalog.section_image(image.id), 4,
+                                                   0, 0, 100, 80))

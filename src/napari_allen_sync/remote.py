@@ -62,6 +62,9 @@ log = logging.getLogger(__name__)
 
 #: Reference spaces whose StructureCenters an atlas brings along (coronal, sagittal).
 CENTER_SPACES = (9, 10)
+#: Read timeout (s) of the annotation volume download at least: a server may prepare a
+#: large file before its first byte (``serve --demo`` builds its volume on request).
+ANNOTATION_READ_TIMEOUT = 120.0
 #: Seconds a status() answer is reused.
 STATUS_TTL = 10.0
 #: Seconds a data set the service definitively refused (unknown, unaligned, no images)
@@ -788,7 +791,9 @@ class RemoteSource:
                     try:
                         volume = fetch_annotation(
                             self.annotation_url, path, session=self.api.session,
-                            timeout=self.api.timeout, sha256=sha, resolution=res,
+                            timeout=(self.api.timeout[0], max(self.api.timeout[1],
+                                                              ANNOTATION_READ_TIMEOUT)),
+                            sha256=sha, resolution=res,
                             progress=progress)
                     except AllenSyncError as exc:
                         self.annotation_problem = exc

@@ -152,3 +152,20 @@ def test_gzip_of_demo_volume_is_plain_gzip():
     raw = gzip.GzipFile(fileobj=io.BytesIO(body.split(b"\n\n", 1)[1])).read()
     data = np.frombuffer(raw, "<u4").reshape(vol.shape, order="F")
     assert np.array_equal(data, vol.ids)
+
+
+def test_demo_volume_is_kept_in_the_cache_folder():
+    """Built once, then mapped from the (private, per-test) cache folder by later
+    processes; a damaged copy is rebuilt."""
+    from napari_allen_sync.demo import annotation as demo_ann
+
+    first = demo_ann._cached_50()
+    path = first.mapped_from
+    assert path is None  # built: this test's cache folder was empty
+    again = demo_ann._cached_50()
+    assert again.mapped_from is not None and again.mapped_from.is_file()
+    assert np.array_equal(again.ids, first.ids)
+    assert np.array_equal(again.ids, demo_annotation().ids)
+    again.mapped_from.write_bytes(b"damaged")
+    rebuilt = demo_ann._cached_50()
+    assert rebuilt.mapped_from is None and np.array_equal(rebuilt.ids, first.ids)

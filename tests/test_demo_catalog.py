@@ -18,6 +18,7 @@ from napari_allen_sync.demo import (
     demo_click,
 )
 from napari_allen_sync.demo.alignment import inverse_2x3, inverse_3x4
+from napari_allen_sync.demo.atlas import SAGITTAL_ATLAS_DATA_SET_ID
 from napari_allen_sync.demo.centers import STRUCTURE_CENTERS_9
 from napari_allen_sync.records import AtlasImage
 
@@ -44,7 +45,8 @@ def test_ids_and_constants():
     catalog = demo_catalog()
     assert DEMO_SEED_DATA_SET_ID not in DEMO_TARGET_DATA_SET_IDS
     assert len(DEMO_TARGET_DATA_SET_IDS) == 3
-    assert set(DEMO_DATA_SET_IDS) | {DEMO_ATLAS_DATA_SET_ID} == set(catalog.section_data_sets)
+    assert set(DEMO_DATA_SET_IDS) | {DEMO_ATLAS_DATA_SET_ID, SAGITTAL_ATLAS_DATA_SET_ID} == set(
+        catalog.section_data_sets)
     for i in [*catalog.section_data_sets, *catalog.section_images]:
         assert 900_000_000 <= i < 1_000_000_000
     image_id, x, y = demo_click()
@@ -90,7 +92,8 @@ def extra_ok(ds):
 
 def test_sagittal_set_covers_the_left_hemisphere_in_space_10():
     catalog = demo_catalog()
-    (sag,) = [d for d in catalog.section_data_sets.values() if d.plane_of_section_id == 2]
+    (sag,) = [d for d in catalog.section_data_sets.values()
+              if d.plane_of_section_id == 2 and d.id in DEMO_DATA_SET_IDS]
     assert sag.reference_space_id == 10
     tvr = sag.alignment3d.tvr_matrix
     for im in catalog.images_of(sag.id):
@@ -111,6 +114,24 @@ def test_atlas_is_modelled_on_atlas_1():
     depths = [ds.alignment3d.tvr_matrix[0] @ [0, 0, p.section_number * ds.section_thickness, 1]
               for p in plates]
     assert np.allclose(np.diff(depths), 100.0)
+
+
+def test_sagittal_atlas_is_modelled_on_atlas_2():
+    """Like Allen's atlas 2: 21 annotated sagittal plates 200 µm apart in space 10, from
+    the lateral edge of one hemisphere to just past the midline (r10 = 5650 µm)."""
+    catalog = demo_catalog()
+    atlas = catalog.atlas(2)
+    assert atlas.reference_space_id == 10 and atlas.structure_graph_id == 1
+    ds = catalog.atlas_data_set(2)
+    assert ds.id == SAGITTAL_ATLAS_DATA_SET_ID and ds.plane_of_section_id == 2
+    plates = catalog.images_of(ds.id)
+    assert len(plates) == 21
+    assert all(isinstance(p, AtlasImage) and p.annotated for p in plates)
+    tvr = ds.alignment3d.tvr_matrix
+    r10 = [tvr[2] @ [0, 0, p.section_number * ds.section_thickness, 1] for p in plates]
+    assert np.allclose(np.diff(r10), 200.0)
+    midline10 = MIRROR_9_10_UM - 5700
+    assert r10[0] < midline10 - 3000 and midline10 < r10[-1] < midline10 + 200
 
 
 def test_structures_and_centres():

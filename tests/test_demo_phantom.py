@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -45,15 +43,15 @@ def test_hemispheres_mirror_about_the_midline():
     assert np.array_equal(left, right)
 
 
-def test_lookup_is_vectorized_and_fast():
+def test_lookup_is_vectorized():
+    """A million points in one call (its speed is measured by ``make bench``, not here:
+    no timed assertions in tests)."""
     rng = np.random.default_rng(2)
     pts = [rng.uniform(0, e, 1_000_000) for e in phantom.EXTENT_UM]
-    phantom.structure_id_at(*[p[:10] for p in pts])  # built before timing
-    t = time.perf_counter()
     ids = phantom.structure_id_at(*pts)
-    rate = 1e6 / (time.perf_counter() - t)
     assert ids.shape == (1_000_000,) and ids.dtype == np.int64
-    assert rate > 2e6, f"{rate:.3g} points/s"
+    assert np.array_equal(ids[:1000], [int(phantom.structure_id_at(*p)) for p in
+                                       zip(*(q[:1000] for q in pts), strict=True)])
 
 
 def test_boundaries_are_smooth_not_voxel_steps():

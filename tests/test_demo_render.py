@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -148,17 +147,18 @@ def test_pyramid_of_a_demo_image(seed):
 
 
 @pytest.mark.parametrize("downsample", [0, 2, 4])
-def test_tile_speed(seed, downsample):
+def test_tiles_of_every_tier_render(seed, downsample):
+    """512-pixel tiles at several tiers render, the same each time (their speed is
+    measured by ``make bench``, not here: no timed assertions in tests)."""
     tiles = DemoTiles()
-    tiles.read_region(seed, downsample, 0, 0, 8, 8)
-    times = []
     f = 2**downsample
-    for k in range(5):
-        t = time.perf_counter()
-        tiles.read_region(seed, downsample, (1000 + 300 * k) * f // 4, 900 * f // 4, 512, 512)
-        times.append(time.perf_counter() - t)
-    # The target is 50 ms; shared CI machines get a generous margin.
-    assert np.median(times) < 0.25
+    for k in range(3):
+        rgb = tiles.read_region(seed, downsample, (1000 + 300 * k) * f // 4, 900 * f // 4,
+                                512, 512)
+        assert rgb.shape == (512, 512, 3) and rgb.dtype == np.uint8
+        again = DemoTiles().read_region(seed, downsample, (1000 + 300 * k) * f // 4,
+                                        900 * f // 4, 512, 512)
+        assert np.array_equal(rgb, again)
 
 
 @pytest.mark.parametrize("image_id, left, top, annotation", [

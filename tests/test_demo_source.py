@@ -15,13 +15,14 @@ def test_source_basics():
     source = DemoSource()
     assert source.status() == "offline (demo)"
     assert source.data_set_ids() == list(DEMO_DATA_SET_IDS)
-    assert source.atlas_ids() == [1]
+    assert source.atlas_ids() == [1, 2]
     assert source.ensure_data_set(DEMO_DATA_SET_IDS[0]).id == DEMO_DATA_SET_IDS[0]
     source.ensure_atlas(1)
+    source.ensure_atlas(2)
     with pytest.raises(UnknownIdError):
         source.ensure_data_set(123)
     with pytest.raises(UnknownIdError):
-        source.ensure_atlas(2)
+        source.ensure_atlas(3)
 
 
 def test_structure_at_in_spaces_9_and_10():

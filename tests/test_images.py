@@ -8,7 +8,7 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from napari_allen_sync.images import image_pyramid, tier_shape
+from napari_allen_sync.images import VIEWS, image_pyramid, overlay_view, tier_shape, tile_view
 from napari_allen_sync.records import SectionImage
 from napari_allen_sync.source import TileSource
 
@@ -83,3 +83,41 @@ def test_bad_tiles_are_reported():
     level = image_pyramid(_image(100, 100, 1), Wrong())[0]
     with pytest.raises(ValueError, match="read_region returned"):
         level.compute()
+
+
+def test_tile_views_of_the_demo_are_distinct_layers():
+    from napari_allen_sync.demo import DemoSource
+
+    source = DemoSource()
+    image = source.catalog.section_image(source.seed_image_id)
+    assert tile_view(source.tiles, "default") is source.tiles
+    names = {id(tile_view(source.tiles, v)) for v in VIEWS}
+    assert len(names) == 5  # each view its own tile source ...
+    a = image_pyramid(image, tile_view(source.tiles, "expression"))
+    b = image_pyramid(image, source.tiles)
+    assert a[-1].name != b[-1].name  # ... and its own dask cache
+    mask = a[-1].compute()
+    assert mask.shape == b[-1].shape and mask.dtype == np.uint8
+    with pytest.raises(ValueError, match="view must be one of"):
+        tile_view(source.tiles, "nissl")
+    with pytest.raises(ValueError, match="offers no 'annotation' view"):
+        tile_view(CountingTiles(), "annotation")
+    assert tile_view(CountingTiles(), "default") is not None
+
+
+@pytest.mark.parametrize("extra, want", [
+    ({"products": [{"abbreviation": "Mouse", "name": "Mouse Brain"}], "expression": True},
+     "expression"),
+    ({"products": [{"abbreviation": "DevMouse"}, {"abbreviation": "Mouse"}]}, "expression"),
+    ({"products": [{"abbreviation": "Connectivity", "name": "Mouse Connectivity"}]},
+     "projection"),
+    ({"product": "Mouse Connectivity", "stain": "fluorescence"}, "projection"),
+    ({"product": "Reference Atlas", "stain": "nissl"}, None),
+    ({}, None),
+])
+def test_overlay_view_from_rma_fields(extra, want):
+    from napari_allen_sync.records import SectionDataSet
+
+    ds = SectionDataSet(id=1, plane_of_section_id=1, section_thickness=25.0,
+                        reference_space_id=9, extra=extra)
+    assert overlay_view(ds) == want

@@ -56,8 +56,11 @@ def test_status(source, tmp_path):
     assert cached.status() == "offline from cache"
 
 
-def test_structure_at_is_unknown_everywhere(source):
+def test_structure_at_is_unknown_where_the_server_has_no_volume(source):
+    """The synthetic server serves no annotation volume: no structure anywhere, the
+    reason kept (structures with a volume: test_remote_annotation.py)."""
     assert source.structure_at(9, [1.0, 2.0, 3.0], [1, 2, 3], [4, 5, 6]) == [None] * 3
+    assert "no annotation volume" in str(source.annotation_problem)
 
 
 def test_once_cached_no_request_is_made(source, server):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "AllenSyncError",
+    "AnnotationError",
     "CacheError",
     "CatalogFormatError",
     "InvalidCoordinateError",
@@ -215,3 +216,22 @@ class PointsFileError(InvalidCoordinateError):
         self.line = line
         where = self.path if line is None else f"{self.path}, line {line}"
         super().__init__(f"{where}: {reason}")
+
+
+class AnnotationError(AllenSyncError, ValueError):
+    """An annotation volume (CCFv3 structure ids) is damaged, of the wrong shape, or
+    not served where it was looked for.
+
+    Parameters
+    ----------
+    reason : str
+        What is wrong, in words a user can act on.
+    where : str or path-like, optional
+        The URL or file at fault.
+    """
+
+    def __init__(self, reason, *, where=None):
+        self.reason = reason
+        self.where = None if where is None else str(where)
+        super().__init__(reason if where is None else f"{reason} [{where}]")
+

@@ -29,7 +29,73 @@ import numpy as np
 from .records import SectionImage
 from .source import TileSource
 
-__all__ = ["image_pyramid", "tier_shape"]
+__all__ = ["OVERLAY_VIEWS", "VIEWS", "image_pyramid", "overlay_view", "tier_shape", "tile_view"]
+
+#: Ways to see an image (``tiles.view(name)``), as Allen's ``image_download`` offers them:
+#:
+#: - ``"default"``: what the source shows unless told otherwise (annotated atlas plates
+#:   with their annotation, every other image as stained);
+#: - ``"image"``: the stained section itself (atlas plates as plain Nissl);
+#: - ``"annotation"``: atlas plates with the atlas annotation drawn
+#:   (``annotation=true&atlas={id}``; other images as stained);
+#: - ``"expression"``: the expression mask of an in-situ image (``view=expression``);
+#: - ``"projection"``: the projection mask of a connectivity image (``view=projection``).
+VIEWS = ("default", "image", "annotation", "expression", "projection")
+#: The views meant as a second, additive layer over an image.
+OVERLAY_VIEWS = ("expression", "projection")
+
+
+def tile_view(tiles: TileSource, view: str = "default") -> TileSource:
+    """``tiles`` seen as ``view`` (one of :data:`VIEWS`).
+
+    Tile sources that know views (:class:`~napari_allen_sync.demo.DemoTiles`,
+    :class:`~napari_allen_sync.remote.RemoteTileSource`) have a ``view(name)`` method
+    returning one object per view (so each view is cached apart); any other tile source
+    only has ``"default"``.
+
+    Raises
+    ------
+    ValueError
+        For a name not in :data:`VIEWS`, or a view the tile source does not offer.
+    """
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+    if view == "default":
+        return tiles
+    method = getattr(tiles, "view", None)
+    if not callable(method):
+        raise ValueError(f"{type(tiles).__name__} offers no {view!r} view")
+    return method(view)
+
+
+def overlay_view(data_set) -> str | None:
+    """The overlay a data set's images have: ``"projection"`` for connectivity
+    experiments, ``"expression"`` for in-situ hybridization, None otherwise (atlas
+    plates, or nothing known).
+
+    Decided from the record's RMA fields: a product whose name or abbreviation names
+    connectivity, else ``expression: true`` (Allen's SectionDataSet flag of in-situ
+    sets) or an in-situ product (Mouse, DevMouse).
+    """
+    extra = getattr(data_set, "extra", None) or {}
+    products = []
+    for key in ("product", "products"):
+        value = extra.get(key)
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, dict):
+                products += [str(item.get("abbreviation") or ""), str(item.get("name") or "")]
+            elif item:
+                products.append(str(item))
+    text = " ".join(products).lower()
+    if "connectivity" in text:
+        return "projection"
+    if extra.get("expression") is True or extra.get("stain") == "ish":
+        return "expression"
+    if any(p in ("mouse", "devmouse", "mouse brain", "developing mouse brain")
+           for p in (q.lower() for q in products)):
+        return "expression"
+    return None
 
 
 def tier_shape(image: SectionImage, downsample: int) -> tuple[int, int]:

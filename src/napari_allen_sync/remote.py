@@ -23,20 +23,35 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 
+from . import atomic
+from .annotation import (
+    DEFAULT_DOWNLOAD_BASE_URL,
+    DEFAULT_RESOLUTION_UM,
+    PUBLISHED_SHA256,
+    AnnotationVolume,
+    annotation_file_name,
+    annotation_url,
+    expected_shape,
+    fetch_annotation,
+)
+from .annotation import _resolution as _annotation_resolution
 from .cache import AllenCache
 from .client import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, AllenApi, SynchronizationApi
 from .errors import (
     AllenSyncError,
+    AnnotationError,
+    CacheError,
     CatalogFormatError,
     MissingAlignmentError,
     NoUsableImagesError,
     ServiceError,
     UnknownIdError,
 )
-from .records import Atlas, SectionDataSet, SectionImage, Structure
+from .records import Atlas, AtlasImage, SectionDataSet, SectionImage, Structure
 from .rma import RmaApi, RmaQuery
 from .synchronizer import Synchronizer
 from .validation import as_coordinates, as_id, as_id_list
@@ -47,6 +62,9 @@ log = logging.getLogger(__name__)
 
 #: Reference spaces whose StructureCenters an atlas brings along (coronal, sagittal).
 CENTER_SPACES = (9, 10)
+#: Read timeout (s) of the annotation volume download at least: a server may prepare a
+#: large file before its first byte (``serve --demo`` builds its volume on request).
+ANNOTATION_READ_TIMEOUT = 120.0
 #: Seconds a status() answer is reused.
 STATUS_TTL = 10.0
 #: Seconds a data set the service definitively refused (unknown, unaligned, no images)
@@ -90,8 +108,90 @@ def decode_jpeg(body: bytes, expected_size=None, url=None) -> np.ndarray:
     return np.asarray(rgb, dtype=np.uint8)
 
 
+class _ServerTraits:
+    """What a tile server was found to do, remembered per server in the cache
+    (``servers/<host>.json``): the ``width``/``height`` convention of its
+    ``image_download`` (SPEC.md §6) and which of AllenSDK's named download forms it
+    does not serve (404)."""
+
+    def __init__(self, cache: AllenCache, base_uri: str):
+        import hashlib
+        import json
+
+        self.base_uri = base_uri
+        digest = hashlib.sha256(base_uri.encode()).hexdigest()[:16]
+        safe = "".join(c if c.isalnum() else "_" for c in base_uri.split("//")[-1])[:60]
+        self.path = cache.root / "servers" / f"{safe}-{digest}.json"
+        self._lock = threading.Lock()
+        self.size_convention: str | None = None
+        self.missing_forms: set[str] = set()
+        try:
+            data = json.loads(self.path.read_text())
+            if data.get("base_uri") == base_uri:
+                conv = data.get("size_convention")
+                self.size_convention = conv if conv in SIZE_CONVENTIONS else None
+                self.missing_forms = {f for f in data.get("missing_forms", [])
+                                      if f in NAMED_FORMS.values()}
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def _save(self) -> None:
+        import json
+
+        data = {"base_uri": self.base_uri, "size_convention": self.size_convention,
+                "missing_forms": sorted(self.missing_forms)}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic.write_text(self.path, json.dumps(data, indent=1))
+        except OSError as exc:  # remembered in memory; learnt again next time
+            log.warning("cannot remember the tile convention of %s: %s", self.base_uri, exc)
+
+    def learn_convention(self, convention: str) -> None:
+        with self._lock:
+            if self.size_convention != convention:
+                log.info("%s reads image_download width/height in %s pixels", self.base_uri,
+                         "tier" if convention == "tier" else "full-resolution")
+                self.size_convention = convention
+                self._save()
+
+    def form_missing(self, form: str) -> None:
+        with self._lock:
+            if form not in self.missing_forms:
+                self.missing_forms.add(form)
+                self._save()
+
+
+#: ``width``/``height`` of ``image_download`` in pixels of the requested tier (AllenSDK's
+#: docstring) or of full resolution (one public tiled client): SPEC.md §6.
+SIZE_CONVENTIONS = ("tier", "full")
+#: AllenSDK's named download forms (``ImageDownloadApi``), by kind of image.
+NAMED_FORMS = {"section": "section_image_download", "atlas": "atlas_image_download",
+               "projection": "projection_image_download"}
+#: The generic form (Allen's tutorial, other clients): the fallback on 404.
+GENERIC_FORM = "image_download"
+
+
+class _TileShared:
+    """What every view of one tile client shares: memory, lock, server traits."""
+
+    def __init__(self, api, cache, tile_size, memory_tiles, catalog):
+        self.memory: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+        self.memory_tiles = int(memory_tiles)
+        self.traits = _ServerTraits(cache, api.base_uri)
+        self.catalog = catalog
+        self.views: dict = {}
+
+
 class RemoteTileSource:
     """A :class:`~napari_allen_sync.source.TileSource` over Allen's ``image_download``.
+
+    Requests go to AllenSDK's named forms (``section_image_download``,
+    ``atlas_image_download`` for AtlasImages, ``projection_image_download`` for
+    connectivity images), falling back to the generic ``image_download`` when a server
+    answers 404 (remembered per server). Whether the server reads ``width``/``height`` in
+    tier or full-resolution pixels is learnt from the size of the first JPEG of a tier
+    below full resolution, and remembered per server in the cache (SPEC.md §6).
 
     Parameters
     ----------
@@ -103,18 +203,57 @@ class RemoteTileSource:
         Side of a tile in tier pixels.
     memory_tiles : int
         Decoded tiles kept in memory (least recently used dropped first).
+    catalog : Catalog, optional
+        Where to look up an image's atlas (for ``annotation=true&atlas=``) and data
+        set (for the download form). Without it plates are downloaded plain.
     """
 
     def __init__(self, api: AllenApi, cache: AllenCache, tile_size: int = 512,
-                 memory_tiles: int = 64):
+                 memory_tiles: int = 64, *, catalog=None, _view: str = "default",
+                 _shared: _TileShared | None = None):
         self.api = api
         self.cache = cache
         self.tile_size = int(tile_size)
         self.memory_tiles = int(memory_tiles)
-        self._memory: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
+        self._shared = _shared or _TileShared(api, cache, tile_size, memory_tiles, catalog)
+        self._memory = self._shared.memory
+        self._lock = self._shared.lock
+        #: How this object shows images (:data:`napari_allen_sync.images.VIEWS`).
+        self.view_name = _view
         #: Tiles downloaded by this object.
         self.downloads = 0
+
+    def __repr__(self):
+        return f"<RemoteTileSource {self.api.base_uri} view={self.view_name}>"
+
+    def view(self, name: str) -> RemoteTileSource:
+        """The same images seen another way (:data:`napari_allen_sync.images.VIEWS`):
+        ``"image"`` (plain; atlas plates as Nissl), ``"annotation"``
+        (``annotation=true&atlas={id}`` on atlas plates), ``"expression"`` or
+        ``"projection"`` (``view=...``), ``"default"`` (this object: annotated plates
+        with their annotation). Each view is cached as its own tiles; one object per
+        view, sharing memory and what was learnt about the server."""
+        from .images import VIEWS
+
+        if name not in VIEWS:
+            raise ValueError(f"view must be one of {VIEWS}, got {name!r}")
+        if name == self.view_name:
+            return self
+        views = self._shared.views
+        with self._lock:
+            if "default" not in views and self.view_name == "default":
+                views["default"] = self
+            found = views.get(name)
+            if found is None:
+                found = RemoteTileSource(self.api, self.cache, self.tile_size,
+                                         self.memory_tiles, _view=name, _shared=self._shared)
+                views[name] = found
+        return found
+
+    @property
+    def size_convention(self) -> str | None:
+        """``"tier"``, ``"full"`` or None (not learnt yet) for this server."""
+        return self._shared.traits.size_convention
 
     @staticmethod
     def tier_shape(image: SectionImage, downsample: int) -> tuple[int, int]:
@@ -128,8 +267,48 @@ class RemoteTileSource:
         t = self.tile_size
         return -(-h // t), -(-w // t)
 
-    def tile_url(self, image: SectionImage, downsample: int, row: int, col: int) -> str:
-        """The ``image_download`` request of one tile."""
+    # ------------------------------------------------------------------ views
+    def _atlas_of(self, image) -> int | None:
+        catalog = self._shared.catalog
+        if catalog is None or not isinstance(image, AtlasImage):
+            return None
+        for atlas in catalog.atlases.values():
+            if image.data_set_id in atlas.data_set_ids:
+                return atlas.id
+        return None
+
+    def _view_query(self, image) -> tuple[str, str]:
+        """(cache key, extra query) of this view for one image; key "" is the plain
+        image (the cache's original tile layout)."""
+        view = self.view_name
+        if view == "default":
+            view = "annotation" if isinstance(image, AtlasImage) and image.annotated else "image"
+        if view == "annotation":
+            atlas = self._atlas_of(image)
+            if atlas is None:
+                return "", ""
+            return f"annotation-{atlas}", f"&annotation=true&atlas={atlas}"
+        if view in ("expression", "projection"):
+            return view, f"&view={view}"
+        return "", ""
+
+    def _form(self, image) -> str:
+        from .images import overlay_view
+
+        if isinstance(image, AtlasImage):
+            form = NAMED_FORMS["atlas"]
+        else:
+            catalog = self._shared.catalog
+            ds = None if catalog is None else catalog.section_data_sets.get(image.data_set_id)
+            kind = "projection" if ds is not None and overlay_view(ds) == "projection" \
+                else "section"
+            form = NAMED_FORMS[kind]
+        return GENERIC_FORM if form in self._shared.traits.missing_forms else form
+
+    def tile_url(self, image: SectionImage, downsample: int, row: int, col: int, *,
+                 form: str | None = None, convention: str | None = None) -> str:
+        """The download request of one tile (default: the form and the size convention
+        known for this server; tier pixels until learnt otherwise)."""
         h, w = self.tier_shape(image, downsample)
         t, f = self.tile_size, 2**downsample
         width = min(t, w - col * t)
@@ -139,18 +318,50 @@ class RemoteTileSource:
                 f"tile ({row}, {col}) is outside tier {downsample} of image {image.id}")
         left = image.x + col * t * f
         top = image.y + row * t * f
+        convention = convention or self.size_convention or "tier"
+        if convention == "full":
+            width, height = width * f, height * f
+        form = form or self._form(image)
+        _, extra = self._view_query(image)
         return self.api.url(
-            f"/api/v2/image_download/{image.id}?downsample={downsample}"
-            f"&left={left}&top={top}&width={width}&height={height}"
+            f"/api/v2/{form}/{image.id}?downsample={downsample}"
+            f"&left={left}&top={top}&width={width}&height={height}{extra}"
         )
 
+    def _tile_path(self, image, downsample, row, col):
+        key, _ = self._view_query(image)
+        if not key:
+            return self.cache.tile_path(image.id, downsample, row, col, self.tile_size)
+        return (self.cache.tiles_dir / str(int(image.id)) / key / f"d{int(downsample)}"
+                / f"s{self.tile_size}" / f"{int(row)}_{int(col)}.jpg")
+
+    def _read_cached(self, image, downsample, row, col) -> bytes | None:
+        key, _ = self._view_query(image)
+        if not key:
+            return self.cache.read_tile(image.id, downsample, row, col, self.tile_size)
+        try:
+            return self._tile_path(image, downsample, row, col).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise CacheError(f"cannot read a cached tile: {exc}") from exc
+
+    def _store(self, image, downsample, row, col, body: bytes) -> None:
+        key, _ = self._view_query(image)
+        if not key:
+            self.cache.store_tile(image.id, downsample, row, col, self.tile_size, body)
+            return
+        path = self._tile_path(image, downsample, row, col)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_bytes(path, body)
+
     def is_cached(self, image: SectionImage, downsample: int, row: int, col: int) -> bool:
-        """Whether a tile is on disk."""
-        return self.cache.tile_path(image.id, downsample, row, col, self.tile_size).is_file()
+        """Whether a tile (of this view) is on disk."""
+        return self._tile_path(image, downsample, row, col).is_file()
 
     def tile(self, image: SectionImage, downsample: int, row: int, col: int) -> np.ndarray:
         """One tile as an RGB array (memory, then disk, then one download)."""
-        key = (image.id, downsample, row, col)
+        key = (self._view_query(image)[0], image.id, downsample, row, col)
         with self._lock:
             found = self._memory.get(key)
             if found is not None:
@@ -159,7 +370,7 @@ class RemoteTileSource:
         h, w = self.tier_shape(image, downsample)
         t = self.tile_size
         size = (min(t, w - col * t), min(t, h - row * t))
-        body = self.cache.read_tile(image.id, downsample, row, col, t)
+        body = self._read_cached(image, downsample, row, col)
         pixels = None
         if body is not None:
             try:
@@ -175,12 +386,39 @@ class RemoteTileSource:
         return pixels
 
     def _download(self, image, downsample, row, col, size) -> np.ndarray:
-        url = self.tile_url(image, downsample, row, col)
-        body, response = self.api.get_bytes(url)
-        if response.status_code >= 400 or not body.startswith(b"\xff\xd8"):
-            raise _error_from_body(body, url, response.status_code)
-        pixels = decode_jpeg(body, size, url)  # raises before anything is cached
-        self.cache.store_tile(image.id, downsample, row, col, self.tile_size, body)
+        traits = self._shared.traits
+        f = 2**downsample
+        reduced = {(-(-size[0] // f), -(-size[1] // f)), (max(1, size[0] // f),
+                                                          max(1, size[1] // f))}
+        form = self._form(image)
+        convention = traits.size_convention
+        for _ in range(3):  # at most: a 404 of a named form, a convention learnt
+            url = self.tile_url(image, downsample, row, col, form=form,
+                                convention=convention or "tier")
+            body, response = self.api.get_bytes(url)
+            if response.status_code == 404 and form != GENERIC_FORM:
+                log.info("%s is not served by %s: using %s", form, self.api.base_uri,
+                         GENERIC_FORM)
+                traits.form_missing(form)
+                form = GENERIC_FORM
+                continue
+            if response.status_code >= 400 or not body.startswith(b"\xff\xd8"):
+                raise _error_from_body(body, url, response.status_code)
+            pixels = decode_jpeg(body, None, url)  # raises before anything is cached
+            got = (pixels.shape[1], pixels.shape[0])
+            if got == size:
+                if convention is None and f > 1 and size not in reduced:
+                    traits.learn_convention("tier")
+                break
+            if convention is None and f > 1 and got in reduced:
+                traits.learn_convention("full")  # it read our tier sizes as full-res
+                convention = "full"
+                continue
+            raise ServiceError(f"JPEG is {got[0]} x {got[1]}, expected {size[0]} x {size[1]}",
+                               url=url)
+        else:  # pragma: no cover - the loop always breaks or raises within 3 rounds
+            raise ServiceError("image_download gave no usable answer", url=url)
+        self._store(image, downsample, row, col, body)
         self.downloads += 1
         return pixels
 
@@ -243,6 +481,14 @@ class RemoteSource:
         Tile side in tier pixels.
     name : str, optional
         Shown to users; default "Allen Brain Atlas API" or the URL.
+    annotation_resolution : int
+        Voxel size (µm) of the annotation volume for structures: 10, 25 (default), 50
+        or 100.
+    annotation_base_url : str, optional
+        Scheme and host serving the volume under Allen's path layout
+        (:data:`~napari_allen_sync.annotation.ANNOTATION_PATH`). Default: Allen's download
+        server for the Allen API, else the same server as ``base_uri`` (as
+        ``napari-allen-sync serve`` does).
 
     Attributes
     ----------
@@ -263,7 +509,8 @@ class RemoteSource:
     """
 
     def __init__(self, base_uri=None, cache_dir=None, *, timeout=DEFAULT_TIMEOUT, retries=3,
-                 deadline=DEFAULT_DEADLINE, tile_size=512, name=None):
+                 deadline=DEFAULT_DEADLINE, tile_size=512, name=None,
+                 annotation_resolution=DEFAULT_RESOLUTION_UM, annotation_base_url=None):
         self.api = SynchronizationApi(base_uri, timeout=timeout, retries=retries, deadline=deadline)
         connect = self.api.timeout[0]
         self._probe = AllenApi(self.api.base_uri, timeout=(min(connect, 2.0), 3.0), retries=0,
@@ -273,13 +520,24 @@ class RemoteSource:
         self.cache = AllenCache(cache_dir)
         self.catalog = self.cache.catalog()
         self.synchronizer = Synchronizer(self.catalog)
-        self.tiles = RemoteTileSource(self.api, self.cache, tile_size)
+        self.tiles = RemoteTileSource(self.api, self.cache, tile_size, catalog=self.catalog)
         self._lock = threading.RLock()
         self._status = None
         self._unavailable: dict[int, tuple[float, Exception]] = {}
         self._atlases_ready: set[int] = set()  # atlases whose records are in the catalog
         #: RMA answers fetched over the network by this object (not from the cache).
         self.fetched: list[str] = []
+        #: Voxel size (µm) of the annotation volume used for structures.
+        self.annotation_resolution = _annotation_resolution(annotation_resolution)
+        if annotation_base_url is None:
+            annotation_base_url = DEFAULT_DOWNLOAD_BASE_URL if base_uri is None else \
+                self.api.base_uri
+        #: Where the annotation volume is downloaded from (SPEC.md §7's path layout).
+        self.annotation_url = annotation_url(self.annotation_resolution, annotation_base_url)
+        self._annotation: AnnotationVolume | None = None
+        self._annotation_lock = threading.Lock()
+        #: Why the last attempt to get the annotation volume failed (None if it did not).
+        self.annotation_problem: Exception | None = None
 
     def __repr__(self):
         return f"<RemoteSource {self.name} cache={self.cache.root} {self.catalog!r}>"
@@ -320,12 +578,13 @@ class RemoteSource:
         return sorted(self.catalog.atlases)
 
     # ------------------------------------------------------------------ fetching
-    def _fetch(self, name: str, fetch, check=None) -> list:
-        """Records of the cached answer ``name``, fetching and storing it when missing."""
+    def _fetch(self, name: str, fetch, check=None, *, empty_ok: bool = False) -> list:
+        """Records of the cached answer ``name``, fetching and storing it when missing
+        (or cached empty, unless an empty answer is a real one: ``empty_ok``)."""
         with self.cache.lock(name):
             if self.cache.has_rma(name):
                 records = self.cache.load_records([name])
-                if records:
+                if records or empty_ok:
                     return records
             data = fetch()
             records = self.cache.store_rma(name, data, check=check)
@@ -436,7 +695,7 @@ class RemoteSource:
                     log.warning("no StructureCenters for reference space %s: %s", space, exc)
             try:
                 records += self._fetch("ReferenceToReferenceTransform",
-                                       self.rma.reference_transforms)
+                                       self.rma.reference_transforms, empty_ok=True)
             except (ServiceError, CatalogFormatError) as exc:
                 log.warning("no ReferenceToReferenceTransforms: %s", exc)
             self.catalog.add_all(records)
@@ -453,11 +712,133 @@ class RemoteSource:
                                    lambda: self.rma.structure_centers(space))
             self.catalog.add_all(records)
 
+    def ensure_ontology(self, graph_id: int = 1) -> None:
+        """Make the structures of one ontology available (fetched once into the cache)."""
+        graph = as_id("structure_graph_id", graph_id)
+        with self._lock:
+            if self.catalog.structures:
+                return
+
+            def check_graph(records):
+                if not any(isinstance(r, Structure) for r in records):
+                    raise ServiceError(f"structure graph {graph} has no structures")
+
+            self.catalog.add_all(self._fetch(f"Structure-graph-{graph}",
+                                             lambda: self.rma.structure_graph(graph),
+                                             check_graph))
+
     # ------------------------------------------------------------------ annotation
+    def annotation_path(self) -> Path:
+        """Where the annotation volume is kept in the cache (one folder per download
+        server, so that a demo server's volume never stands in for Allen's)."""
+        import hashlib
+
+        base = self.annotation_url.rsplit("/informatics-archive/", 1)[0]
+        digest = hashlib.sha256(self.annotation_url.encode()).hexdigest()[:12]
+        safe = "".join(c if c.isalnum() else "_" for c in base.split("//")[-1])[:60]
+        return (self.cache.root / "annotation" / f"{safe}-{digest}"
+                / annotation_file_name(self.annotation_resolution))
+
+    def annotation_cached(self) -> bool:
+        """Whether the annotation volume is on disk (no download needed)."""
+        return self._annotation is not None or self.annotation_path().is_file()
+
+    def annotation(self, progress=None) -> AnnotationVolume:
+        """The CCFv3 annotation volume: from memory, else the cache, else downloaded
+        once (:func:`~napari_allen_sync.annotation.fetch_annotation`: streamed,
+        resumable, verified; Allen's 25 µm file against its published SHA-256).
+
+        Parameters
+        ----------
+        progress : callable, optional
+            ``progress(done_bytes, total_bytes)`` while downloading (total may be None);
+            :func:`~napari_allen_sync.annotation.tqdm_progress` draws a bar.
+
+        Raises
+        ------
+        AnnotationError
+            The volume arrived damaged twice, or the server has none.
+        ServiceError
+            The download server cannot be reached (what arrived is kept and resumed
+            next time).
+        """
+        with self._annotation_lock:
+            if self._annotation is not None:
+                return self._annotation
+            res = self.annotation_resolution
+            path = self.annotation_path()
+            decoded = path.with_suffix(".npy")
+            with self.cache.lock(f"annotation-{path.parent.name}-{res}"):
+                volume = None
+                if path.is_file() and decoded.is_file():
+                    try:
+                        volume = AnnotationVolume.read_decoded(decoded, res, expected_shape(res))
+                    except AnnotationError as exc:
+                        log.warning("decoded annotation volume unusable, reading the file: %s",
+                                    exc)
+                if volume is None and path.is_file():
+                    try:
+                        volume = AnnotationVolume.read(path, resolution_um=res,
+                                                       shape=expected_shape(res))
+                    except AnnotationError as exc:
+                        log.warning("cached annotation volume is damaged, fetching it again: "
+                                    "%s", exc)
+                        path.unlink(missing_ok=True)
+                        decoded.unlink(missing_ok=True)
+                if volume is None:
+                    sha = PUBLISHED_SHA256.get(res) if self.annotation_url.startswith(
+                        DEFAULT_DOWNLOAD_BASE_URL + "/") else None
+                    try:
+                        volume = fetch_annotation(
+                            self.annotation_url, path, session=self.api.session,
+                            timeout=(self.api.timeout[0], max(self.api.timeout[1],
+                                                              ANNOTATION_READ_TIMEOUT)),
+                            sha256=sha, resolution=res,
+                            progress=progress)
+                    except AllenSyncError as exc:
+                        self.annotation_problem = exc
+                        raise
+                if volume.mapped_from is None:
+                    try:  # the next start maps it instead of decompressing the NRRD
+                        volume.write_decoded(decoded)
+                    except OSError as exc:
+                        log.warning("cannot keep a decoded annotation volume: %s", exc)
+            self.annotation_problem = None
+            self._annotation = volume
+            return volume
+
+    def structure_ids_at(self, reference_space_id: int, x, y, z) -> np.ndarray:
+        """The structure id at each reference point (µm, space 9 or 10), 0 outside the
+        brain: the annotation volume's lookup (:meth:`annotation`; the first call may
+        download it). Raises as :meth:`annotation` when the volume cannot be had."""
+        return self.annotation().structure_ids_at(reference_space_id, x, y, z)
+
     def structure_at(self, reference_space_id: int, x, y, z) -> list[Structure | None]:
-        """None for every point: the remote source has no annotation volume."""
+        """The structure at each reference point (µm), None outside the brain.
+
+        Uses :meth:`structure_ids_at` and the ontology (fetched once). When the volume
+        or the ontology cannot be had (no network, nothing cached) every point is None
+        and :attr:`annotation_problem` says why: a click still synchronizes.
+        """
         n = len(as_coordinates("x", x))
-        return [None] * n
+        try:
+            ids = self.structure_ids_at(reference_space_id, x, y, z)
+            self.ensure_ontology()
+        except AllenSyncError as exc:
+            self.annotation_problem = exc
+            log.warning("no structures: %s", exc)
+            return [None] * n
+        structures = self.catalog.structures
+        return [structures.get(int(i)) if i else None for i in ids]
+
+    def overlay_view(self, section_data_set_id: int) -> str | None:
+        """The overlay of a data set's images (``"expression"``, ``"projection"`` or
+        None), from its cached record (:func:`~napari_allen_sync.images.overlay_view`)."""
+        from .images import overlay_view
+
+        ds = self.catalog.section_data_sets.get(as_id("section_data_set_id",
+                                                      section_data_set_id))
+        return None if ds is None else overlay_view(ds)
 
 
 #: Errors that make one target of a list service fail (as the service reports it)

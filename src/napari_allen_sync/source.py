@@ -82,5 +82,16 @@ class AtlasSource(Protocol):
 
     def structure_at(self, reference_space_id: int, x, y, z) -> list[Structure | None]:
         """The structure at each reference point (µm), or None where unknown or outside
-        the brain. Sources without an annotation volume return None for every point."""
+        the brain."""
+        ...
+
+    def structure_ids_at(self, reference_space_id: int, x, y, z) -> np.ndarray:
+        """The structure id at each reference point (µm, space 9 or 10; space 10 is
+        mirrored to 9), 0 outside the brain: an ``int64`` array as long as ``x``.
+
+        Every source answers through one lookup,
+        :meth:`AnnotationVolume.structure_ids_at
+        <napari_allen_sync.annotation.AnnotationVolume.structure_ids_at>`, on its
+        annotation volume (the demo's phantom, or Allen's CCFv3 file downloaded once).
+        """
         ...

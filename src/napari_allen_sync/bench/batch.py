@@ -11,6 +11,18 @@ points inside the demo seed image (uniform over its sync pixels, fixed seed):
   alone on the same 1M points, and ``engine_1000000_ratio_full_to_reference``: how
   much the rest (structures, four targets) costs on top of the first step.
 
+Core path (:func:`core`): the same full batch through the Qt-free API only —
+``image_to_reference_batch``, ``image_to_image_batch`` into the three targets,
+``image_to_atlas_batch``, then the structure under every point with the annotation
+volume (:meth:`DemoSource.structure_ids_at`) and
+:func:`~napari_allen_sync.annotation.label_points` (ids and acronyms, no ``np.unique``):
+
+- ``core_1000000_ms`` and ``core_1000000_<step>_ms`` for each step;
+- ``annotation_lookup_1000000_ms`` (the 25 µm, CCF-sized demo volume, as large as
+  Allen's annotation_25.nrrd) for points on the seed section (``_section``) and for
+  points uniform in the whole CCF box (``_random``, the cache-unfriendly worst case),
+  with the ratio to the 50 ms target.
+
 GUI path, in a shown napari window (needs a display; ``make bench`` provides Xvfb):
 one real click first (the targets' layers exist), then a Points layer of 10,000 random
 points on the seed (world coordinates = seed pixels (row, col)) is chosen in the dock's
@@ -107,6 +119,75 @@ def engine() -> dict:
     return out
 
 
+def _best_ms(fn, repeat=5) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return _ms(best)
+
+
+def core(n: int = 1_000_000) -> dict:
+    """The full batch through the core API (no Qt, no dock), step by step."""
+    from napari_allen_sync.annotation import label_points
+    from napari_allen_sync.demo import (
+        DEMO_ATLAS_ID,
+        DEMO_TARGET_DATA_SET_IDS,
+        DemoSource,
+        demo_click,
+    )
+    from napari_allen_sync.demo.annotation import demo_annotation
+
+    source = DemoSource()
+    sync = source.synchronizer
+    sid = demo_click()[0]
+    image = source.catalog.section_image(sid)
+    targets = sorted(DEMO_TARGET_DATA_SET_IDS)
+    rows, cols = _random_points(image, n)
+    source.annotation()  # built before timing (a download or a cache read online)
+    sync.image_to_image_batch(sid, cols[:10], rows[:10], targets)
+    sync.image_to_atlas_batch(sid, cols[:10], rows[:10], DEMO_ATLAS_ID)
+
+    def full():
+        steps = {}
+        t = time.perf_counter()
+        ref = sync.image_to_reference_batch(sid, cols, rows)
+        steps["reference"] = time.perf_counter() - t
+        t = time.perf_counter()
+        hits = sync.image_to_image_batch(sid, cols, rows, targets)
+        steps["targets"] = time.perf_counter() - t
+        t = time.perf_counter()
+        atlas = sync.image_to_atlas_batch(sid, cols, rows, DEMO_ATLAS_ID)
+        steps["atlas"] = time.perf_counter() - t
+        t = time.perf_counter()
+        ids = source.structure_ids_at(ref.reference_space_id, ref.x, ref.y, ref.z)
+        _, acr = label_points(ids, source.catalog.structures)
+        steps["structures"] = time.perf_counter() - t
+        assert len(hits) == len(targets) and len(acr) == n and len(atlas.x) == n
+        return steps
+
+    _log(f"core {n} points")
+    runs = [full() for _ in range(3)]
+    best = min(runs, key=lambda r: sum(r.values()))
+    out = {f"core_{n}_ms": _ms(sum(best.values()))}
+    out.update({f"core_{n}_{k}_ms": _ms(v) for k, v in best.items()})
+    out["core_target_ms"] = 150
+    # the lookup alone, on the 25 µm (CCF-sized) volume
+    vol = demo_annotation(25)
+    ref = sync.image_to_reference_batch(sid, cols, rows)
+    out["annotation_volume_shape"] = list(vol.shape)
+    out[f"annotation_lookup_{n}_section_ms"] = _best_ms(
+        lambda: vol.structure_ids_at(9, ref.x, ref.y, ref.z))
+    rng = np.random.default_rng(3)
+    box = [rng.uniform(0, e, n) for e in (13200, 8000, 11400)]
+    out[f"annotation_lookup_{n}_random_ms"] = _best_ms(lambda: vol.structure_ids_at(9, *box))
+    out["annotation_lookup_target_ms"] = 50
+    out["annotation_lookup_section_over_target"] = round(
+        out[f"annotation_lookup_{n}_section_ms"] / 50, 2)
+    return out
+
+
 def gui(n_points: int = GUI_POINTS, timeout_s: float = 60.0) -> dict:
     """A real click on the dock's *Sync layer* button for a 10k-point layer."""
     from qtpy.QtCore import Qt
@@ -167,6 +248,7 @@ def gui(n_points: int = GUI_POINTS, timeout_s: float = 60.0) -> dict:
 def run() -> dict:
     """The batch benchmark: engine sizes and the GUI path; JSON-able figures."""
     out = engine()
+    out.update(core())
     _log("gui")
     out.update(gui())
     return out

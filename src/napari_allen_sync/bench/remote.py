@@ -12,12 +12,29 @@
   sent and the total is extrapolated (the output says so).
 
 Also: the time to open one cached 512 × 512 tile (disk read + JPEG decode).
+
+First online click (:func:`first_click`), against ``napari-allen-sync serve --demo`` in
+a child process on loopback (no added latency): the demo click on the seed image, with
+the three other demo experiments and atlas 1 as targets, as the dock makes it —
+
+- ``first_click_cold_ms``: an empty cache: the seed's, targets' and atlas's records
+  (RMA), the synchronization, the structure at the click and at each answer (the 25 µm
+  annotation volume, 3.7 MB, downloaded, verified and read, and the ontology), and one
+  512 × 512 tile around each answer at the tier the dock opens first (default view:
+  the atlas plate annotated), with ``_metadata``, ``_structures`` and ``_tiles`` parts;
+- ``first_click_warm_ms``: a new source on the filled cache (a restarted plugin): no
+  request at all, with the same parts.
+
+The server builds its 25 µm volume and renders on first request; it is asked once for
+the volume before timing, so that the figure is the client's (Allen's server has it
+on disk).
 """
 
 from __future__ import annotations
 
 import asyncio
 import statistics
+import subprocess
 import tempfile
 import time
 
@@ -94,6 +111,109 @@ class _Gradient:
         return out
 
 
+def _serve_demo():
+    """``napari-allen-sync serve --demo`` in a child process; (process, base URL)."""
+    import socket
+    import sys
+
+    import requests
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "napari_allen_sync.cli", "serve", "--demo", "--port", str(port),
+         "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    end = time.monotonic() + 60
+    while True:
+        try:
+            requests.get(base + "/api/v2/data/query.json?criteria=model::Atlas", timeout=2)
+            return proc, base
+        except requests.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > end:
+                proc.kill()
+                raise RuntimeError("serve --demo did not start") from None
+            time.sleep(0.2)
+
+
+def _click(source, seed_id, x, y, targets, atlas_id) -> dict:
+    """One dock-like click; its parts in seconds."""
+    parts = {}
+    t = time.perf_counter()
+    source.ensure_section_image(seed_id)
+    for d in targets:
+        source.ensure_data_set(d)
+    source.ensure_atlas(atlas_id)
+    sync = source.synchronizer
+    hits = sync.image_to_image(seed_id, x, y, targets)
+    hits.append(sync.image_to_atlas(seed_id, x, y, atlas_id))
+    ref = sync.image_to_reference(seed_id, x, y)["image_to_reference"]
+    parts["metadata"] = time.perf_counter() - t
+    t = time.perf_counter()
+    seed_ds = source.catalog.section_data_set(source.catalog.section_image(seed_id).data_set_id)
+    found = source.structure_at(seed_ds.reference_space_id, [ref["x"]], [ref["y"]], [ref["z"]])
+    for h in hits:
+        s = h["image_sync"]
+        back = sync.image_to_reference(s["section_image_id"], s["x"], s["y"])
+        image = source.catalog.section_image(s["section_image_id"])
+        space = source.catalog.section_data_set(image.data_set_id).reference_space_id
+        b = back["image_to_reference"]
+        source.structure_at(space, [b["x"]], [b["y"]], [b["z"]])
+    parts["structures"] = time.perf_counter() - t
+    if found[0] is None:
+        raise RuntimeError(f"no structure at the click: {source.annotation_problem}")
+    t = time.perf_counter()
+    for h in hits:
+        s = h["image_sync"]
+        image = source.catalog.section_image(s["section_image_id"])
+        d = max(0, image.tier_count - 3)
+        f, size = 2**d, source.tiles.tile_size
+        row = int(max(0, s["y"]) // f // size)
+        col = int(max(0, s["x"]) // f // size)
+        rows, cols = source.tiles.tile_grid(image, d)
+        source.tiles.tile(image, d, min(row, rows - 1), min(col, cols - 1))
+    parts["tiles"] = time.perf_counter() - t
+    parts["structure"] = found[0].acronym
+    return parts
+
+
+def first_click() -> dict:
+    """The first online click, cold and warm cache, against ``serve --demo``."""
+    import requests
+
+    from ..annotation import annotation_url
+    from ..demo import DEMO_ATLAS_ID, DEMO_TARGET_DATA_SET_IDS, demo_click
+
+    seed_id, x, y = demo_click()
+    targets = sorted(DEMO_TARGET_DATA_SET_IDS)
+    proc, base = _serve_demo()
+    out = {}
+    try:
+        requests.get(annotation_url(25, base), timeout=300).raise_for_status()  # server warm
+        with tempfile.TemporaryDirectory() as tmp:
+            for label in ("cold", "warm"):
+                source = RemoteSource(base, tmp, timeout=(5, 60))
+                t = time.perf_counter()
+                parts = _click(source, seed_id, x, y, targets, DEMO_ATLAS_ID)
+                total = time.perf_counter() - t
+                out[f"first_click_{label}_ms"] = round(total * 1e3, 1)
+                for k in ("metadata", "structures", "tiles"):
+                    out[f"first_click_{label}_{k}_ms"] = round(parts[k] * 1e3, 1)
+                out[f"first_click_{label}_fetched"] = list(source.fetched)
+                out["first_click_structure"] = parts["structure"]
+                source.close()
+        out["first_click_cold_over_warm"] = round(
+            out["first_click_cold_ms"] / out["first_click_warm_ms"], 1)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a stuck child is killed
+            proc.kill()
+    return out
+
+
 def run() -> dict:
     """Run the benchmark; JSON-able figures."""
     rng = np.random.default_rng(5)
@@ -161,6 +281,7 @@ def run() -> dict:
         out["memory_tile_512_open_ms"] = (time.perf_counter() - t0) * 1e3
         api.close()
         source.close()
+    out.update(first_click())
     return out
 
 

@@ -36,6 +36,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    p.add_argument("--tile-convention", choices=["tier", "full"], default="tier",
+                   help="read image_download width/height in tier pixels (AllenSDK's "
+                        "reading, default) or in full-resolution pixels")
     p.add_argument("--log-level", default="info",
                    choices=["critical", "error", "warning", "info", "debug"])
     return p
@@ -64,7 +67,8 @@ def run(args) -> int:
     if not loopback:
         print(f"warning: serving on {args.host}: other machines can reach this server",
               file=sys.stderr)
-    app = create_app(_source(args))
+    app = create_app(_source(args), annotation=args.catalog,
+                     tile_convention=args.tile_convention)
     service = app.state.service
     print(f"napari-allen-sync serve: {service.catalog!r} on http://{args.host}:{args.port}",
           file=sys.stderr)

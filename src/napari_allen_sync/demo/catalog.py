@@ -13,7 +13,7 @@ from functools import cache
 import numpy as np
 
 from ..catalog import Catalog
-from .atlas import DEMO_ATLAS_ID, atlas_records
+from .atlas import DEMO_ATLAS_ID, atlas_records, sagittal_atlas_records
 from .centers import STRUCTURE_CENTERS_9, demo_structure_centers
 from .experiments import EXPERIMENTS, experiment_records
 from .ontology import demo_structures
@@ -48,6 +48,8 @@ def build_demo_catalog() -> Catalog:
         records += [ds, *images, equalization]
     atlas, atlas_ds, plates, atlas_eq = atlas_records()
     records += [atlas, atlas_ds, *plates, atlas_eq]
+    atlas, atlas_ds, plates, atlas_eq = sagittal_atlas_records()
+    records += [atlas, atlas_ds, *plates, atlas_eq]
     records += list(demo_structures())
     records += demo_structure_centers()
     return Catalog(records)
@@ -63,7 +65,8 @@ def demo_catalog() -> Catalog:
     """The demo catalog (built on the first call, then shared).
 
     It holds the four demo SectionDataSets with ``alignment3d`` and their images with
-    ``alignment2d``, atlas 1 with its data set and 132 annotated AtlasImages, the
+    ``alignment2d``, atlas 1 with its data set and 132 annotated AtlasImages, atlas 2 (sagittal)
+    with 21, the
     ontology, StructureCenters in reference spaces 9 and 10, and Equalizations.
 
     Callers that add records should use :func:`build_demo_catalog` for a private copy.

@@ -344,7 +344,7 @@ def experiment_records(spec: ExperimentSpec, *, kind=SectionImage, annotated=Fal
 
 def spec_by_data_set_id() -> dict[int, ExperimentSpec]:
     """Every demo experiment (and the atlas) by data set id."""
-    from .atlas import ATLAS_SPEC
+    from .atlas import ATLAS_SPEC, SAGITTAL_ATLAS_SPEC
 
-    return {s.id: s for s in (*EXPERIMENTS, ATLAS_SPEC)}
+    return {s.id: s for s in (*EXPERIMENTS, ATLAS_SPEC, SAGITTAL_ATLAS_SPEC)}
 

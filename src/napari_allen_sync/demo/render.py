@@ -19,7 +19,12 @@ Looks
 - ``"fluorescence"`` (connectivity): dark tissue, a bright injection site in the right
   motor cortex and green axons in its targets, weaker on the other side;
 - annotated atlas plates (``DemoTiles(annotation=True)``, the default): structure
-  colours with dark outlines, as Allen's atlas viewer draws the annotation.
+  colours with dark outlines, as Allen's atlas viewer draws the annotation;
+- overlays (``DemoTiles(overlay="expression")`` or ``"projection"``, Allen's
+  ``view=expression|projection``): the signal alone on black, as Allen's expression and
+  projection masks — the in-situ precipitate of the same expression texture the stain
+  shows, or the labelled axons and injection site of a connectivity image — coloured
+  by intensity (blue, green, yellow, red). A Nissl plate has no such mask.
 
 Pixel centres follow :func:`napari_allen_sync.inferred.tier_pixel_center`: tier-d pixel
 k covers full-resolution pixels ``k·2^d … k·2^d + 2^d − 1`` and is sampled at its centre
@@ -50,7 +55,10 @@ from .experiments import INJECTION_RADIUS_UM, INJECTION_SITE_UM, spec_by_data_se
 from .ontology import PAINTED, demo_structures
 from .texture import cell_texture, fiber_texture, lod_um
 
-__all__ = ["DemoTiles", "pixel_reference_grid"]
+__all__ = ["OVERLAYS", "DemoTiles", "pixel_reference_grid"]
+
+#: The overlay views (Allen's ``view=`` values) the demo renders.
+OVERLAYS = ("expression", "projection")
 
 _C = phantom  # codes: phantom.ISO, phantom.HPF, ...
 N_CODES = 16
@@ -155,13 +163,18 @@ class DemoTiles:
     (32, 64, 3)
     """
 
-    def __init__(self, catalog: Catalog | None = None, *, annotation: bool = True):
+    def __init__(self, catalog: Catalog | None = None, *, annotation: bool = True,
+                 overlay: str | None = None):
         if catalog is None:
             from .catalog import demo_catalog
 
             catalog = demo_catalog()
+        if overlay is not None and overlay not in OVERLAYS:
+            raise ValueError(f"overlay must be one of {OVERLAYS} or None, got {overlay!r}")
         self.catalog = catalog
         self.annotation = annotation
+        self.overlay = overlay
+        self._views: dict = {}
         self._specs = spec_by_data_set_id()
         colours = np.full((N_CODES, 3), 255, np.uint8)
         by_id = {s.id: s for s in demo_structures()}
@@ -170,7 +183,26 @@ class DemoTiles:
         self._colours = colours
 
     def __repr__(self) -> str:
-        return f"DemoTiles(annotation={self.annotation})"
+        extra = f", overlay={self.overlay!r}" if self.overlay else ""
+        return f"DemoTiles(annotation={self.annotation}{extra})"
+
+    def view(self, name: str) -> DemoTiles:
+        """The same images seen another way (:data:`napari_allen_sync.images.VIEWS`):
+        ``"default"`` (this object), ``"image"`` (atlas plates as plain Nissl),
+        ``"annotation"`` (atlas plates annotated), ``"expression"`` or ``"projection"``
+        (the signal mask). One object per view, so dask caches stay apart."""
+        from ..images import VIEWS
+
+        if name == "default":
+            return self
+        if name not in VIEWS:
+            raise ValueError(f"view must be one of {VIEWS}, got {name!r}")
+        found = self._views.get(name)
+        if found is None:
+            overlay = name if name in OVERLAYS else None
+            found = DemoTiles(self.catalog, annotation=name == "annotation", overlay=overlay)
+            self._views[name] = found
+        return found
 
     # ------------------------------------------------------------------ protocol
     def read_region(self, image: SectionImage, downsample: int, left: int, top: int,
@@ -190,7 +222,7 @@ class DemoTiles:
                 f"downsample {downsample} is not a tier of SectionImage {image.id} "
                 f"(tiers 0 … {image.tier_count - 1})"
             )
-        out = np.full((height, width, 3), 255, np.uint8)
+        out = np.full((height, width, 3), 0 if self.overlay else 255, np.uint8)
         if width == 0 or height == 0:
             return out
         f = 2**downsample
@@ -208,9 +240,15 @@ class DemoTiles:
 
     # ------------------------------------------------------------------ rendering
     def style_of(self, image: SectionImage) -> str:
-        """``"annotation"``, ``"nissl"``, ``"ish"`` or ``"fluorescence"``."""
+        """``"annotation"``, ``"nissl"``, ``"ish"``, ``"fluorescence"`` or, for an
+        overlay, ``"mask"``."""
         spec = self._specs.get(image.data_set_id)
         stain = spec.stain if spec is not None else "nissl"
+        if self.overlay is not None:
+            if stain == "nissl":
+                raise InvalidCoordinateError(
+                    f"SectionImage {image.id} is a Nissl plate: it has no {self.overlay} mask")
+            return "mask"
         if stain == "nissl" and self.annotation and image.annotated:
             return "annotation"
         return stain
@@ -233,6 +271,8 @@ class DemoTiles:
         alpha = field.coverage(pixel_um)
         density, large = self._nissl_density(field, p, i, r)
         lod = lod_um(pixel_um)
+        if style == "mask":
+            return self._mask(field, alpha, p, i, r, u, v, lod, spec)
         if style == "fluorescence":
             return self._fluorescence(field, alpha, p, i, r, u, v, lod, density, spec)
         if style == "ish":
@@ -418,6 +458,42 @@ class DemoTiles:
             ISH_SLIDE,
             [(tissue, ISH_TISSUE_ABS), (faint, ISH_CELL_ABS), (signal, ISH_SIGNAL_ABS)],
         )
+
+    def _projection_signal(self, field, alpha, p, i, r, u, v, lod, spec):
+        """Labelled axons (0..1) and the injection site (0..1) of a connectivity image."""
+        level = field.blend(_lut(spec.expression if spec else {}))
+        iso = field.blend(_lut({315: 1.0}))
+        right = r > phantom.MIDLINE_UM
+        level = np.where(right, level, 0.25 * level * iso)
+        fibers = fiber_texture().sample(u, v, lod)
+        d2 = (
+            (p - INJECTION_SITE_UM[0]) ** 2
+            + (i - INJECTION_SITE_UM[1]) ** 2
+            + (r - INJECTION_SITE_UM[2]) ** 2
+        )
+        injection = np.exp(-d2 / np.float32(INJECTION_RADIUS_UM**2)).astype(np.float32)
+        injection *= alpha
+        gain = np.float32(0.45 / fiber_texture().mean)
+        green = np.clip(alpha * level * fibers * gain + 1.2 * injection, 0, 1)
+        return green, injection
+
+    def _mask(self, field, alpha, p, i, r, u, v, lod, spec):
+        """The signal alone on black, coloured by intensity (Allen's masks)."""
+        if spec is not None and spec.stain == "fluorescence":
+            signal, _ = self._projection_signal(field, alpha, p, i, r, u, v, lod, spec)
+        else:
+            level = self._expression(field, p, i, r, spec)
+            signal = alpha * level * cell_texture("ish").sample(
+                u * 0.83 + 71.0, v * 0.83 + 13.0, lod * 0.83)
+        # A mask: weak signal (below 0.15) is no signal; the rest is graded.
+        t = np.clip((signal - np.float32(0.15)) / np.float32(0.6), 0, 1)
+        on = (signal > 0.15).astype(np.float32)
+        rgb = np.empty((*t.shape, 3), np.float32)
+        rgb[..., 0] = np.clip(3 * t - 1.2, 0, 1)
+        rgb[..., 1] = np.clip(1.6 - np.abs(3 * t - 1.6), 0, 1) * 0.95
+        rgb[..., 2] = np.clip(1.3 - 2.4 * t, 0, 1)
+        rgb *= (np.float32(255) * on)[..., None]
+        return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
 
     def _fluorescence(self, field, alpha, p, i, r, u, v, lod, density, spec):
         level = field.blend(_lut(spec.expression if spec else {}))

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..arithmetic import builtin_reference_transform
+from ..annotation import AnnotationVolume
 from ..catalog import Catalog
 from ..errors import UnknownIdError
 from ..records import SectionDataSet, Structure
 from ..synchronizer import Synchronizer
-from ..validation import as_coordinates, as_id
-from . import phantom
-from .atlas import DEMO_ATLAS_ID
+from ..validation import as_id
+from .annotation import demo_annotation
 from .catalog import DEMO_DATA_SET_IDS, build_demo_catalog, demo_catalog, demo_click
 from .render import DemoTiles
 
@@ -67,7 +66,7 @@ class DemoSource:
         return [d for d in DEMO_DATA_SET_IDS if d in self.catalog.section_data_sets]
 
     def atlas_ids(self) -> list[int]:
-        """The demo atlas (id 1)."""
+        """The demo atlases (1 coronal, 2 sagittal)."""
         return sorted(self.catalog.atlases)
 
     def ensure_data_set(self, section_data_set_id: int) -> SectionDataSet:
@@ -83,15 +82,17 @@ class DemoSource:
         return self.catalog.section_data_set(ds_id)
 
     def ensure_atlas(self, atlas_id: int) -> None:
-        """Check that the atlas is the demo's (id 1); raises :class:`UnknownIdError`."""
+        """Check that the atlas is one of the demo's (1 coronal, 2 sagittal); raises
+        :class:`UnknownIdError`."""
         a_id = as_id("atlas_id", atlas_id)
         if a_id not in self.catalog.atlases:
             raise UnknownIdError(
-                "Atlas", a_id, f"the offline demo has atlas {DEMO_ATLAS_ID} only"
-            )
+                "Atlas", a_id,
+                f"the offline demo has atlases {', '.join(map(str, self.atlas_ids()))}")
 
     def structure_at(self, reference_space_id: int, x, y, z) -> list[Structure | None]:
-        """The phantom's structure at each point (µm in space 9 or 10), None outside.
+        """The structure at each point (µm in space 9 or 10), None outside: the
+        demo's annotation volume (:meth:`structure_ids_at`).
 
         Space-10 points are mirrored to space 9 first, as the engine does
         (r9 = 11350 − r10).
@@ -102,13 +103,33 @@ class DemoSource:
 
     def structure_ids_at(self, reference_space_id: int, x, y, z) -> np.ndarray:
         """As :meth:`structure_at`, as an array of structure ids (0 outside): the form
-        for millions of points."""
-        space = as_id("reference_space_id", reference_space_id)
-        x = as_coordinates("x", x)
-        y = as_coordinates("y", y)
-        z = as_coordinates("z", z)
-        m = builtin_reference_transform(space, 9)
-        if m is None:
-            return np.zeros(len(x), dtype=np.int64)
-        return np.asarray(phantom.structure_id_at(m[0, 0] * x + m[0, 3], m[1, 1] * y + m[1, 3],
-                                                  m[2, 2] * z + m[2, 3]), dtype=np.int64)
+        for millions of points. The same lookup as the remote source's
+        (:meth:`AnnotationVolume.structure_ids_at
+        <napari_allen_sync.annotation.AnnotationVolume.structure_ids_at>`), on the
+        phantom sampled at 50 µm (:func:`~.annotation.demo_annotation`)."""
+        return self.annotation().structure_ids_at(reference_space_id, x, y, z)
+
+    def annotation(self, progress=None) -> AnnotationVolume:
+        """The demo's annotation volume (built on first use, about two seconds;
+        ``progress`` is accepted for the same signature as the remote source's and
+        called once at the end)."""
+        volume = demo_annotation()
+        if progress is not None:
+            progress(1, 1)
+        return volume
+
+    def annotation_nrrd(self, resolution: int) -> bytes:
+        """The demo volume at ``resolution`` µm (25, 50 or 100) as a gzip NRRD file,
+        what ``serve --demo`` sends as ``annotation_{resolution}.nrrd``."""
+        from .annotation import demo_annotation_nrrd
+
+        return demo_annotation_nrrd(int(resolution))
+
+    def overlay_view(self, section_data_set_id: int) -> str | None:
+        """The overlay of a data set's images: ``"expression"`` (in situ),
+        ``"projection"`` (connectivity) or None (atlas plates)."""
+        from ..images import overlay_view
+
+        ds = self.catalog.section_data_sets.get(as_id("section_data_set_id",
+                                                      section_data_set_id))
+        return None if ds is None else overlay_view(ds)

@@ -84,7 +84,8 @@ def _json_only(request: Request) -> None:
         raise InvalidParameterError("format", "only .json answers are served")
 
 
-def create_app(source_or_catalog, *, tiles=None) -> Starlette:
+def create_app(source_or_catalog, *, tiles=None, annotation=None,
+               tile_convention: str = "tier") -> Starlette:
     """The Allen-compatible ASGI application.
 
     Parameters
@@ -96,6 +97,13 @@ def create_app(source_or_catalog, *, tiles=None) -> Starlette:
     tiles : TileSource, optional
         Renders ``image_download`` (default: the source's ``tiles``; a bare catalog has
         none, and ``image_download`` answers 404).
+    annotation : path-like or callable, optional
+        A folder with ``annotation_{res}.nrrd`` files (or ``resolution -> bytes``) to
+        serve under Allen's download path; default: the source's own volume (the demo)
+        or the files in a catalog folder (see :mod:`napari_allen_sync.downloads`).
+    tile_convention : {"tier", "full"}
+        Whether image downloads read ``width``/``height`` in tier pixels (AllenSDK's
+        reading, the default) or in full-resolution pixels (SPEC.md §6).
 
     Returns
     -------
@@ -142,7 +150,13 @@ def create_app(source_or_catalog, *, tiles=None) -> Starlette:
         body = service.render(image_id, Params(request.url.query))
         return Response(body, media_type="image/jpeg")
 
+    # Issue 10 (onlineA): the annotation volume, AllenSDK's named image download forms,
+    # annotation=true&atlas= and view=expression|projection; before the generic route.
+    from ..downloads import download_routes
+
     routes = [
+        *download_routes(service, source_or_catalog, annotation=annotation,
+                         tile_convention=tile_convention),
         Route("/api/v2/data/query.{fmt}", rma_query_endpoint, methods=["GET"]),
         Route("/api/v2/data/{model}/{id}.{fmt}", rma_model_endpoint, methods=["GET"]),
         Route("/api/v2/image_download/{id}", image_download_endpoint, methods=["GET"]),

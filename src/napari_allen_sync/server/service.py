@@ -235,8 +235,14 @@ class Service:
         return [rec.to_rma() for rec in list(groups[model].values())]
 
     # -------------------------------------------------------------- pixels
-    def render(self, image_id: int, p: Params) -> bytes:
+    def render(self, image_id: int, p: Params, *, tiles=None,
+               full_resolution_sizes: bool = False) -> bytes:
         """The JPEG of one image_download region.
+
+        ``tiles`` renders it instead of the service's own (a view of them: see
+        :mod:`napari_allen_sync.downloads`); with ``full_resolution_sizes`` the request's
+        ``width``/``height`` are read in full-resolution pixels (SPEC.md §6's other
+        convention) and the answer is ``ceil(width / 2**downsample)`` pixels wide.
 
         The region is rendered in strips of at most :data:`STRIP_PIXELS` into one
         ``uint8`` buffer, and at most :data:`MAX_CONCURRENT_RENDERS` regions at once: a
@@ -248,12 +254,18 @@ class Service:
         image = self.catalog.section_image(image_id)
         if self.tiles is None:
             raise NotServedError(f"this server has no pixels for image {image_id}")
+        tiles = self.tiles if tiles is None else tiles
         d = p.integer("downsample", 0, low=0, high=MAX_DOWNSAMPLE)
         f = 2**d
         left = p.integer("left", image.x, low=-MAX_OFFSET, high=MAX_OFFSET)
         top = p.integer("top", image.y, low=-MAX_OFFSET, high=MAX_OFFSET)
-        width = p.integer("width", -(-image.width // f), low=1, high=MAX_DOWNLOAD_SIDE)
-        height = p.integer("height", -(-image.height // f), low=1, high=MAX_DOWNLOAD_SIDE)
+        if full_resolution_sizes:
+            width = -(-p.integer("width", image.width, low=1, high=MAX_DOWNLOAD_SIDE * f) // f)
+            height = -(-p.integer("height", image.height, low=1, high=MAX_DOWNLOAD_SIDE * f)
+                       // f)
+        else:
+            width = p.integer("width", -(-image.width // f), low=1, high=MAX_DOWNLOAD_SIDE)
+            height = p.integer("height", -(-image.height // f), low=1, high=MAX_DOWNLOAD_SIDE)
         if max(width, height) > MAX_DOWNLOAD_SIDE or width * height > MAX_DOWNLOAD_PIXELS:
             raise InvalidParameterError(
                 "width", f"width x height is at most {MAX_DOWNLOAD_PIXELS} pixels "
@@ -269,7 +281,7 @@ class Service:
             rows = max(1, STRIP_PIXELS // width)
             for r0 in range(0, height, rows):
                 r1 = min(height, r0 + rows)
-                strip = self.tiles.read_region(image, d, left - image.x,
+                strip = tiles.read_region(image, d, left - image.x,
                                                top + f * r0 - image.y, width, r1 - r0)
                 strip = np.asarray(strip)
                 if strip.shape != (r1 - r0, width, 3):

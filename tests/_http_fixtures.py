@@ -221,7 +221,8 @@ def _eq(a, b, rel):
 # ---------------------------------------------------------------------- pytest fixtures
 import pytest  # noqa: E402
 
-from napari_allen_sync.server import Faults, create_app, serve_in_thread  # noqa: E402
+from _fault_server import Faults, with_faults  # noqa: E402
+from napari_allen_sync.server import create_app, serve_in_thread  # noqa: E402
 
 
 class Served:
@@ -240,7 +241,7 @@ def served():
     catalog = synthetic_catalog()
     faults = Faults()
     tiles = PatternTiles()
-    with serve_in_thread(create_app(catalog, tiles=tiles, faults=faults)) as base:
+    with serve_in_thread(with_faults(create_app(catalog, tiles=tiles), faults)) as base:
         yield Served(base, catalog, faults, tiles)
 
 

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import _http_fixtures
+from _fault_server import ResetProxy
 from _http_fixtures import (
     CORONAL,
     msg_equal,
@@ -20,7 +21,7 @@ from napari_allen_sync.errors import (
     ServiceUnavailableError,
 )
 from napari_allen_sync.remote import RemoteSource
-from napari_allen_sync.server import ResetProxy, serve_in_thread
+from napari_allen_sync.server import serve_in_thread
 from napari_allen_sync.synchronizer import Synchronizer
 
 served = _http_fixtures.served  # the fixtures of _http_fixtures, used here

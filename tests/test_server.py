@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import _http_fixtures
+from _fault_server import Faults
 from _http_fixtures import (
     ATLAS_ID,
     CORONAL,
@@ -27,7 +28,6 @@ from _http_fixtures import (
 from napari_allen_sync.cli import build_parser
 from napari_allen_sync.client import SynchronizationApi
 from napari_allen_sync.rma import RmaQuery, data_set_path
-from napari_allen_sync.server import Faults
 from napari_allen_sync.synchronizer import Synchronizer
 
 served = _http_fixtures.served  # the fixtures of _http_fixtures, used here
@@ -82,13 +82,13 @@ def test_double_slash_is_accepted(server):
         ("/api/v2/image_to_reference/{im}.json?x=nan&y=1.000000", 400, "finite"),
         ("/api/v2/image_to_reference/{im}.json?x=1e20&y=1", 400, "out of range"),
         ("/api/v2/image_to_reference/{im}.json?x=abc&y=1", 400, "number"),
-        ("/api/v2/image_to_reference/{im}.json?y=1", 400, "missing parameter x"),
+        ("/api/v2/image_to_reference/{im}.json?y=1", 400, "parameter x: missing"),
         ("/api/v2/image_to_reference/{im}.xml?x=1&y=1", 400, ".json"),
         ("/api/v2/image_to_reference/abc.json?x=1&y=1", 400, "integer"),
         ("/api/v2/image_to_reference/123.json?x=1&y=1", 404, "unknown SectionImage id 123"),
         ("/api/v2/structure_to_image/1001.json?structure_ids=", 400, "empty"),
         ("/api/v2/structure_to_image/77.json?structure_ids=315", 404, "SectionDataSet"),
-        ("/api/v2/image_to_image/{im}.json?x=1&y=1&section_data_set_ids=1,x", 400, "integers"),
+        ("/api/v2/image_to_image/{im}.json?x=1&y=1&section_data_set_ids=1,x", 400, "ASCII digits"),
         ("/api/v2/image_to_atlas/{im}.json?x=1&y=1&atlas_id=5", 404, "Atlas"),
         ("/api/v2/no_such_service/1.json", 404, "unknown service"),
         ("/api/v3/whatever", 404, "Not Found"),
@@ -119,7 +119,7 @@ def _no_pixels(served, path):
 
 def test_image_download_bad_sizes_are_400(server):
     status, body = raw_get(server.base, f"/api/v2/image_download/{image(server).id}?width=0")
-    assert status == 400 and b"width and height" in body
+    assert status == 400 and b"parameter width: must be 1..8192" in body
     status, body = raw_get(server.base, f"/api/v2/image_download/{image(server).id}?downsample=99")
     assert status == 400
 

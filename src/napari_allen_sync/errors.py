@@ -13,8 +13,11 @@ __all__ = [
     "CatalogFormatError",
     "InvalidCoordinateError",
     "InvalidIdListError",
+    "InvalidParameterError",
     "MissingAlignmentError",
     "NoUsableImagesError",
+    "NotServedError",
+    "ServerBusyError",
     "ServiceError",
     "ServiceTimeoutError",
     "ServiceUnavailableError",
@@ -150,3 +153,36 @@ class WriteError(AllenSyncError, OSError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"cannot write {path}: {reason}")
+
+
+class InvalidParameterError(AllenSyncError, ValueError):
+    """A request parameter is missing, malformed or beyond its limit (the server answers
+    HTTP 400 naming the parameter).
+
+    Parameters
+    ----------
+    parameter : str
+        The query or path parameter at fault (``"x"``, ``"section_data_set_ids"``, ...).
+    message : str
+        What is wrong with it, and what is accepted.
+    limit : int, optional
+        The limit that was exceeded, when one was.
+    """
+
+    def __init__(self, parameter, message, *, limit=None):
+        self.parameter = parameter
+        self.limit = limit
+        super().__init__(f"parameter {parameter}: {message}")
+
+
+class NotServedError(AllenSyncError, LookupError):
+    """A path, service, model or kind of answer the server does not serve (HTTP 404)."""
+
+
+class ServerBusyError(AllenSyncError):
+    """The server is at its limit of concurrent heavy requests (HTTP 503 with
+    ``Retry-After``)."""
+
+    def __init__(self, message, *, retry_after=1):
+        self.retry_after = int(retry_after)
+        super().__init__(message)

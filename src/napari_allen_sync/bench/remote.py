@@ -16,6 +16,7 @@ Also: the time to open one cached 512 × 512 tile (disk read + JPEG decode).
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import tempfile
 import time
@@ -26,13 +27,30 @@ from ..catalog import Catalog
 from ..client import SynchronizationApi
 from ..records import Alignment2d, Alignment3d, SectionDataSet, SectionImage
 from ..remote import CachedSynchronizationApi, RemoteSource
-from ..server import Faults, create_app, serve_in_thread
+from ..server import create_app, serve_in_thread
 
 N_CLICKS = 1000
 N_HTTP_SAMPLE = 40
 LATENCY_S = 0.050
 N_TILE_OPENS = 30
 DATA_SETS = (11, 12, 13)
+
+
+class _Latency:
+    """The app with ``latency`` seconds added to every request, counted in ``requests``
+    (the server's fault injection lives in the tests, not in the package)."""
+
+    def __init__(self, app, latency):
+        self.app = app
+        self.latency = float(latency)
+        self.requests = 0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            self.requests += 1
+            if self.latency > 0:
+                await asyncio.sleep(self.latency)
+        await self.app(scope, receive, send)
 
 
 def _inverse(m):
@@ -84,9 +102,9 @@ def run() -> dict:
     clicks = [(images[int(rng.integers(len(images)))].id, *rng.uniform(0, 6000, 2))
               for _ in range(N_CLICKS)]
     targets = list(DATA_SETS)
-    faults = Faults(latency=LATENCY_S)
+    faults = _Latency(create_app(catalog, tiles=_Gradient()), LATENCY_S)
     out = {"clicks": N_CLICKS, "targets_per_click": len(targets), "latency_ms": LATENCY_S * 1e3}
-    with serve_in_thread(create_app(catalog, tiles=_Gradient(), faults=faults)) as base, \
+    with serve_in_thread(faults) as base, \
             tempfile.TemporaryDirectory() as tmp:
         # ---- cached path
         t0 = time.perf_counter()

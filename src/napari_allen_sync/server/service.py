@@ -1,0 +1,285 @@
+"""What the server computes: synchronization, RMA rows and image_download pixels.
+
+:class:`Service` knows nothing of HTTP: it takes parsed :class:`~.params.Params` and
+returns Allen ``msg`` values (or JPEG bytes), raising the package's own errors
+(:mod:`napari_allen_sync.errors`), which :mod:`.app` maps to answers in one place.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from ..catalog import Catalog
+from ..errors import (
+    InvalidParameterError,
+    MissingAlignmentError,
+    NotServedError,
+    NoUsableImagesError,
+    ServerBusyError,
+    UnknownIdError,
+)
+from ..rma import RmaQuery
+from ..synchronizer import SERVICES, Synchronizer
+from .params import (
+    MAX_DOWNLOAD_PIXELS,
+    MAX_DOWNLOAD_SIDE,
+    MAX_DOWNSAMPLE,
+    MAX_OFFSET,
+    Params,
+)
+
+__all__ = ["Service", "envelope"]
+
+#: Rows of an RMA answer when the query names no ``num_rows`` (RMA's own default).
+RMA_DEFAULT_ROWS = 50
+JPEG_QUALITY = 90
+#: image_download renders at most this many tier pixels at a time (a strip of rows).
+STRIP_PIXELS = 1 << 20
+#: image_download requests rendered at once; the others wait (see RENDER_WAIT_S).
+MAX_CONCURRENT_RENDERS = 2
+#: How long an image_download waits for a render slot before a 503 ``Retry-After``.
+RENDER_WAIT_S = 10.0
+#: Errors that make a single target of a list service fail rather than the request.
+_TARGET_ERRORS = (UnknownIdError, NoUsableImagesError, MissingAlignmentError)
+
+
+def envelope(msg, start_row=0, total_rows=None) -> dict:
+    """Allen's success envelope around ``msg``."""
+    n = len(msg) if isinstance(msg, list) else 1
+    return {
+        "success": True,
+        "id": 0,
+        "start_row": start_row,
+        "num_rows": n,
+        "total_rows": n if total_rows is None else total_rows,
+        "msg": msg,
+    }
+
+
+def _failed(section_data_set_id) -> dict:
+    """An image_sync element for a target that could not be synchronized."""
+    ds = None if section_data_set_id is None else str(section_data_set_id)
+    return {"image_sync": {"section_data_set_id": ds}}
+
+
+class Service:
+    """What the endpoints answer from: catalog, engine and (optionally) pixels.
+
+    Parameters
+    ----------
+    source_or_catalog : AtlasSource, Catalog, str or os.PathLike
+        See :func:`napari_allen_sync.server.create_app`.
+    tiles : TileSource, optional
+        Renders image_download.
+    """
+
+    def __init__(self, source_or_catalog, tiles=None):
+        if isinstance(source_or_catalog, str | Path):
+            source_or_catalog = Catalog.from_folder(source_or_catalog)
+        if isinstance(source_or_catalog, Catalog):
+            self.catalog = source_or_catalog
+            self.sync = Synchronizer(self.catalog)
+            self.tiles = tiles
+            self.name = "catalog"
+        else:
+            self.catalog = source_or_catalog.catalog
+            self.sync = source_or_catalog.synchronizer
+            self.tiles = tiles if tiles is not None else getattr(source_or_catalog, "tiles", None)
+            self.name = getattr(source_or_catalog, "name", type(source_or_catalog).__name__)
+        self._renders = threading.BoundedSemaphore(MAX_CONCURRENT_RENDERS)
+
+    # -------------------------------------------------------------- synchronization
+    def synchronize(self, service: str, path_id: int, p: Params):
+        """The ``msg`` of one of the six synchronization services."""
+        sync = self.sync
+        if service not in SERVICES:
+            raise NotServedError(f"unknown service {service!r}")
+        if service == "image_to_reference":
+            return sync.image_to_reference(path_id, p.number("x"), p.number("y"))
+        if service == "reference_to_image":
+            x, y, z = p.number("x"), p.number("y"), p.number("z")
+            ids = p.id_list("section_data_set_ids")
+            return [
+                self._target(lambda d=d: sync.reference_to_image(path_id, x, y, z, [d])[0], d)
+                for d in ids
+            ]
+        if service == "image_to_image":
+            x, y = p.number("x"), p.number("y")
+            ids = p.id_list("section_data_set_ids")
+            sync.seed(path_id)
+            return [
+                self._target(lambda d=d: sync.image_to_image(path_id, x, y, [d])[0], d)
+                for d in ids
+            ]
+        if service == "image_to_image_2d":
+            x, y = p.number("x"), p.number("y")
+            ids = p.id_list("section_image_ids")
+            sync.seed(path_id)
+            out = []
+            for t in ids:
+                im = self.catalog.section_images.get(t)
+                out.append(self._target(
+                    lambda t=t: sync.image_to_image_2d(path_id, x, y, [t])[0],
+                    None if im is None else im.data_set_id,
+                ))
+            return out
+        if service == "image_to_atlas":
+            x, y = p.number("x"), p.number("y")
+            return sync.image_to_atlas(path_id, x, y, p.identifier("atlas_id"))
+        # structure_to_image
+        ids = p.id_list("structure_ids")
+        self.catalog.section_data_set(path_id)
+        return [
+            self._target(lambda s=s: sync.structure_to_image(path_id, [s])[0], path_id)
+            for s in ids
+        ]
+
+    @staticmethod
+    def _target(compute, data_set_id):
+        try:
+            return compute()
+        except _TARGET_ERRORS:
+            return _failed(data_set_id)
+
+    # -------------------------------------------------------------- RMA
+    def rma(self, query: RmaQuery) -> dict:
+        """The envelope of one RMA query (filtered, paged rows)."""
+        rows = self._rows(query.model, query.include or "")
+        for field, op, value in query.filters:
+            wanted = set(value.split(",")) if op == "in" else {value}
+            rows = [r for r in rows if field not in r or _rma_text(r[field]) in wanted]
+        total = len(rows)
+        start = query.start_row or 0
+        count = RMA_DEFAULT_ROWS if query.num_rows is None else query.num_rows
+        page = rows[start:start + count]
+        return envelope(page, start_row=start, total_rows=total)
+
+    def rma_model(self, model: str, rid: int, include: str) -> dict:
+        """``/api/v2/data/{Model}/{id}.json``: one record."""
+        if not re.fullmatch(r"[A-Z][A-Za-z0-9_]*", model):
+            raise NotServedError(f"unknown model {model!r}")
+        data = self.rma(RmaQuery(model, [("id", "eq", str(rid))], include=include))
+        if not data["msg"]:
+            raise UnknownIdError(model, rid, "not served here")
+        return data
+
+    def _rows(self, model: str, include: str) -> list[dict]:
+        c = self.catalog
+        with_a2 = "alignment2d" in include
+        with_a3 = "alignment3d" in include
+        if model in ("SectionDataSet", "AtlasDataSet"):
+            atlas_ds = {d for a in c.atlases.values() for d in a.data_set_ids}
+            key = "atlas_images" if model == "AtlasDataSet" else "section_images"
+            out = []
+            for ds in list(c.section_data_sets.values()):
+                if model == "AtlasDataSet" and ds.id not in atlas_ds:
+                    continue
+                row = c.data_set_rma(ds.id, key=key) if key in include else ds.to_rma()
+                out.append(_trim(row, with_a2, with_a3, key))
+            return out
+        if model == "Atlas":
+            out = []
+            for atlas in list(c.atlases.values()):
+                row = atlas.to_rma()
+                if "atlas_data_sets" in include:
+                    row.pop("data_set_ids", None)
+                    row["atlas_data_sets"] = [
+                        _trim(
+                            c.data_set_rma(d, key="atlas_images") if "atlas_images" in include
+                            else c.section_data_set(d).to_rma(),
+                            with_a2, with_a3, "atlas_images",
+                        )
+                        for d in atlas.data_set_ids if d in c.section_data_sets
+                    ]
+                out.append(row)
+            return out
+        if model in ("SectionImage", "AtlasImage"):
+            return [_trim_image(im.to_rma(), with_a2) for im in list(c.section_images.values())
+                    if (type(im).__name__ == model)]
+        groups = {
+            "Structure": c.structures,
+            "StructureCenter": c.structure_centers,
+            "ReferenceToReferenceTransform": c.transforms,
+            "Equalization": c.equalizations,
+        }
+        if model not in groups:
+            raise InvalidParameterError("criteria", f"model {model!r} is not served here")
+        return [rec.to_rma() for rec in list(groups[model].values())]
+
+    # -------------------------------------------------------------- pixels
+    def render(self, image_id: int, p: Params) -> bytes:
+        """The JPEG of one image_download region.
+
+        The region is rendered in strips of at most :data:`STRIP_PIXELS` into one
+        ``uint8`` buffer, and at most :data:`MAX_CONCURRENT_RENDERS` regions at once: a
+        request's memory is bounded by about ``3 * MAX_DOWNLOAD_PIXELS`` bytes plus one
+        strip and its JPEG.
+        """
+        from PIL import Image
+
+        image = self.catalog.section_image(image_id)
+        if self.tiles is None:
+            raise NotServedError(f"this server has no pixels for image {image_id}")
+        d = p.integer("downsample", 0, low=0, high=MAX_DOWNSAMPLE)
+        f = 2**d
+        left = p.integer("left", image.x, low=-MAX_OFFSET, high=MAX_OFFSET)
+        top = p.integer("top", image.y, low=-MAX_OFFSET, high=MAX_OFFSET)
+        width = p.integer("width", -(-image.width // f), low=1, high=MAX_DOWNLOAD_SIDE)
+        height = p.integer("height", -(-image.height // f), low=1, high=MAX_DOWNLOAD_SIDE)
+        if max(width, height) > MAX_DOWNLOAD_SIDE or width * height > MAX_DOWNLOAD_PIXELS:
+            raise InvalidParameterError(
+                "width", f"width x height is at most {MAX_DOWNLOAD_PIXELS} pixels "
+                         f"(4096 x 4096), each side at most {MAX_DOWNLOAD_SIDE}; got "
+                         f"{width} x {height}: ask for a smaller region or a larger downsample",
+                limit=MAX_DOWNLOAD_PIXELS)
+        quality = p.integer("quality", JPEG_QUALITY, low=1, high=100)
+        if not self._renders.acquire(timeout=RENDER_WAIT_S):
+            raise ServerBusyError(f"{MAX_CONCURRENT_RENDERS} image_download regions are "
+                                  "being rendered: try again shortly", retry_after=1)
+        try:
+            pixels = np.empty((height, width, 3), dtype=np.uint8)
+            rows = max(1, STRIP_PIXELS // width)
+            for r0 in range(0, height, rows):
+                r1 = min(height, r0 + rows)
+                strip = self.tiles.read_region(image, d, left - image.x,
+                                               top + f * r0 - image.y, width, r1 - r0)
+                strip = np.asarray(strip)
+                if strip.shape != (r1 - r0, width, 3):
+                    raise RuntimeError(f"tile source returned shape {strip.shape}, "
+                                       f"expected {(r1 - r0, width, 3)}")
+                pixels[r0:r1] = strip
+                del strip
+            buf = io.BytesIO()
+            Image.frombuffer("RGB", (width, height), pixels, "raw", "RGB", 0, 1).save(
+                buf, format="JPEG", quality=quality)
+            del pixels
+            return buf.getvalue()
+        finally:
+            self._renders.release()
+
+
+def _rma_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _trim_image(row, with_a2):
+    if not with_a2:
+        row.pop("alignment2d", None)
+    return row
+
+
+def _trim(row, with_a2, with_a3, key):
+    if not with_a3:
+        row.pop("alignment3d", None)
+    for im in row.get(key) or []:
+        _trim_image(im, with_a2)
+    return row

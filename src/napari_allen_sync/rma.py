@@ -199,9 +199,9 @@ def like_pattern(text: str) -> str:
     """A quoted ``$il`` pattern matching ``text`` case-insensitively.
 
     The user's ``*`` stays a wildcard; every character that could break out of the value
-    (quotes, brackets, parentheses, commas, ``$``, backslash, control characters) becomes
-    ``*`` too, so the pattern may match a little more than ``text``: the caller keeps the
-    exact matches.
+    (quotes, brackets, parentheses, commas, ``$``, backslash, control and non-ASCII
+    characters) becomes ``*`` too, so the pattern may match a little more than ``text``:
+    the caller keeps the exact matches.
 
     Examples
     --------
@@ -214,7 +214,7 @@ def like_pattern(text: str) -> str:
     """
     out = []
     for c in str(text).strip():
-        c = "*" if (c in _UNSAFE or ord(c) < 32) else c
+        c = "*" if (c in _UNSAFE or ord(c) < 32 or not c.isascii()) else c
         if c == "*" and out and out[-1] == "*":
             continue
         out.append(c)

@@ -305,7 +305,7 @@ class ExperimentSearch:
     >>> from napari_allen_sync.demo import demo_catalog
     >>> search = ExperimentSearch(LocalApi(demo_catalog()))
     >>> [h.describe() for h in search.find(gene="calb1")]
-    ['900100002\\tCalb1 (calbindin 1)\\tcoronal\\tMouse\\t56 sections']
+    ['900100002\\tCalb1 (calbindin 1)\\tcoronal\\tMouse\\t66 sections']
     >>> search.find(gene="Nosuchgene").message
     "no data set of gene 'Nosuchgene'"
     """
@@ -388,8 +388,7 @@ class ExperimentSearch:
                              include=SEARCH_INCLUDE,
                              associations=[("genes", key, "il", pattern),
                                            *_facet_conditions(abbreviation, plane)])
-            rows, url = self._answer(query, refresh, queries)
-            found = [DataSetHit.from_rma(r, url) for r in rows]
+            found = self._answer(query, refresh, queries, _parse_hits)
             hits = [h for h in found if _gene_matches(h, key, gene)
                     and _facets_match(h, abbreviation, plane)]
             if hits:
@@ -406,13 +405,7 @@ class ExperimentSearch:
                                 "not a structure acronym", tuple(queries))
         service = ServiceQuery(INJECTION_SERVICE, [("injection_structures", "eq", text),
                                                    ("primary_structure_only", "eq", "true")])
-        rows, url = self._answer(service, refresh, queries)
-        injected: dict[int, tuple[str, ...]] = {}
-        for row in rows:
-            if not isinstance(row, dict) or not _is_int(row.get("id")):
-                raise ServiceError(f"injection search row without an integer id: "
-                                   f"{str(row)[:80]!r}", url=url)
-            injected[row["id"]] = _injection_acronyms(row, url)
+        injected = self._answer(service, refresh, queries, _parse_injections)
         if not injected:
             return SearchResult((), f"no connectivity experiment with {described}",
                                 tuple(queries))
@@ -422,9 +415,7 @@ class ExperimentSearch:
                              [("id", "in", ",".join(map(str, chunk))), ("failed", "eq", "false")],
                              include=SEARCH_INCLUDE,
                              associations=_facet_conditions(None, plane))
-            rows, url = self._answer(query, refresh, queries)
-            for r in rows:
-                h = DataSetHit.from_rma(r, url)
+            for h in self._answer(query, refresh, queries, _parse_hits):
                 if h.id in injected and _facets_match(h, None, plane):
                     hits.append(replace(h, injection_structures=injected[h.id]))
         if not hits:
@@ -440,38 +431,62 @@ class ExperimentSearch:
             query = RmaQuery("SectionImage", [("data_set_id", "in", ",".join(map(str, chunk))),
                                               ("failed", "eq", "false")],
                              only=("id", "data_set_id"))
-            rows, url = self._answer(query, refresh, queries)
-            for r in rows:
-                if not isinstance(r, dict) or not _is_int(r.get("data_set_id")):
-                    raise ServiceError(f"section image row without an integer data_set_id: "
-                                       f"{str(r)[:80]!r}", url=url)
-                counts[r["data_set_id"]] += 1
+            counts.update(self._answer(query, refresh, queries, _parse_image_counts))
         return tuple(replace(h, section_count=counts[h.id]) for h in hits)
 
     # ------------------------------------------------------------------ answers
-    def _answer(self, query, refresh, queries) -> tuple[list, str]:
-        """Every row of a query: from the cache, or paged from the service and cached."""
+    def _answer(self, query, refresh, queries, parse):
+        """``parse(rows, url)`` of every row of a query: from the cache, or paged from the
+        service, parsed, and only then cached (a malformed answer is never stored)."""
         criteria = query.to_criteria()
         queries.append(criteria)
         url = self.api.url(query.path())
-        name = cache_name(query)
         if self.cache is None:
-            return self.rma.paged(query)["msg"], url
+            return parse(self.rma.paged(query)["msg"], url)
+        name = cache_name(query)
         with self.cache.lock(name):
             if not refresh and self.cache.has_rma(name):
                 rows = _read_cached(self.cache.rma_path(name))
                 if rows is not None:
-                    return rows, url
+                    try:
+                        return parse(rows, url)
+                    except ServiceError as exc:
+                        log.warning("cached search answer %s is unusable (%s): asking again",
+                                    name, exc)
             data = self.rma.paged(query)
-            rows = data["msg"]
+            out = parse(data["msg"], url)
             self.cache.store_rma(name, {**data, "query": criteria})
-            return rows, url
+            return out
 
 
 def cache_name(query) -> str:
     """The cache item name of a query's whole answer (paging left out)."""
     text = replace(query, start_row=None, num_rows=None).to_criteria()
     return f"{CACHE_PREFIX}-{hashlib.sha256(text.encode()).hexdigest()[:24]}"
+
+
+def _parse_hits(rows, url) -> list[DataSetHit]:
+    return [DataSetHit.from_rma(r, url) for r in rows]
+
+
+def _parse_injections(rows, url) -> dict[int, tuple[str, ...]]:
+    injected = {}
+    for row in rows:
+        if not isinstance(row, dict) or not _is_int(row.get("id")):
+            raise ServiceError(f"injection search row without an integer id: "
+                               f"{str(row)[:80]!r}", url=url)
+        injected[row["id"]] = _injection_acronyms(row, url)
+    return injected
+
+
+def _parse_image_counts(rows, url) -> Counter:
+    counts: Counter = Counter()
+    for r in rows:
+        if not isinstance(r, dict) or not _is_int(r.get("data_set_id")):
+            raise ServiceError(f"section image row without an integer data_set_id: "
+                               f"{str(r)[:80]!r}", url=url)
+        counts[r["data_set_id"]] += 1
+    return counts
 
 
 def _read_cached(path) -> list | None:
@@ -619,11 +634,13 @@ class LocalApi:
 
 def is_search_query(text: str) -> bool:
     """Whether a ``criteria=`` text needs :func:`answer_query` (association filters,
-    ``$il``, the ``only`` option or a connected service) rather than plain record
-    lookup."""
+    ``$il``, the ``only`` option, an include of genes, products or plane_of_section, or
+    a connected service) rather than plain record lookup."""
     text = text or ""
     return (text.startswith("service::") or "$il" in text or "[only$" in text
-            or re.search(r"(?:criteria,|\],|\),)\w+\[", text) is not None)
+            or re.search(r"(?:criteria,|\],|\),)\w+\[", text) is not None
+            or re.search(r"rma::include,(?:[^:]*,)?(?:genes|products|plane_of_section)\b",
+                         text) is not None)
 
 
 def answer_query(catalog, text: str) -> dict:
@@ -893,8 +910,10 @@ class StructureIndex:
     --------
     >>> from napari_allen_sync.demo.ontology import demo_structures
     >>> index = StructureIndex(demo_structures())
-    >>> [s.acronym for s in index.search("hy")]
-    ['HY', 'HPF']
+    >>> [s.acronym for s in index.search("cer")]
+    ['CH', 'CB', 'CTX', 'CNU']
+    >>> [s.acronym for s in index.search("p")][:3]
+    ['P', 'PAL', 'CTXpl']
     """
 
     def __init__(self, structures: Iterable[Structure]):

@@ -26,6 +26,7 @@ from ..errors import (
     UnknownIdError,
 )
 from ..rma import parse_criteria
+from ..search import answer_query, is_search_query
 from .params import Params, path_id
 from .service import Service, envelope
 
@@ -130,6 +131,8 @@ def create_app(source_or_catalog, *, tiles=None) -> Starlette:
         if not criteria.isascii():
             raise InvalidParameterError("criteria", "RMA queries are written in ASCII")
         try:
+            if is_search_query(criteria):  # finding experiments: napari_allen_sync.search
+                return JSONResponse(answer_query(service.catalog, criteria))
             query = parse_criteria(criteria)
         except AllenSyncError:
             raise

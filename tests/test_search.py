@@ -202,8 +202,8 @@ def test_small_pages_give_the_same_answer(demo_server, tmp_path, page_size):
     assert result == whole and len(result) == 2  # Calb1 and Gad1
     sections = sum(h.section_count for h in result)
     assert demo_server.faults.requests - before == paged.fetched
-    # the image query alone needs ceil(sections / page_size) pages (one more when exact)
-    assert paged.fetched >= sections // page_size
+    # pages until total_rows: the two data sets, then their sections
+    assert paged.fetched == -(-2 // page_size) + -(-sections // page_size)
 
 
 def test_second_search_makes_no_request_and_works_offline(tmp_path):

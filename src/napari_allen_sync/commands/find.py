@@ -59,7 +59,7 @@ def run(args) -> int:
     from ..errors import AllenSyncError
     from ..rma import PAGE_SIZE
 
-    page_size = args.page_size or PAGE_SIZE
+    page_size = PAGE_SIZE if args.page_size is None else args.page_size
     if page_size < 1:
         print("find: error: --page-size must be positive", file=sys.stderr)
         return 1

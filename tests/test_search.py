@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from _fault_server import Faults, with_faults
-from _http_fixtures import catalog_folder
+from _http_fixtures import CORONAL, SAGITTAL, catalog_folder, server_process
 from napari_allen_sync.cache import AllenCache
 from napari_allen_sync.catalog import Catalog
 from napari_allen_sync.client import AllenApi
@@ -380,6 +380,33 @@ def test_real_data_set_69289763_through_a_served_catalog_folder(tmp_path):
         assert hit.plane is None and hit.genes == ()
         search = ExperimentSearch(AllenApi(base, timeout=(2, 10)))
         assert search.find(gene="prox1").hits == ()  # the grid download names no gene
+
+
+def test_serve_catalog_answers_gene_searches(tmp_path):
+    """``serve --catalog DIR`` (a child process): data sets whose records carry Allen's
+    ``genes``/``products`` lists are found by gene, with their section counts."""
+    folder = catalog_folder(tmp_path / "catalog")
+    genes = {CORONAL[0]: ("Calb1", "calbindin 1"), CORONAL[2]: ("Calb2", "calbindin 2"),
+             SAGITTAL: ("Calb1", "calbindin 1")}
+    for ds_id, (acronym, name) in genes.items():
+        path = folder / f"SectionDataSet-{ds_id}.json"
+        data = json.loads(path.read_text())
+        data["msg"][0]["genes"] = [{"id": ds_id + 5, "acronym": acronym, "name": name}]
+        data["msg"][0]["products"] = [{"id": 1, "abbreviation": "Mouse", "name": "Mouse Brain"}]
+        path.write_text(json.dumps(data))
+    catalog = Catalog.from_folder(folder)
+    with server_process(folder) as base:
+        search = _search(base, tmp_path, page_size=5)
+        found = search.find(gene="calb1")
+        assert found.ids == sorted([CORONAL[0], SAGITTAL])
+        for hit in found:
+            ds = catalog.section_data_set(hit.id)
+            assert hit.plane == ds.plane and hit.products == ("Mouse",)
+            assert hit.section_count == sum(not im.failed for im in catalog.images_of(hit.id))
+            assert hit.genes[0].id == hit.id + 5
+        assert search.find(gene="calbindin*", plane="coronal").ids == [CORONAL[0], CORONAL[2]]
+        assert search.find(gene="calb1", product="developing").hits == ()
+        assert search.find(injection="Isocortex").hits == ()  # no connectivity here
 
 
 def test_real_ontology_served_and_paged_is_the_file(tmp_path):

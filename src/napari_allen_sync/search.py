@@ -795,16 +795,24 @@ def _gene_name(text) -> str | None:
 
 def _demo_injection(data_set_id: int) -> int | None:
     """The demo connectivity experiment's injection structure (None for other ids)."""
-    return _demo_injections().get(data_set_id)
+    if data_set_id not in _demo_connectivity_ids():
+        return None
+    return _demo_injection_site()
 
 
 @functools.cache
-def _demo_injections() -> dict[int, int]:
-    from .demo.experiments import EXPERIMENTS, INJECTION_SITE_UM
+def _demo_connectivity_ids() -> frozenset[int]:
+    from .demo.experiments import EXPERIMENTS
+
+    return frozenset(s.id for s in EXPERIMENTS if s.product == "Mouse Connectivity")
+
+
+@functools.cache
+def _demo_injection_site() -> int:
+    from .demo.experiments import INJECTION_SITE_UM
     from .demo.phantom import structure_id_at
 
-    site = int(structure_id_at(*[[v] for v in INJECTION_SITE_UM])[0])
-    return {s.id: site for s in EXPERIMENTS if s.product == "Mouse Connectivity"}
+    return int(structure_id_at(*[[v] for v in INJECTION_SITE_UM])[0])
 
 
 def _row_matches(row: dict, conditions) -> bool:

@@ -89,10 +89,13 @@ quoted = st.from_regex(r"'[0-9A-Za-z *_.-]{1,12}'", fullmatch=True)
     include=st.none() | st.just("genes,plane_of_section,products"),
     only=st.none() | st.lists(names, min_size=1, max_size=3).map(tuple),
     start=st.none() | st.integers(0, 10**6),
-    rows=st.none() | st.integers(1, 10**4),
+    rows=st.none() | st.integers(1, 10**4) | st.just("all"),
 )
 def test_search_queries_round_trip(filters, associations, include, only, start, rows):
-    q = RmaQuery("SectionDataSet", filters, include, start, rows, None, associations, only)
+    every = rows == "all"
+    rows = None if every else rows
+    q = RmaQuery("SectionDataSet", filters, include, start, rows, None, associations, only,
+                 every)
     assert parse_query(q.to_criteria()) == q
     assert parse_criteria(q.to_criteria()) == q
 

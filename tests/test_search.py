@@ -327,6 +327,18 @@ def test_search_answers_do_not_disturb_cached_data_sets(demo_server, tmp_path):
         remote.close()
 
 
+def test_num_rows_all_answers_every_row():
+    catalog = demo_catalog()
+    text = ("model::SectionImage,rma::criteria,[failed$eqfalse],"
+            "rma::options[only$eqid][num_rows$eqall]")
+    data = answer_query(catalog, text)
+    usable = [im for im in catalog.section_images.values()
+              if type(im).__name__ == "SectionImage" and not im.failed]
+    assert data["total_rows"] == data["num_rows"] == len(usable) > 50
+    default = answer_query(catalog, text.replace("[num_rows$eqall]", ""))
+    assert default["num_rows"] == 50 and default["total_rows"] == len(usable)
+
+
 def test_server_routes_only_searches_to_the_search():
     assert is_search_query("model::SectionDataSet,rma::criteria,genes[acronym$il'x']")
     assert is_search_query("service::mouse_connectivity_injection_structure[x$eq1]")

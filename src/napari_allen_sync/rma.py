@@ -95,6 +95,8 @@ class RmaQuery:
         top-level conditions.
     only : tuple of str or None
         The ``only`` option: the fields each row carries.
+    all_rows : bool
+        ``[num_rows$eqall]``: every row in one answer (``num_rows`` is then None).
     """
 
     model: str
@@ -105,6 +107,7 @@ class RmaQuery:
     order: str | None = None
     associations: list = field(default_factory=list)
     only: tuple | None = None
+    all_rows: bool = False
 
     def to_criteria(self) -> str:
         """The ``criteria=`` text of the query."""
@@ -123,6 +126,8 @@ class RmaQuery:
             options += f"[order$eq'{self.order}']"
         if self.num_rows is not None:
             options += f"[num_rows$eq{self.num_rows}]"
+        elif self.all_rows:
+            options += "[num_rows$eqall]"
         if self.start_row is not None:
             options += f"[start_row$eq{self.start_row}]"
         if options:
@@ -315,7 +320,7 @@ def parse_criteria(text: str) -> RmaQuery:
                 v = v.strip("'\"")
                 if f in ("num_rows", "start_row"):
                     if v == "all" and f == "num_rows":
-                        setattr(query, f, None)
+                        query.num_rows, query.all_rows = None, True
                         continue
                     if not v.isdigit():
                         raise InvalidIdListError(f"RMA option {f} needs an integer, got {v!r}")
@@ -443,6 +448,8 @@ class RmaApi:
         total = None
         for _page in range(MAX_PAGES):
             q = replace(query, start_row=len(rows), num_rows=self.page_size)
+            if isinstance(q, RmaQuery):
+                q.all_rows = False
             url = self.api.url(q.path())
             data = self.api.get_envelope(url)
             msg = data["msg"]

@@ -462,6 +462,7 @@ class ExperimentSearch:
 def cache_name(query) -> str:
     """The cache item name of a query's whole answer (paging left out)."""
     text = replace(query, start_row=None, num_rows=None).to_criteria()
+    text = text.replace("[num_rows$eqall]", "").removesuffix(",rma::options")
     return f"{CACHE_PREFIX}-{hashlib.sha256(text.encode()).hexdigest()[:24]}"
 
 
@@ -691,6 +692,8 @@ def answer_query(catalog, text: str) -> dict:
         rows = [{k: r[k] for k in query.only if k in r} for r in rows]
     start = query.start_row or 0
     count = RMA_DEFAULT_ROWS if query.num_rows is None else query.num_rows
+    if isinstance(query, RmaQuery) and query.all_rows:
+        count = len(rows)
     page = rows[start:start + count]
     out = envelope(page)
     out.update(start_row=start, total_rows=len(rows))

@@ -30,6 +30,7 @@ from napari_allen_sync.search import (
     LocalApi,
     StructureIndex,
     answer_query,
+    find_arguments,
     is_search_query,
 )
 from napari_allen_sync.server import create_app, serve_in_thread
@@ -484,3 +485,30 @@ def test_search_is_complete_sound_and_ranked(real_index, name, data):
 def test_empty_query_finds_nothing(real_index):
     assert real_index.search("") == [] and real_index.search("   ") == []
     assert real_index.search("no structure has this name") == []
+
+
+# ---------------------------------------------------------------------- one-line searches
+def test_one_line_searches_find_what_the_arguments_find():
+    search = ExperimentSearch(LocalApi(demo_catalog()))
+    for text, kwargs in [("Calb1, coronal", {"gene": "Calb1", "plane": "coronal"}),
+                         ("gad1 sagittal ish", {"gene": "gad1", "plane": "sagittal",
+                                                "product": "ish"}),
+                         ("glutamate decarboxylase 1", {"gene": "glutamate decarboxylase 1"}),
+                         ("inj:CH coronal", {"injection": "CH", "plane": "coronal"})]:
+        assert find_arguments(text) == kwargs
+        assert search.find(**find_arguments(text)).hits
+    assert find_arguments("  ") == {}
+
+
+@given(gene=st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,8}( [a-z0-9]{1,6}){0,2}", fullmatch=True),
+       plane=st.none() | st.sampled_from(["coronal", "sagittal"]),
+       product=st.none() | st.sampled_from(["ish", "developing", "connectivity"]))
+def test_one_line_search_words_round_trip(gene, plane, product):
+    reserved = {"coronal", "sagittal", "ish", "insitu", "adult", "developing", "devmouse",
+                "connectivity"}
+    if any(w.lower() in reserved or ":" in w for w in gene.split()):
+        return
+    text = " ".join(w for w in (gene, plane, product) if w)
+    expected = {"gene": gene, **({"plane": plane} if plane else {}),
+                **({"product": product} if product else {})}
+    assert find_arguments(text) == expected

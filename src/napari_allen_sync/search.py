@@ -74,6 +74,7 @@ __all__ = [
     "StructureIndex",
     "answer_query",
     "data_set_facets",
+    "find_arguments",
     "is_search_query",
 ]
 
@@ -603,6 +604,48 @@ def _injection_acronyms(row, url) -> tuple[str, ...]:
     if isinstance(primary, str) and primary not in out:
         out.insert(0, primary)
     return tuple(out)
+
+
+_PRODUCT_WORDS = {"ish": "ish", "insitu": "ish", "adult": "ish", "developing": "developing",
+                  "devmouse": "developing", "connectivity": "connectivity"}
+
+
+def find_arguments(text: str) -> dict:
+    """The :meth:`ExperimentSearch.find` arguments of a one-line search, as a dock's search
+    field takes it: ``"Calb1, coronal"``, ``"calbindin 1 sagittal ish"``,
+    ``"injection:MOp"``.
+
+    ``coronal``/``sagittal`` set the plane, ``ish``/``developing``/``connectivity`` the
+    product, ``injection:X`` (or ``inj:X``) the injection structure; the other words, in
+    order, are the gene.
+
+    Examples
+    --------
+    >>> find_arguments("Calb1, coronal")
+    {'gene': 'Calb1', 'plane': 'coronal'}
+    >>> find_arguments("calbindin 1 sagittal ISH")
+    {'gene': 'calbindin 1', 'plane': 'sagittal', 'product': 'ish'}
+    >>> find_arguments("injection:MOp coronal")
+    {'injection': 'MOp', 'plane': 'coronal'}
+    """
+    out: dict = {}
+    words = []
+    for word in re.split(r"[\s,;]+", text or ""):
+        if not word:
+            continue
+        low = word.lower()
+        key, _, value = word.partition(":")
+        if low in PLANES.values():
+            out["plane"] = low
+        elif low in _PRODUCT_WORDS:
+            out["product"] = _PRODUCT_WORDS[low]
+        elif value and key.lower() in ("injection", "inj"):
+            out["injection"] = value
+        else:
+            words.append(word)
+    if words:
+        out = {"gene": " ".join(words), **out}
+    return out
 
 
 # ====================================================================== in-process answers

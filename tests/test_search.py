@@ -144,7 +144,7 @@ def test_like_pattern_is_one_safe_value_that_matches_its_text(text):
 
 
 def answer_matches(row, pattern):
-    from napari_allen_sync.search import _row_matches
+    from napari_allen_sync.search_answers import _row_matches
 
     return _row_matches(row, [("acronym", "il", pattern)])
 

@@ -26,7 +26,7 @@ from ..errors import (
     UnknownIdError,
 )
 from ..rma import parse_criteria
-from ..search import answer_query, is_search_query
+from ..search_answers import answer_query, is_search_query
 from .params import Params, path_id
 from .service import Service, envelope
 

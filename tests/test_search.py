@@ -124,6 +124,12 @@ def test_hostile_gene_text_never_breaks_out_of_its_value(demo_server, tmp_path, 
         assert [a[0] for a in parsed.associations] == ["genes"]
 
 
+def test_a_gene_text_too_long_sends_nothing(tmp_path):
+    search = ExperimentSearch(AllenApi("http://127.0.0.1:9", retries=0), AllenCache(tmp_path))
+    result = search.find(gene="a" * 201)
+    assert result.hits == () and "201 characters" in result.message and search.fetched == 0
+
+
 @given(st.text(min_size=1, max_size=30))
 @settings(max_examples=300, deadline=None)
 def test_like_pattern_is_one_safe_value_that_matches_its_text(text):

@@ -85,6 +85,8 @@ SEARCH_INCLUDE = "genes,plane_of_section,products"
 IDS_PER_QUERY = 200
 #: Prefix of cached search answers (see :data:`napari_allen_sync.catalog.SEARCH_PREFIX`).
 CACHE_PREFIX = "Search"
+#: Longest gene text searched for (Allen's longest gene names are about 100 characters).
+MAX_TEXT = 200
 _ACRONYM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-/. ]{0,63}")
 
 
@@ -359,6 +361,9 @@ class ExperimentSearch:
         return self._by_gene(str(gene).strip(), abbreviation, plane, refresh, queries)
 
     def _by_gene(self, gene, abbreviation, plane, refresh, queries) -> SearchResult:
+        if len(gene) > MAX_TEXT:
+            return SearchResult((), f"no data set of a gene named by {len(gene)} characters "
+                                f"(at most {MAX_TEXT})", tuple(queries))
         described = _describe(f"gene {gene!r}", abbreviation, plane)
         try:
             pattern = like_pattern(gene)

@@ -145,3 +145,102 @@ def test_moving_an_image_between_data_sets_updates_the_index():
     cat.add(SectionImage(id=im.id, data_set_id=102, section_number=999, alignment2d=im.alignment2d))
     assert im.id not in [i.id for i in cat.images_of(101)]
     assert im.id in [i.id for i in cat.images_of(102)]
+
+
+# ---------------------------------------------------------------- real ontology, real data set
+REAL = DATA / "real"
+#: SPEC.md §9: the twelve major divisions, fibre tracts and ventricles, with their colours
+#: (SPEC gives Pons FFC395; Allen's real ontology colours it FF9B88, as its parent HB).
+MAJOR = {315: ("Isocortex", "70FF71"), 698: ("OLF", "9AD2BD"), 1089: ("HPF", "7ED04B"),
+         703: ("CTXsp", "8ADA87"), 477: ("STR", "98D6F9"), 803: ("PAL", "8599CC"),
+         549: ("TH", "FF7080"), 1097: ("HY", "E64438"), 313: ("MB", "FF64FF"),
+         771: ("P", "FF9B88"), 354: ("MY", "FF9BCD"), 512: ("CB", "F0F080"),
+         1009: ("fiber tracts", "CCCCCC"), 73: ("VS", "AAAAAA")}
+
+
+def test_real_ontology_nested_through_children_loads_flat(tmp_path):
+    path = REAL / "structure_graph_download-1.json"
+    records = Catalog.parse_file(path)
+    cat = Catalog(records)
+    assert len(records) == len(cat.structures) == 1327
+    raw = json.loads(path.read_text())
+    nodes, stack = {}, list(raw["msg"])
+    while stack:
+        node = stack.pop()
+        nodes[node["id"]] = node
+        stack.extend(node["children"])
+    assert set(nodes) == set(cat.structures)
+    for s in cat.structures.values():
+        node = nodes[s.id]
+        assert (s.acronym, s.name, s.parent_structure_id) == (
+            node["acronym"], node["name"], node["parent_structure_id"])
+        assert "children" not in s.extra and s.extra["graph_order"] == node["graph_order"]
+        assert s.structure_id_path[0] == 997 and s.structure_id_path[-1] == s.id
+        if s.parent_structure_id is not None:
+            parent = cat.structure(s.parent_structure_id)
+            assert s.structure_id_path[:-1] == parent.structure_id_path
+        assert [a.id for a in cat.ancestors(s.id)] == list(reversed(s.structure_id_path))
+    for sid, (acronym, colour) in MAJOR.items():
+        assert (cat.structure(sid).acronym, cat.structure(sid).color_hex_triplet) == (
+            acronym, colour)
+    # written back flat (with the paths), it reads back the same
+    cat.to_folder(tmp_path)
+    assert Catalog.from_folder(tmp_path).structures == cat.structures
+
+
+def test_a_child_under_the_wrong_parent_is_refused(tmp_path):
+    bad = {"id": 1, "acronym": "a", "name": "a", "parent_structure_id": None, "children": [
+        {"id": 2, "acronym": "b", "name": "b", "parent_structure_id": 99, "children": []}]}
+    _write(tmp_path, "Structure-graph.json", [bad])
+    with pytest.raises(CatalogFormatError, match=r"record id 2.*parent_structure_id"):
+        Catalog.from_folder(tmp_path)
+
+
+def test_real_data_set_69289763_loads_with_its_18_images(tmp_path):
+    about = json.loads((REAL / "SectionDataSet-69289763-from-grid-download.json").read_text())
+    record = about["record"]
+    _write(tmp_path, "SectionDataSet-69289763.json", [record])
+    cat = Catalog.from_folder(tmp_path)
+    ds = cat.section_data_set(69289763)
+    assert ds.plane_of_section_id is None and ds.plane == "unknown plane"
+    assert [p["abbreviation"] for p in ds.extra["products"]] == ["DevMouse", "Mouse"]
+    images = cat.images_of(69289763)
+    assert len(images) == 18 and all(im.alignment2d is not None for im in images)
+    by_id = {im["id"]: im for im in record["section_images"]}
+    for im in images:
+        assert (im.width, im.height, im.resolution, im.tier_count) == tuple(
+            by_id[im.id][k] for k in ("width", "height", "resolution", "tier_count"))
+    # a round trip through the reference space lands where it started (Allen's stored
+    # inverses are rounded: within a pixel)
+    sync = Synchronizer(cat)
+    for im in images[1::4]:
+        p = sync.image_to_reference(im.id, im.width / 2, im.height / 3)["image_to_reference"]
+        (back,) = sync.reference_to_image(10, p["x"], p["y"], p["z"], [69289763])
+        back = back["image_sync"]
+        assert back["section_image_id"] == im.id
+        assert back["x"] == pytest.approx(im.width / 2, abs=1.0)
+        assert back["y"] == pytest.approx(im.height / 3, abs=1.0)
+
+
+def test_plane_of_section_from_the_nested_object(tmp_path):
+    base = {"id": 5, "section_thickness": 25.0, "reference_space_id": 9}
+    assert SectionDataSet.from_rma({**base, "plane_of_section": {"id": 2, "name": "sagittal"}}
+                                   ).plane == "sagittal"
+    assert SectionDataSet.from_rma({**base, "plane_of_section": {"name": "Coronal"}}).plane == (
+        "coronal")
+    assert SectionDataSet.from_rma({**base, "plane_of_section_id": 1,
+                                    "plane_of_section": None}).plane_of_section_id == 1
+    for bad in ("coronal", {"name": "axial"}):
+        with pytest.raises(CatalogFormatError, match="plane_of_section"):
+            SectionDataSet.from_rma({**base, "plane_of_section": bad})
+
+
+def test_cached_search_answers_hold_no_records(tmp_path):
+    _write(tmp_path, "Search-0123abcd.json",
+           [{"id": 7, "plane_of_section_id": 1, "section_thickness": 25.0,
+             "reference_space_id": 9, "genes": [{"acronym": "Calb1"}]}])
+    assert Catalog.parse_file(tmp_path / "Search-0123abcd.json") == []
+    assert len(Catalog.from_folder(tmp_path)) == 0
+    _write(tmp_path, "Search-bad.json", [1, 2])
+    with pytest.raises(CatalogFormatError, match="row 0 is not an object"):
+        Catalog.parse_file(tmp_path / "Search-bad.json")

@@ -14,7 +14,15 @@ from _http_fixtures import (
 )
 from napari_allen_sync.client import AllenApi
 from napari_allen_sync.errors import InvalidIdListError, ServiceError
-from napari_allen_sync.rma import RmaApi, RmaQuery, parse_criteria, records_from_envelope
+from napari_allen_sync.rma import (
+    RmaApi,
+    RmaQuery,
+    ServiceQuery,
+    parse_criteria,
+    parse_query,
+    quote_value,
+    records_from_envelope,
+)
 
 served = _http_fixtures.served  # the fixtures of _http_fixtures, used here
 server = _http_fixtures.server
@@ -67,3 +75,69 @@ def test_answers_parse_into_records(server):
     assert atlas[0] == server.catalog.atlas(ATLAS_ID)
     with pytest.raises(ServiceError, match="expected one Atlas record, got 0"):
         rma.atlas(99)
+
+
+# ---------------------------------------------------------------------- the search subset
+quoted = st.from_regex(r"'[0-9A-Za-z *_.-]{1,12}'", fullmatch=True)
+
+
+@given(
+    filters=st.lists(st.tuples(names, st.sampled_from(["eq", "in", "il"]), values | quoted),
+                     max_size=3),
+    associations=st.lists(st.tuples(st.sampled_from(["genes", "products", "plane_of_section"]),
+                                    names, st.sampled_from(["eq", "il"]), quoted), max_size=3),
+    include=st.none() | st.just("genes,plane_of_section,products"),
+    only=st.none() | st.lists(names, min_size=1, max_size=3).map(tuple),
+    start=st.none() | st.integers(0, 10**6),
+    rows=st.none() | st.integers(1, 10**4) | st.just("all"),
+)
+def test_search_queries_round_trip(filters, associations, include, only, start, rows):
+    every = rows == "all"
+    rows = None if every else rows
+    q = RmaQuery("SectionDataSet", filters, include, start, rows, None, associations, only,
+                 every)
+    assert parse_query(q.to_criteria()) == q
+    assert parse_criteria(q.to_criteria()) == q
+
+
+@given(
+    params=st.lists(st.tuples(names.filter(lambda n: n not in ("start_row", "num_rows")),
+                              st.just("eq"), values), max_size=4),
+    start=st.none() | st.integers(0, 10**6),
+    rows=st.none() | st.integers(1, 10**4),
+)
+def test_service_queries_round_trip(params, start, rows):
+    q = ServiceQuery("mouse_connectivity_injection_structure", params, start, rows)
+    assert parse_query(q.to_criteria()) == q
+
+
+@pytest.mark.parametrize("text", [
+    "service::x[a$eq1",
+    "service::x[start_row$eqmany]",
+    "service::x(a)",
+    "model::SectionDataSet,rma::criteria,genes(acronym$eq'x')",
+    "model::SectionDataSet,rma::criteria,genes[acronym$gt'x']",
+])
+def test_unsupported_search_queries_are_refused(text):
+    with pytest.raises(InvalidIdListError):
+        parse_query(text)
+
+
+def test_quote_value_refuses_what_cannot_be_quoted():
+    assert quote_value("Mouse") == "'Mouse'"
+    assert quote_value("5'-nucleotidase") == "\"5'-nucleotidase\""
+    for bad in ("a]b", "a[b", "'\"", "tab\there"):
+        with pytest.raises(InvalidIdListError):
+            quote_value(bad)
+
+
+@pytest.mark.parametrize("page_size", [1, 4])
+def test_paging_keeps_every_part_of_a_search_query(server, page_size):
+    """Paging a query with associations, include and only sends them on every page."""
+    rma = RmaApi(AllenApi(server.base, timeout=(2, 10)), page_size=page_size)
+    query = RmaQuery("SectionImage", [("data_set_id", "in", f"{CORONAL[0]},{CORONAL[1]}"),
+                                      ("failed", "eq", "false")], only=("id", "data_set_id"))
+    rows = rma.paged(query)["msg"]
+    expected = [im for d in CORONAL[:2] for im in server.catalog.images_of(d) if not im.failed]
+    assert sorted(r["id"] for r in rows) == sorted(im.id for im in expected)
+    assert all(set(r) == {"id", "data_set_id"} for r in rows)

@@ -14,6 +14,7 @@ and the field, and leaves the catalog as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Iterable, Iterator
@@ -54,10 +55,19 @@ def envelope(msg) -> dict:
     return {"success": True, "id": 0, "start_row": 0, "num_rows": n, "total_rows": n, "msg": msg}
 
 
+#: File-name prefix of cached search answers (:mod:`napari_allen_sync.search`): Allen RMA
+#: answers whose rows are search hits, not records of the catalog.
+SEARCH_PREFIX = "Search"
+
+
 def _model_from_name(path: Path):
     stem = path.name.split(".")[0]
     head = stem.split("-")[0]
     return MODELS.get(head)
+
+
+def _is_search_answer(path: Path) -> bool:
+    return path.name.split(".")[0].split("-")[0] == SEARCH_PREFIX
 
 
 def _model_from_fields(data: dict):
@@ -363,13 +373,24 @@ class Catalog:
 
     @staticmethod
     def parse_file(path, *, name=None) -> list:
-        """Parse one Allen RMA answer file into records (nested records included);
+        """Parse one Allen RMA answer file into records (nested records included).
+
         ``name``, when given, is the file name that tells the model (for a temporary
-        file that will get that name)."""
+        file that will get that name). A cached search answer (``Search-*.json``) holds
+        no records: it is checked to be an answer whose rows are objects and gives an
+        empty list.
+        """
         path = Path(path)
         named = _model_from_name(Path(name) if name is not None else path)
         out: list = []
-        for item in read_rma_file(path):
+        rows = read_rma_file(path)
+        if _is_search_answer(Path(name) if name is not None else path):
+            for k, item in enumerate(rows):
+                if not isinstance(item, dict):
+                    raise CatalogFormatError(f"search answer row {k} is not an object",
+                                             path=path)
+            return []
+        for item in rows:
             model = named or (_model_from_fields(item) if isinstance(item, dict) else None)
             if model is None:
                 rid = item.get("id") if isinstance(item, dict) else None
@@ -482,9 +503,45 @@ def _parse_tree(model, item, path) -> list:
                     ds_item = dict(ds_item)
                     ds_item["atlas_images"] = ds_item.pop("section_images")
                 out.extend(_parse_tree(SectionDataSet, ds_item, path))
+    elif model is Structure:
+        out.extend(_structure_tree(item, path))
     else:
         out.append(model.from_rma(item, path))
     return out
+
+
+def _structure_tree(item, path) -> list:
+    """Structures of an ontology nested through ``children`` (Allen's
+    ``structure_graph_download``), depth first; a structure without a
+    ``structure_id_path`` gets the path of its nesting."""
+    out = []
+    stack = [(item, ())]
+    while stack:
+        node, chain = stack.pop()
+        if not isinstance(node, dict) or "children" not in node:
+            rec = Structure.from_rma(node, path)
+            out.append(rec if rec.structure_id_path else _with_path(rec, chain))
+            continue
+        children = node["children"]
+        flat = {k: v for k, v in node.items() if k != "children"}
+        rec = Structure.from_rma(flat, path)
+        if not rec.structure_id_path:
+            rec = _with_path(rec, chain)
+        if chain and rec.parent_structure_id != chain[-1]:
+            raise CatalogFormatError(
+                f"nested under structure {chain[-1]} but its parent_structure_id is "
+                f"{rec.parent_structure_id}", path=path, record_id=rec.id,
+                field="parent_structure_id")
+        if not isinstance(children, list):
+            raise CatalogFormatError("needs a list", path=path, record_id=rec.id,
+                                     field="children")
+        out.append(rec)
+        stack.extend((child, rec.structure_id_path) for child in reversed(children))
+    return out
+
+
+def _with_path(rec, chain):
+    return dataclasses.replace(rec, structure_id_path=(*chain, rec.id))
 
 
 def _write_json(path: Path, data) -> Path:

@@ -23,6 +23,7 @@ import numpy as np
 from .errors import CatalogFormatError
 
 __all__ = [
+    "PLANES",
     "Alignment2d",
     "Alignment3d",
     "Atlas",
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 _MISSING = object()
+#: Allen's PlaneOfSection ids and names.
+PLANES = {1: "coronal", 2: "sagittal"}
 
 
 class _Reader:
@@ -253,13 +256,15 @@ class Alignment3d:
 class SectionDataSet:
     """An experiment: a series of section images of one brain (Allen ``SectionDataSet``).
 
-    ``plane_of_section_id`` is 1 for coronal, 2 for sagittal; ``section_thickness`` is
-    in microns. The data set's images live in the catalog, not in the record.
+    ``plane_of_section_id`` is 1 for coronal, 2 for sagittal, None when the record does
+    not say (Allen's grid download ships ``plane_of_section: null`` and no id, as the real
+    data set 69289763 does); ``section_thickness`` is in microns. The data set's images
+    live in the catalog, not in the record.
     """
 
     MODEL: ClassVar[str] = "SectionDataSet"
     id: int
-    plane_of_section_id: int
+    plane_of_section_id: int | None
     section_thickness: float
     reference_space_id: int
     failed: bool = False
@@ -270,18 +275,26 @@ class SectionDataSet:
 
     @property
     def plane(self) -> str:
-        """``"coronal"``, ``"sagittal"`` or ``"plane <id>"``."""
-        return {1: "coronal", 2: "sagittal"}.get(
-            self.plane_of_section_id, f"plane {self.plane_of_section_id}"
-        )
+        """``"coronal"``, ``"sagittal"``, ``"plane <id>"`` or ``"unknown plane"``."""
+        if self.plane_of_section_id is None:
+            return "unknown plane"
+        return PLANES.get(self.plane_of_section_id, f"plane {self.plane_of_section_id}")
 
     @classmethod
     def from_rma(cls, data, path=None):
-        """Parse an RMA ``SectionDataSet`` object (nested ``alignment3d`` included)."""
+        """Parse an RMA ``SectionDataSet`` object (nested ``alignment3d`` included).
+
+        ``plane_of_section_id`` may be absent or null: then the nested ``plane_of_section``
+        (``{"id": 1, "name": "coronal"}``, as ``rma::include,plane_of_section`` gives it)
+        names the plane, and without it the plane is unknown (None).
+        """
         r = _Reader(cls.MODEL, data, path)
+        plane = r.int("plane_of_section_id", None)
+        if plane is None and isinstance(data, dict):
+            plane = _plane_from_nested(data.get("plane_of_section"), r)
         out = cls(
             id=r.int("id"),
-            plane_of_section_id=r.int("plane_of_section_id"),
+            plane_of_section_id=plane,
             section_thickness=r.float("section_thickness"),
             reference_space_id=r.int("reference_space_id"),
             failed=r.bool("failed", False),
@@ -308,6 +321,22 @@ class SectionDataSet:
         if self.alignment3d is not None:
             out["alignment3d"] = self.alignment3d.to_rma()
         return out
+
+
+def _plane_from_nested(nested, r) -> int | None:
+    """The plane id of a nested ``plane_of_section`` object (None when null)."""
+    if nested is None:
+        return None
+    if not isinstance(nested, dict):
+        r._fail("plane_of_section", f"needs an object or null, got {nested!r}")
+    pid = nested.get("id")
+    if isinstance(pid, int) and not isinstance(pid, bool):
+        return pid
+    name = nested.get("name")
+    by_name = {v: k for k, v in PLANES.items()}
+    if isinstance(name, str) and name.lower() in by_name:
+        return by_name[name.lower()]
+    r._fail("plane_of_section", f"names no known plane: {nested!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,12 +20,26 @@ Query forms used
   ``rma::options[order$eq'structures.id'][num_rows$eq{n}][start_row$eq{k}]``.
 - StructureCenters of one reference space, ReferenceToReferenceTransforms and a data
   set's Equalization: ``model::...`` queries, paged likewise.
+- Searches (:mod:`napari_allen_sync.search`): association filters such as
+  ``model::SectionDataSet,rma::criteria,genes[acronym$il'calb1'],products[abbreviation$eq'Mouse'],
+  plane_of_section[name$eq'coronal'],[failed$eqfalse],rma::include,genes,plane_of_section,products``,
+  the ``rma::options[only$eq...]`` field list, and connected services such as
+  ``service::mouse_connectivity_injection_structure[injection_structures$eqIsocortex]
+  [primary_structure_only$eqtrue][start_row$eq0][num_rows$eq2000]``.
+
+Quoting
+-------
+String values go in single quotes (double quotes when the text holds a single quote).
+Text a user typed never reaches a query unchecked: :func:`quote_value` refuses text that
+cannot be quoted, and :func:`like_pattern` turns every character that could end a value
+or a condition (``'"[](),$\\``) into the ``*`` wildcard of ``$il`` (the caller then keeps
+only exact matches).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import quote
 
 from .catalog import MODELS, _parse_tree, envelope
@@ -36,10 +50,15 @@ __all__ = [
     "PAGE_SIZE",
     "RmaApi",
     "RmaQuery",
+    "ServiceQuery",
     "atlas_criteria",
     "data_set_path",
+    "like_pattern",
     "parse_criteria",
+    "parse_query",
+    "quote_value",
     "records_from_envelope",
+    "unquote",
 ]
 
 #: Rows per page of a paged query (RMA's own default is 50; its maximum is larger).
@@ -63,13 +82,21 @@ class RmaQuery:
     model : str
         ``"SectionDataSet"``, ``"Atlas"``, ...
     filters : list of (field, operator, value)
-        Top-level ``[field$op value]`` conditions (operators ``eq`` and ``in``).
+        Top-level ``[field$op value]`` conditions (operators ``eq``, ``in`` and ``il``;
+        values as written, quotes included).
     include : str or None
         The ``rma::include`` text.
     start_row, num_rows : int or None
         Paging options.
     order : str or None
         The ``order`` option.
+    associations : list of (association, field, operator, value)
+        Conditions on associated models, ``genes[acronym$il'calb1']``; written before the
+        top-level conditions.
+    only : tuple of str or None
+        The ``only`` option: the fields each row carries.
+    all_rows : bool
+        ``[num_rows$eqall]``: every row in one answer (``num_rows`` is then None).
     """
 
     model: str
@@ -78,19 +105,29 @@ class RmaQuery:
     start_row: int | None = None
     num_rows: int | None = None
     order: str | None = None
+    associations: list = field(default_factory=list)
+    only: tuple | None = None
+    all_rows: bool = False
 
     def to_criteria(self) -> str:
         """The ``criteria=`` text of the query."""
         parts = [f"model::{self.model}"]
+        criteria = [f"{a}[{f}${op}{v}]" for a, f, op, v in self.associations]
         if self.filters:
-            parts.append("rma::criteria," + "".join(f"[{f}${op}{v}]" for f, op, v in self.filters))
+            criteria.append("".join(f"[{f}${op}{v}]" for f, op, v in self.filters))
+        if criteria:
+            parts.append("rma::criteria," + ",".join(criteria))
         if self.include:
             parts.append(f"rma::include,{self.include}")
         options = ""
+        if self.only:
+            options += f"[only$eq{','.join(self.only)}]"
         if self.order:
             options += f"[order$eq'{self.order}']"
         if self.num_rows is not None:
             options += f"[num_rows$eq{self.num_rows}]"
+        elif self.all_rows:
+            options += "[num_rows$eqall]"
         if self.start_row is not None:
             options += f"[start_row$eq{self.start_row}]"
         if options:
@@ -102,12 +139,152 @@ class RmaQuery:
         return "/api/v2/data/query.json?criteria=" + quote(self.to_criteria(), safe=_SAFE)
 
 
+@dataclass
+class ServiceQuery:
+    """A connected-service query, ``service::{name}[param$eq value]...``.
+
+    Attributes
+    ----------
+    name : str
+        The service, e.g. ``"mouse_connectivity_injection_structure"``.
+    params : list of (name, operator, value)
+        The service's parameters (paging excluded), in order.
+    start_row, num_rows : int or None
+        Paging, sent as the parameters ``start_row`` and ``num_rows`` (last).
+    """
+
+    name: str
+    params: list = field(default_factory=list)
+    start_row: int | None = None
+    num_rows: int | None = None
+
+    def to_criteria(self) -> str:
+        """The ``criteria=`` text of the query."""
+        text = f"service::{self.name}" + "".join(f"[{p}${op}{v}]" for p, op, v in self.params)
+        if self.start_row is not None:
+            text += f"[start_row$eq{self.start_row}]"
+        if self.num_rows is not None:
+            text += f"[num_rows$eq{self.num_rows}]"
+        return text
+
+    def path(self) -> str:
+        """The request path ``/api/v2/data/query.json?criteria=...``."""
+        return "/api/v2/data/query.json?criteria=" + quote(self.to_criteria(), safe=_SAFE)
+
+
 _STAGE = re.compile(r",(?=rma::)")
-_CONDITION = re.compile(r"\[(\w+)\$(eq|in)([^\]]*)\]")
+_CONDITION = re.compile(r"\[(\w+)\$(eq|in|il)([^\]]*)\]")
+_OPERATORS = ("eq", "in", "il")
+#: Characters that could end a quoted value, a condition or a criteria item.
+_UNSAFE = set("'\"[](),$\\`")
+
+
+def quote_value(text: str) -> str:
+    """``text`` as a quoted RMA string value (``'text'``, or ``"text"`` when it holds a
+    single quote).
+
+    Raises
+    ------
+    InvalidIdListError
+        When the text holds a character that no quoting makes safe (``]``, both quotes,
+        control characters).
+    """
+    text = str(text)
+    if "]" in text or "[" in text or any(ord(c) < 32 for c in text):
+        raise InvalidIdListError(f"cannot put {text!r} into an RMA query (brackets or control "
+                                 "characters)")
+    if "'" not in text:
+        return f"'{text}'"
+    if '"' not in text:
+        return f'"{text}"'
+    raise InvalidIdListError(f"cannot put {text!r} into an RMA query (both kinds of quotes)")
+
+
+def like_pattern(text: str) -> str:
+    """A quoted ``$il`` pattern matching ``text`` case-insensitively.
+
+    The user's ``*`` stays a wildcard; every character that could break out of the value
+    (quotes, brackets, parentheses, commas, ``$``, backslash, control and non-ASCII
+    characters) becomes ``*`` too, so the pattern may match a little more than ``text``:
+    the caller keeps the exact matches.
+
+    Examples
+    --------
+    >>> like_pattern("Calb1")
+    "'Calb1'"
+    >>> like_pattern("5'-nucleotidase, ecto")
+    "'5*-nucleotidase* ecto'"
+    >>> like_pattern("x'],[failed$eqtrue")
+    "'x*failed*eqtrue'"
+    """
+    out = []
+    for c in str(text).strip():
+        c = "*" if (c in _UNSAFE or ord(c) < 32 or not c.isascii()) else c
+        if c == "*" and out and out[-1] == "*":
+            continue
+        out.append(c)
+    pattern = "".join(out)
+    if not pattern.strip("* "):
+        raise InvalidIdListError(f"nothing to search for in {text!r}")
+    return f"'{pattern}'"
+
+
+def unquote(value: str) -> str:
+    """A condition's value without its quotes (``'Calb1'`` → ``Calb1``)."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def parse_query(text: str) -> RmaQuery | ServiceQuery:
+    """Parse a ``criteria=`` text: a model query or a connected-service query.
+
+    Raises
+    ------
+    InvalidIdListError
+        On anything outside the supported subset.
+    """
+    text = (text or "").strip()
+    if text.startswith("service::"):
+        m = re.fullmatch(r"service::(\w+)((?:\[[^\]]*\])*)", text)
+        if m is None:
+            raise InvalidIdListError(f"unsupported RMA service query {text[:80]!r}")
+        query = ServiceQuery(m.group(1))
+        for p, op, v in _conditions(m.group(2), "service parameters"):
+            if p in ("start_row", "num_rows"):
+                v = unquote(v)
+                if op != "eq" or not v.isdigit():
+                    raise InvalidIdListError(f"RMA parameter {p} needs $eq and an integer")
+                setattr(query, p, int(v))
+            else:
+                query.params.append((p, op, v))
+        return query
+    return parse_criteria(text)
+
+
+def _split_items(text: str) -> list[str]:
+    """Split criteria text at the commas outside brackets, parentheses and quotes."""
+    items, depth, quote_char, start = [], 0, None, 0
+    for k, c in enumerate(text):
+        if quote_char:
+            if c == quote_char:
+                quote_char = None
+        elif c in "'\"" and depth:
+            quote_char = c
+        elif c in "[(":
+            depth += 1
+        elif c in "])":
+            depth -= 1
+        elif c == "," and depth == 0:
+            items.append(text[start:k])
+            start = k + 1
+    items.append(text[start:])
+    return items
 
 
 def parse_criteria(text: str) -> RmaQuery:
-    """Parse a ``criteria=`` RMA query.
+    """Parse a ``criteria=`` RMA model query.
 
     Raises
     ------
@@ -125,8 +302,15 @@ def parse_criteria(text: str) -> RmaQuery:
             raise InvalidIdListError(f"unsupported RMA stage {stage[:60]!r}")
         name, rest = "rma::" + m.group(1), m.group(2)
         if name == "rma::criteria":
-            conds = _conditions(rest, "criteria")
-            query.filters.extend(conds)
+            for item in _split_items(rest):
+                m = re.fullmatch(r"(\w*)((?:\[.*\])+)", item, re.S)
+                if m is None:
+                    raise InvalidIdListError(f"unsupported RMA criteria {item[:80]!r}")
+                conds = _conditions(m.group(2), "criteria")
+                if m.group(1):
+                    query.associations.extend((m.group(1), *c) for c in conds)
+                else:
+                    query.filters.extend(conds)
         elif name == "rma::include":
             query.include = rest
         elif name == "rma::options":
@@ -136,13 +320,15 @@ def parse_criteria(text: str) -> RmaQuery:
                 v = v.strip("'\"")
                 if f in ("num_rows", "start_row"):
                     if v == "all" and f == "num_rows":
-                        setattr(query, f, None)
+                        query.num_rows, query.all_rows = None, True
                         continue
                     if not v.isdigit():
                         raise InvalidIdListError(f"RMA option {f} needs an integer, got {v!r}")
                     setattr(query, f, int(v))
                 elif f == "order":
                     query.order = v
+                elif f == "only":
+                    query.only = tuple(p.strip() for p in v.split(",") if p.strip())
         else:
             raise InvalidIdListError(f"unsupported RMA stage {stage[:60]!r}")
     return query
@@ -154,7 +340,7 @@ def _conditions(text: str, what: str):
     if "".join(f"[{f}${op}{v}]" for f, op, v in found) != stripped:
         raise InvalidIdListError(f"unsupported RMA {what} {text[:80]!r} (only [field$op value])")
     for f, op, _ in found:
-        if op not in ("eq", "in"):
+        if op not in _OPERATORS:
             raise InvalidIdListError(f"unsupported RMA operator ${op} on {f}")
     return found
 
@@ -250,8 +436,8 @@ class RmaApi:
             RmaQuery("Equalization", [("section_data_set_id", "eq", str(int(section_data_set_id)))])
         )
 
-    def paged(self, query: RmaQuery) -> dict:
-        """Fetch every page of a query; one envelope with every row.
+    def paged(self, query: RmaQuery | ServiceQuery) -> dict:
+        """Fetch every page of a query (model or service); one envelope with every row.
 
         Raises
         ------
@@ -261,8 +447,9 @@ class RmaApi:
         rows: list = []
         total = None
         for _page in range(MAX_PAGES):
-            q = RmaQuery(query.model, list(query.filters), query.include,
-                         start_row=len(rows), num_rows=self.page_size, order=query.order)
+            q = replace(query, start_row=len(rows), num_rows=self.page_size)
+            if isinstance(q, RmaQuery):
+                q.all_rows = False
             url = self.api.url(q.path())
             data = self.api.get_envelope(url)
             msg = data["msg"]

@@ -26,6 +26,7 @@ from ..errors import (
     UnknownIdError,
 )
 from ..rma import parse_criteria
+from ..search_answers import answer_query, is_search_query
 from .params import MAX_HEAD_BYTES, Params, path_id
 from .service import Service, envelope
 
@@ -138,6 +139,8 @@ def create_app(source_or_catalog, *, tiles=None, annotation=None,
         if not criteria.isascii():
             raise InvalidParameterError("criteria", "RMA queries are written in ASCII")
         try:
+            if is_search_query(criteria):  # finding experiments: napari_allen_sync.search
+                return JSONResponse(answer_query(service.catalog, criteria))
             query = parse_criteria(criteria)
         except AllenSyncError:
             raise

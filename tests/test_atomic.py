@@ -203,3 +203,17 @@ def test_user_files_and_symlinks_named_like_partials_are_kept(tmp_path):
     os.utime(mine, (old, old))
     assert remove_stale_partials(tmp_path, older_than=0, unlocked=True) == []
     assert mine.exists() and link.is_symlink() and real.read_text() == "keep"
+
+
+def test_new_files_get_open_permissions_and_replaced_files_keep_theirs(tmp_path):
+    old = os.umask(0o022)
+    try:
+        new = write_text(tmp_path / "new.csv", "x")
+        assert new.stat().st_mode & 0o777 == 0o644
+        kept = tmp_path / "kept.csv"
+        kept.write_text("a")
+        kept.chmod(0o640)
+        write_text(kept, "b")
+        assert kept.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)

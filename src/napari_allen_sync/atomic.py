@@ -54,6 +54,32 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def _usual_permissions(fd: int, path: Path) -> None:
+    """Give the temporary file the permissions the target would get from ``open()``:
+    those of the file it replaces, else ``0o666`` less the umask (not ``mkstemp``'s
+    owner-only ``0o600``: caches, results and images are meant to be shared)."""
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except OSError:
+        mode = 0o666 & ~_umask()
+    with contextlib.suppress(OSError, AttributeError):
+        os.fchmod(fd, mode)
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode: str = "wb", *, encoding: str | None = None,
                  newline: str | None = None, tmp_dir=None, fsync: bool = True,
@@ -114,6 +140,7 @@ def atomic_write(path, mode: str = "wb", *, encoding: str | None = None,
     try:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "a writer is alive"
+        _usual_permissions(fd, path)
         if mode == "w":
             handle = os.fdopen(fd, "w", encoding=encoding or "utf-8", newline=newline)
         else:

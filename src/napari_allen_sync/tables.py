@@ -51,7 +51,6 @@ __all__ = [
     "format_cell",
     "read_points",
     "same_file",
-    "usual_permissions",
     "write_columns",
     "write_json_records",
     "write_rows",
@@ -77,27 +76,6 @@ def format_cell(value):
     return value
 
 
-def _umask() -> int:
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    old = os.umask(0o022)
-    os.umask(old)
-    return old
-
-
-def usual_permissions(handle) -> None:
-    """Give a file being written through :func:`atomic_write` the permissions
-    ``open()`` would have given it (``0o666`` less the umask), not ``mkstemp``'s
-    owner-only ``0o600``: results and images are meant to be shared."""
-    with contextlib.suppress(OSError, AttributeError, ValueError):
-        os.fchmod(handle.fileno(), 0o666 & ~_umask())
-
-
 @contextlib.contextmanager
 def _opened(target) -> Iterator:
     """A text handle on ``target``: an open file as it is, a path through atomic_write."""
@@ -105,7 +83,6 @@ def _opened(target) -> Iterator:
         yield target
         return
     with atomic_write(target, "w", encoding="utf-8", newline="") as handle:
-        usual_permissions(handle)
         yield handle
 
 

@@ -23,7 +23,6 @@ from ..errors import (
     WriteError,
 )
 from ..images import image_pyramid, tier_shape
-from ..tables import usual_permissions
 
 __all__ = ["add_parser", "run"]
 
@@ -112,7 +111,6 @@ def run(args) -> int:
     except OSError as exc:
         raise WriteError(args.output, f"cannot create its folder: {exc.strerror}") from exc
     with atomic_write(args.output, "wb") as handle:
-        usual_permissions(handle)
         Image.fromarray(pixels).save(handle, format=fmt)
     print(f"{args.output}: SectionImage {image.id} (data set {image.data_set_id}, section "
           f"{image.section_number}), tier {d}, {cols} × {rows} pixels")

@@ -36,10 +36,12 @@ def test_sample_detections_lie_on_the_seed_section_inside_the_brain(make_napari_
     # one cluster sits on the demo point, in the hippocampus the demo announces
     assert np.min(np.hypot(points.data[:, 0] - y, points.data[:, 1] - x)) < 0.01 * width
     source = demo.DemoSource()
-    ref = source.synchronizer.image_to_reference_batch(image_id, points.data[:, 1],
-                                                       points.data[:, 0])
-    assert all(s is not None for s in source.structure_at(
-        ref.reference_space_id, ref.x, ref.y, ref.z))
+    ref = source.synchronizer.image_to_reference_batch(
+        image_id, points.data[:, 1], points.data[:, 0]
+    )
+    assert all(
+        s is not None for s in source.structure_at(ref.reference_space_id, ref.x, ref.y, ref.z)
+    )
 
 
 def _rows_csv(path):
@@ -126,8 +128,11 @@ def test_writer_failure_leaves_no_partial_file(make_napari_viewer, tmp_path):
     from napari_allen_sync.errors import WriteError
 
     viewer = make_napari_viewer()
-    layer = viewer.add_points(np.array([[1.0, 2.0], [3.0, 4.0]]), name="synced",
-                              features={"x": [2.0, np.nan], "y": [1.0, 3.0]})
+    layer = viewer.add_points(
+        np.array([[1.0, 2.0], [3.0, 4.0]]),
+        name="synced",
+        features={"x": [2.0, np.nan], "y": [1.0, 3.0]},
+    )
     data, attributes, _ = layer.as_layer_data_tuple()
     folder = tmp_path / "out"
     folder.mkdir()
@@ -135,7 +140,9 @@ def test_writer_failure_leaves_no_partial_file(make_napari_viewer, tmp_path):
     write_points_json(str(target), data, attributes)
     # NaN becomes null (strict JSON), the other columns keep their order
     assert json.loads(target.read_text()) == [
-        {"point": 0, "x": 2.0, "y": 1.0}, {"point": 1, "x": None, "y": 3.0}]
+        {"point": 0, "x": 2.0, "y": 1.0},
+        {"point": 1, "x": None, "y": 3.0},
+    ]
     with pytest.raises(WriteError, match="does not exist"):
         write_points_json(str(folder / "missing" / "other.json"), data, attributes)
     (folder / "a-folder.json").mkdir()

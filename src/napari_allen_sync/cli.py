@@ -64,6 +64,15 @@ def main(argv=None) -> int:
     except AllenSyncError as exc:
         print(f"napari-allen-sync {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        # an optional extra (server, all) is not installed: say which pip install brings it
+        from ._extras import install_hint
+
+        hint = install_hint(exc, args.command)
+        if hint is None:
+            raise
+        print(f"napari-allen-sync {args.command}: error: {hint}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

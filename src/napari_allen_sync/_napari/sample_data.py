@@ -87,10 +87,10 @@ def demo_detection_points(source) -> tuple[int, np.ndarray]:
     image_id, x0, y0 = demo_click()
     w = source.catalog.section_image(image_id).width
     rng = np.random.default_rng(DETECTIONS_SEED)
-    centres = np.array([[y0, x0], [y0 - 0.08 * w, x0 + 0.10 * w],
-                        [y0 + 0.05 * w, x0 - 0.12 * w]])
-    pts = np.concatenate([c + rng.normal(0, 0.025 * w, (DETECTIONS_PER_CLUSTER, 2))
-                          for c in centres])
+    centres = np.array([[y0, x0], [y0 - 0.08 * w, x0 + 0.10 * w], [y0 + 0.05 * w, x0 - 0.12 * w]])
+    pts = np.concatenate(
+        [c + rng.normal(0, 0.025 * w, (DETECTIONS_PER_CLUSTER, 2)) for c in centres]
+    )
     ref = source.synchronizer.image_to_reference_batch(image_id, pts[:, 1], pts[:, 0])
     inside = np.asarray(source.structure_ids_at(ref.reference_space_id, ref.x, ref.y, ref.z)) != 0
     return int(image_id), pts[inside]

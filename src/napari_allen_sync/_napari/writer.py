@@ -68,12 +68,16 @@ def points_table(path, data, attributes: dict) -> dict[str, list]:
     names = [] if features is None else [str(c) for c in features.columns]
     name = attributes.get("name", "points")
     if not _SYNC_COLUMNS.intersection(names):
-        raise WriteError(path, f"the Points layer {name!r} carries no synchronized columns: "
-                               "batch-sync it in the Allen Brain Atlas sync dock first, then "
-                               "save one of the layers the batch made")
+        raise WriteError(
+            path,
+            f"the Points layer {name!r} carries no synchronized columns: "
+            "batch-sync it in the Allen Brain Atlas sync dock first, then "
+            "save one of the layers the batch made",
+        )
     if len(features) != n:
-        raise WriteError(path, f"the Points layer {name!r} has {n} points but "
-                               f"{len(features)} feature rows")
+        raise WriteError(
+            path, f"the Points layer {name!r} has {n} points but {len(features)} feature rows"
+        )
     key = (attributes.get("metadata") or {}).get("allen_sync", {}).get("key")
     table = {}
     for column in CSV_COLUMNS:
@@ -107,8 +111,10 @@ def write_points_json(path: str, data, attributes: dict) -> list[str]:
     ``[path]``."""
     table = points_table(path, data, attributes)
     columns = list(table)
-    rows = [dict(zip(columns, map(_plain, values), strict=True))
-            for values in zip(*table.values(), strict=True)]
+    rows = [
+        dict(zip(columns, map(_plain, values), strict=True))
+        for values in zip(*table.values(), strict=True)
+    ]
     with atomic_write(path, "w", encoding="utf-8") as f:
         json.dump(rows, f, indent=1, allow_nan=False)
         f.write("\n")

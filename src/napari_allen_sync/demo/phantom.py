@@ -54,7 +54,7 @@ __all__ = [
     "structure_scores",
 ]
 
-#: Extent of reference space 9 (µm): AP × DV × LR (SPEC.md §7).
+#: Extent of reference space 9 (µm): AP × DV × LR (docs/arithmetic.md).
 EXTENT_UM = (13200.0, 8000.0, 11400.0)
 #: The phantom's plane of symmetry (µm, space 9).
 MIDLINE_UM = 5700.0

@@ -149,3 +149,109 @@ def test_writer_failure_leaves_no_partial_file(make_napari_viewer, tmp_path):
     with pytest.raises(WriteError, match="it is a folder"):
         write_points_json(str(folder / "a-folder.json"), data, attributes)
     assert sorted(p.name for p in folder.iterdir()) == ["a-folder.json", "synced.json"]
+
+
+# ------------------------------------------------------------ File ▸ IO Utilities: bundles
+
+
+def _answer_file_dialog(path):
+    """Answer the next file dialog with ``path``, as a user would: put it in the dialog's
+    file name field, then press Return (a real key event)."""
+    from qtpy.QtCore import QTimer
+    from qtpy.QtTest import QTest
+    from qtpy.QtWidgets import QApplication, QFileDialog, QLineEdit
+
+    def poll():
+        tops = QApplication.topLevelWidgets()
+        dialogs = [w for w in tops if isinstance(w, QFileDialog) and w.isVisible()]
+        if dialogs:
+            edit = dialogs[0].findChild(QLineEdit, "fileNameEdit")
+            edit.setText(str(path))  # typing would open the completer's popup
+            QTest.keyClick(edit, Qt.Key.Key_Return)
+        else:
+            QTimer.singleShot(50, poll)
+
+    QTimer.singleShot(50, poll)
+
+
+def _fill_cache(root):
+    """A cache holding the demo's seed data set and atlas 1 (one tier of seed tiles),
+    fetched over loopback HTTP from the project's own server, as a user's cache is."""
+    from napari_allen_sync.remote import RemoteSource
+    from napari_allen_sync.server import create_app, serve_in_thread
+
+    source = demo.DemoSource()
+    image_id, _, _ = demo.demo_click()
+    seed_ds = source.catalog.section_image(image_id).data_set_id
+    with serve_in_thread(create_app(source)) as base:
+        online = RemoteSource(base, root, timeout=(2, 30))
+        online.ensure_data_set(seed_ds)
+        online.ensure_atlas(demo.DEMO_ATLAS_ID)
+        image = online.catalog.section_image(image_id)
+        online.tiles.read_region(image, image.tier_count - 1, 0, 0, 64, 64)
+    return seed_ds
+
+
+def test_bundle_menu_items_export_and_import_the_cache(
+    qtbot, make_napari_viewer, tmp_path, monkeypatch
+):
+    from npe2 import PluginManager
+
+    from napari_allen_sync._napari import bundle_menu
+    from napari_allen_sync.bundle import read_manifest
+    from napari_allen_sync.cache import AllenCache
+
+    viewer = make_napari_viewer(show=True)
+    items = [
+        getattr(item, "command", None)
+        for item in PluginManager.instance().iter_menu("napari/file/io_utilities")
+    ]
+    assert {"napari-allen-sync.import_bundle", "napari-allen-sync.export_bundle"} <= set(items)
+
+    cache_a, cache_b = tmp_path / "cache-a", tmp_path / "cache-b"
+    seed_ds = _fill_cache(cache_a)
+    bundle = tmp_path / "lab.zip"
+
+    monkeypatch.setenv("NAPARI_ALLEN_SYNC_CACHE", str(cache_a))
+    _answer_file_dialog(bundle)
+    worker = bundle_menu.export_bundle_dialog(viewer)
+    with qtbot.waitSignal(worker.finished, timeout=WAIT):
+        pass
+    manifest = read_manifest(bundle)
+    assert manifest["section_data_set_ids"] == [seed_ds]
+    assert manifest["atlas_ids"] == [demo.DEMO_ATLAS_ID]
+    assert any(n.startswith("tiles/") for n in manifest["files"])
+
+    monkeypatch.setenv("NAPARI_ALLEN_SYNC_CACHE", str(cache_b))
+    assert bundle_menu.cached_contents(AllenCache(cache_b)) == ([], [])
+    _answer_file_dialog(bundle)
+    worker = bundle_menu.import_bundle_dialog(viewer)
+    with qtbot.waitSignal(worker.finished, timeout=WAIT):
+        pass
+    a, b = AllenCache(cache_a), AllenCache(cache_b)
+    assert bundle_menu.cached_contents(b) == ([seed_ds], [demo.DEMO_ATLAS_ID])
+    assert sorted(b.rma_names()) == sorted(a.rma_names())
+    for name in a.rma_names():
+        assert b.rma_path(name).read_bytes() == a.rma_path(name).read_bytes()
+
+
+def test_bundle_import_of_a_damaged_file_is_a_notification_not_a_crash(
+    qtbot, make_napari_viewer, tmp_path
+):
+    from napari_allen_sync._napari import bundle_menu
+    from napari_allen_sync.cache import AllenCache
+
+    make_napari_viewer()
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"not a zip file")
+    cache = AllenCache(tmp_path / "cache")
+    errors = []
+    worker = bundle_menu.import_bundle_file(bad, cache=cache)
+    worker.errored.connect(errors.append)
+    with qtbot.waitSignal(worker.finished, timeout=WAIT):
+        pass
+    assert errors and str(bad) in str(errors[0])
+    assert cache.rma_names() == []
+    # an empty cache exports nothing and says so
+    assert bundle_menu.export_cache_bundle(tmp_path / "empty.zip", cache=cache) is None
+    assert not (tmp_path / "empty.zip").exists()

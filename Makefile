@@ -4,15 +4,17 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench screenshots lint venv clean
+.PHONY: demo test bench screenshots lint venv clean dist
 
 # The virtual environment with the package (editable), a Qt 6 binding and the test tools.
+# The tools are the PEP 735 `dev` group of pyproject.toml: `pip install --group` needs
+# pip >= 25.1, hence the upgrade first.
 # (set-up messages go to stderr, so that `make bench` prints nothing but JSON on stdout)
 $(STAMP): pyproject.toml
 	@echo "setting up $(VENV) (the package, a Qt 6 binding, the test tools)" >&2
 	@$(PYTHON) -m venv $(VENV) >&2
-	@$(PY) -m pip install --quiet --upgrade pip >&2
-	@$(PY) -m pip install --quiet -e ".[all,testing]" >&2
+	@$(PY) -m pip install --quiet --upgrade "pip>=25.1" >&2
+	@$(PY) -m pip install --quiet -e ".[all]" --group dev >&2
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -59,6 +61,10 @@ screenshots: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests
+
+## sdist, wheel: the distributions, in dist/ (tests/test_packaging.py checks their contents)
+dist: $(STAMP)
+	$(PY) -m build --outdir dist .
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .hypothesis

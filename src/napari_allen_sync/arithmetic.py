@@ -2,7 +2,7 @@
 
 All functions take and return NumPy arrays and import nothing but NumPy, so they run
 unchanged on dask chunks. Facts used here are [checked] against the recorded answers
-(SPEC.md §3–4):
+(docs/arithmetic.md):
 
 - matrices are row-major with the translation last (:mod:`napari_allen_sync.records`);
 - a section's volume depth is exactly ``vz = section_number × section_thickness``;

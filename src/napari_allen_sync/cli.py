@@ -110,6 +110,15 @@ def main(argv=None) -> int:
     prog = f"napari-allen-sync {args.command}"
     try:
         return int(args._run(args) or 0)
+    except ModuleNotFoundError as exc:
+        # an optional extra (server, all) is not installed: say which pip install brings it
+        from ._extras import install_hint
+
+        hint = install_hint(exc, args.command)
+        if hint is None:
+            return _internal_error(prog, exc)
+        print(f"{prog}: error: {hint}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -123,12 +132,18 @@ def main(argv=None) -> int:
         print(f"{prog}: error: {_one_line(_message(exc))}", file=sys.stderr)
         return exit_status(exc)
     except Exception as exc:
-        if os.environ.get("NAPARI_ALLEN_SYNC_TRACEBACK"):
-            raise
-        print(f"{prog}: internal error: {_one_line(f'{type(exc).__name__}: {exc}')} "
-              "(a bug: please report it; NAPARI_ALLEN_SYNC_TRACEBACK=1 shows the traceback)",
-              file=sys.stderr)
-        return EXIT_FAILURE
+        return _internal_error(prog, exc)
+
+
+def _internal_error(prog: str, exc: Exception) -> int:
+    """Report an unexpected exception in one line (a bug), or re-raise it with
+    ``NAPARI_ALLEN_SYNC_TRACEBACK=1``."""
+    if os.environ.get("NAPARI_ALLEN_SYNC_TRACEBACK"):
+        raise exc
+    print(f"{prog}: internal error: {_one_line(f'{type(exc).__name__}: {exc}')} "
+          "(a bug: please report it; NAPARI_ALLEN_SYNC_TRACEBACK=1 shows the traceback)",
+          file=sys.stderr)
+    return EXIT_FAILURE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,7 +3,7 @@
 :class:`SynchronizationApi` is a drop-in replacement for AllenSDK 2.16.2's
 ``allensdk.api.queries.synchronization_api.SynchronizationApi``: the same six methods,
 parameters and return values (the ``msg`` of the answer), and the same request URLs
-(``%f`` coordinates, id lists joined by a bare comma; SPEC.md §1). Unlike AllenSDK it
+(``%f`` coordinates, id lists joined by a bare comma; docs/wire-format.md). Unlike AllenSDK it
 
 - talks to ``https://api.brain-map.org`` by default;
 - uses one :class:`requests.Session` with urllib3 :class:`~urllib3.util.Retry`
@@ -24,7 +24,7 @@ parameters and return values (the ``msg`` of the answer), and the same request U
 Failed synchronizations
 -----------------------
 A target that the service could not synchronize comes back as an ``image_sync`` element
-without ``section_image_id`` (SPEC.md §1). Such elements are **kept in place**, so that
+without ``section_image_id`` (docs/wire-format.md). Such elements are **kept in place**, so that
 answer ``i`` still belongs to target ``i`` of the request; :func:`failed_syncs` lists them.
 
 :class:`AllenApi` (the transport: :meth:`AllenApi.get_envelope`, :meth:`AllenApi.get_bytes`)

@@ -1,7 +1,7 @@
-"""Every rule of the synchronization that SPEC.md marks *inferred*, in one place.
+"""Every rule of the synchronization that docs/arithmetic.md marks *inferred*, in one place.
 
 The Allen service's behaviour is known exactly only where recorded answers confirm it
-(see ``SPEC.md`` and ``ground-truth.json``). Where it is not, the choice this package
+(``docs/arithmetic.md``, ``tests/data/ground-truth.json``). Where it is not, the choice this package
 makes lives here, documented, so that it can be changed in one place once the live
 service tells otherwise. The engine (:mod:`napari_allen_sync.synchronizer`) and the
 image pyramids call these functions and constants and decide nothing of this kind
@@ -40,7 +40,7 @@ CLAMP_TOLERANCE_SECTIONS = 1e-6
 #: written as a JSON string, as the live service does; ``image_to_atlas`` sends null.
 IMAGE_SYNC_DATA_SET_ID_AS_STRING = True
 
-#: [inferred, SPEC.md §5 leaves it open] Sync coordinates put the *centre* of
+#: [inferred, Allen leaves it open; docs/arithmetic.md] Sync coordinates put the *centre* of
 #: full-resolution pixel (column j, row i) at (x, y) = (j, i) + PIXEL_CENTER_OFFSET.
 #: With 0.0 the centre is on integer coordinates, which is also napari's convention, so
 #: a napari image layer of tier 0 needs no translation. Pixel (j, i) then covers
@@ -98,7 +98,7 @@ def nearest_sections(section_numbers: np.ndarray, q: np.ndarray):
 
 def structure_center_space(data_set_reference_space_id: int) -> int:
     """[inferred] ``structure_to_image`` takes the StructureCenter *recorded in the data
-    set's own reference space* (not a mirrored copy from another space: SPEC.md notes
+    set's own reference space* (not a mirrored copy from another space: docs/arithmetic.md notes
     that recorded centre pairs for spaces 9 and 10 sum to 11400, not 11350)."""
     return data_set_reference_space_id
 

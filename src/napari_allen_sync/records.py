@@ -5,7 +5,7 @@ that the Allen RMA API returns for its model. Only the fields this package uses 
 typed; any other field is kept in ``extra`` so that a record survives a round trip
 through :meth:`to_rma` unchanged.
 
-Matrices follow SPEC.md §3 [checked]: row-major with the translation last, i.e.::
+Matrices follow docs/arithmetic.md [checked]: row-major with the translation last, i.e.::
 
     TSV = | tsv_00 tsv_01 tsv_04 |      TVR = | tvr_00 tvr_01 tvr_02 tvr_09 |
           | tsv_02 tsv_03 tsv_05 |            | tvr_03 tvr_04 tvr_05 tvr_10 |
@@ -585,7 +585,7 @@ class StructureCenter:
 @dataclass(frozen=True, slots=True)
 class ReferenceToReferenceTransform:
     """An affine map between two reference spaces (Allen ``ReferenceToReferenceTransform``),
-    ``t_00..t_11`` laid out like ``tvr`` (SPEC.md §3)."""
+    ``t_00..t_11`` laid out like ``tvr`` (docs/arithmetic.md)."""
 
     MODEL: ClassVar[str] = "ReferenceToReferenceTransform"
     from_reference_space_id: int

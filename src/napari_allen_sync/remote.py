@@ -8,7 +8,7 @@ synchronization involving them is computed by the local engine
 (:attr:`RemoteSource.synchronizer`) with no request at all. Its :attr:`~RemoteSource.tiles`
 (:class:`RemoteTileSource`) downloads tiles of ``image_download`` and caches them on disk.
 
-Pixel convention (SPEC.md §6): ``image_download``'s ``left``/``top`` are full-resolution
+Pixel convention (docs/wire-format.md): ``image_download``'s ``left``/``top`` are full-resolution
 pixels of the whole scan, i.e. the crop's ``x``/``y`` plus the sync-pixel offset;
 ``width``/``height`` are pixels of the requested tier. Tiles are ``tile_size`` square in
 tier pixels; tile (row, col) of tier ``d`` covers tier pixels
@@ -851,7 +851,7 @@ class CachedSynchronizationApi:
 
     Every record a call needs is fetched once into the persistent cache (through
     ``source.ensure_*``); from then on calls involving it make no request at all. The
-    answers have the service's shape (SPEC.md §1), and as with the service a target that
+    answers have the service's shape (docs/wire-format.md), and as with the service a target that
     cannot be synchronized is an ``image_sync`` element without ``section_image_id``
     (see :func:`napari_allen_sync.client.failed_syncs`).
 

@@ -1,7 +1,7 @@
 """Batch results of the synchronization, with what the Allen service hides.
 
 A batch result holds N answers as arrays. ``to_msg(i)`` gives answer ``i`` in the exact
-shape the Allen service sends in ``msg`` (SPEC.md §1); the arrays also carry what the
+shape the Allen service sends in ``msg`` (docs/wire-format.md); the arrays also carry what the
 service does not say: the distance from the 3-D point to the chosen section's plane
 and whether the section choice was clamped at the first or last image.
 """

@@ -10,7 +10,7 @@ Query forms used
 ----------------
 - SectionDataSet with its images and alignments: the model form
   ``/api/v2/data/SectionDataSet/{id}.json?include=section_images(alignment2d),alignment3d``,
-  the form SPEC.md §2 names and Allen's documentation uses. The equivalent query form
+  the form docs/wire-format.md names and Allen's documentation uses. The equivalent query form
   ``/api/v2/data/query.json?criteria=model::SectionDataSet,rma::criteria,[id$eq{id}],
   rma::include,section_images(alignment2d),alignment3d`` is also answered by the server.
   [inferred: the live service answers both; only the first is recorded.]

@@ -5,7 +5,7 @@ the alignment matrices of a :class:`~napari_allen_sync.catalog.Catalog`, with no
 network. Each service has two forms:
 
 - the *Allen form* (``image_to_reference(section_image_id, x, y)``, ...) takes AllenSDK's
-  parameters and returns exactly the ``msg`` the Allen service sends (SPEC.md §1);
+  parameters and returns exactly the ``msg`` the Allen service sends (docs/wire-format.md);
 - the *batch form* (``image_to_reference_batch``, ...) takes N points as arrays and
   returns :class:`~napari_allen_sync.results.ImageSyncBatch` /
   :class:`~napari_allen_sync.results.ReferencePoints` results that also carry the

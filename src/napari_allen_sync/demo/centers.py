@@ -35,7 +35,7 @@ __all__ = [
 
 #: How far inside its structure a centre lies at least (µm), where the structure allows.
 CLEARANCE_UM = 200.0
-#: Sum of recorded space-9 and space-10 centre z's (SPEC.md §4).
+#: Sum of recorded space-9 and space-10 centre z's (docs/arithmetic.md).
 CENTER_MIRROR_SUM_UM = 11400
 
 #: (x, y, z) µm in space 9 of each structure, from :func:`compute_structure_centers`.
@@ -66,13 +66,23 @@ STRUCTURE_CENTERS_9: dict[int, tuple[int, int, int]] = {
 }
 
 
+def binary_erosion(mask: np.ndarray) -> np.ndarray:
+    """One binary erosion by the cross of the six face neighbours, with nothing outside
+    the array (what ``scipy.ndimage.binary_erosion(mask)`` computes, in NumPy alone)."""
+    padded = np.pad(np.asarray(mask, dtype=bool), 1, constant_values=False)
+    inner = tuple(slice(1, -1) for _ in range(padded.ndim))
+    out = padded[inner].copy()
+    for axis in range(padded.ndim):
+        for shift in (-1, 1):
+            out &= np.roll(padded, shift, axis=axis)[inner]
+    return out
+
+
 def compute_structure_centers() -> dict[int, tuple[int, int, int]]:
     """Centres (integer µm, space 9) of every structure, from the phantom."""
     labels = label_volume()
     half = labels.shape[2] // 2
     right = labels[:, :, half:]
-    from scipy import ndimage
-
     out = {}
     for sid, *_ in STRUCTURE_TABLE:
         codes = [id_to_code(p) for p in descendants_painted(sid)]
@@ -84,7 +94,7 @@ def compute_structure_centers() -> dict[int, tuple[int, int, int]]:
         centroid = idx.mean(axis=0)
         inner = mask
         for _ in range(int(CLEARANCE_UM / VOXEL_UM)):
-            eroded = ndimage.binary_erosion(inner)
+            eroded = binary_erosion(inner)
             if not eroded.any():
                 break
             inner = eroded

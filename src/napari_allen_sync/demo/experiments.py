@@ -16,7 +16,7 @@ id         what                            plane  space spacing  µm/pixel  imag
 ========== ============================== ====== ===== ======== ========= ========
 
 In-situ sets are cut at 25 µm into 8 interleaved series, one stained per gene, hence
-section numbers step 8 and ``vz = section_number × 25`` 200 µm apart (SPEC.md §4, §7).
+section numbers step 8 and ``vz = section_number × 25`` 200 µm apart (docs/arithmetic.md).
 The connectivity set is cut at 100 µm. Real connectivity images have about 0.35 µm per
 pixel (30,000+ pixels wide, 9–10 tiers); the demo uses 1.0 µm per pixel so that a
 whole image written by ``napari-allen-sync image`` or a test stays small. The
@@ -31,7 +31,7 @@ own in-plane rotation (±2.5°) and placement on the slide.
 The sagittal set samples its specimen's *left* hemisphere. Registered to reference
 space 10 (PIL) it lies at r10 ≈ 900 … 5600 µm, which the engine's 9 ↔ 10 mirror
 (r9 = 11350 − r10) brings onto the right hemisphere of space 9, where the coronal
-atlas is annotated (SPEC.md §4).
+atlas is annotated (docs/arithmetic.md).
 """
 
 from __future__ import annotations

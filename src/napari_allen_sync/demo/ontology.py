@@ -1,7 +1,7 @@
 """The demo atlas's ontology: Allen's own structures, ids, acronyms, names and colours.
 
 The phantom brain (:mod:`.phantom`) is painted with the twelve major divisions of the
-Allen Mouse Brain Atlas plus ``fiber tracts`` and ``ventricular systems`` (SPEC.md §7).
+Allen Mouse Brain Atlas plus ``fiber tracts`` and ``ventricular systems`` (docs/arithmetic.md).
 They hang under the grouping structures of Allen's real structure graph 1 (Cerebrum,
 Cerebral cortex, Brain stem, ...), so that ``Catalog.ancestors`` gives the same chain
 as it does on Allen data, e.g. Isocortex → Cortical plate → Cerebral cortex →

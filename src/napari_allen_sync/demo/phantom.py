@@ -54,7 +54,7 @@ __all__ = [
     "structure_scores",
 ]
 
-#: Extent of reference space 9 (µm): AP × DV × LR (SPEC.md §7).
+#: Extent of reference space 9 (µm): AP × DV × LR (docs/arithmetic.md).
 EXTENT_UM = (13200.0, 8000.0, 11400.0)
 #: The phantom's plane of symmetry (µm, space 9).
 MIDLINE_UM = 5700.0
@@ -492,6 +492,146 @@ def _distance(fn, x, y, m, noise):
     return f / np.maximum(g, 1e-12)
 
 
+def _envelope(u, v, w, nz):
+    """The brain's outline: the union of the envelope shapes (> 0 inside)."""
+    best = None
+    for k, s in enumerate(ENVELOPE):
+        rho = shape_rho(s, u, v, w, nz[k % 3] if s.noise else None)
+        if s is CEREBELLUM:
+            rho = rho + _fissure_depth(cerebellar_folia(u, v))
+        best = 1.0 - rho if best is None else np.maximum(best, 1.0 - rho)
+    return best
+
+
+def _overlays(code):
+    """The union of the overlays painted with ``code`` (> 0 inside)."""
+
+    def fn(u, v, w, nz):
+        best = None
+        for k, s in enumerate(OVERLAYS):
+            if s.code != code:
+                continue
+            val = 1.0 - shape_rho(s, u, v, w, nz[(k + 2) % 3])
+            best = val if best is None else np.maximum(best, val)
+        return best
+
+    return fn
+
+
+def _hypothalamus(u, v, w, nz):
+    """The hypothalamus' territory against all others (> 0 in the hypothalamus)."""
+    others = None
+    for k, s in enumerate(TERRITORIES):
+        if s.code == HY:
+            continue
+        rho = shape_rho(s, u, v, w, nz[(k + 1) % 3]) / s.weight
+        others = rho if others is None else np.minimum(others, rho)
+    return others - _territory_rho(HY, u, v, w, nz)
+
+
+def _depth_fn(d0, sign):
+    """Signed depth below the pial surface, in cortex thicknesses, minus ``d0``."""
+    return lambda a, b, c, nz: sign * ((1.0 - shape_rho(CEREBRUM, a, b, c)) / CORTEX_THICKNESS - d0)
+
+
+def _key(a, b):
+    """The code of an unordered pair of label codes."""
+    return min(a, b) * 16 + max(a, b)
+
+
+class _PairBoundaries:
+    """Points between exactly two structures (codes ``lo`` < ``hi``) and their signed
+    distance ``dist`` (µm; positive in ``lo``) to the analytic boundary of that pair."""
+
+    def __init__(self, px, py, pm, lo, hi):
+        self.px, self.py, self.pm, self.lo, self.hi = px, py, pm, lo, hi
+        self.code_pair = lo * 16 + hi
+        self.dist = np.full(lo.size, np.nan)
+        self._noise = {}
+
+    def noise_of(self, mask):
+        key = mask.tobytes()
+        if key not in self._noise:
+            self._noise[key] = [
+                _noise_at(self.px[mask], self.py[mask], self.pm[mask], k) for k in range(3)
+            ]
+        return self._noise[key]
+
+    def distance(self, mask, fn, noise=True):
+        return _distance(fn, self.px[mask], self.py[mask], self.pm[mask],
+                         self.noise_of(mask) if noise else None)
+
+    def rule(self, mask, fn, flip=False):
+        if mask.any():
+            d = self.distance(mask, fn)
+            self.dist[mask] = -d if flip else d
+
+    def pair_rule(self, a, b, fn, inside):
+        """The boundary of codes ``a`` and ``b`` is the zero set of ``fn`` (> 0 in
+        ``inside``)."""
+        self.rule(self.code_pair == _key(a, b), fn, flip=(min(a, b) != inside))
+
+    def pia(self):
+        """Pial surface and longitudinal fissure: 0 outside, Isocortex inside."""
+        sel = self.code_pair == 0 * 16 + ISO
+        if sel.any():
+            d_pia = self.distance(sel, _depth_fn(0.0, 1.0), noise=False)
+            self.dist[sel] = -np.minimum(d_pia, self.pm[sel] - FISSURE_HALF_WIDTH)
+
+    def outline(self):
+        """The brain's outline elsewhere."""
+        lo, hi = self.lo, self.hi
+        self.rule((lo == 0) & (hi != ISO) & (hi != VS), _envelope, flip=True)
+
+    def white_matter(self):
+        """Isocortex / white matter, white matter / the structures beneath."""
+        wm = 1.0 + WHITE_MATTER_THICKNESS / CORTEX_THICKNESS
+        self.pair_rule(ISO, FT, _depth_fn(1.0, -1.0), inside=ISO)
+        for inner in _INNER:
+            self.pair_rule(FT, inner, _depth_fn(wm, -1.0), inside=FT)
+
+    def tracts(self):
+        """Fibre-tract overlays (internal capsule, anterior commissure) against whatever
+        they were painted over: where both they and the white band could be the
+        boundary, the nearer one is."""
+        lo, hi = self.lo, self.hi
+        sel = ((lo == FT) | (hi == FT)) & (lo != 0) & (lo != ISO) & (hi != ISO)
+        if sel.any():
+            d = self.distance(sel, _overlays(FT))
+            d = np.where(lo[sel] == FT, d, -d)
+            old = self.dist[sel]
+            self.dist[sel] = np.where(np.isnan(old) | (np.abs(d) < np.abs(old)), d, old)
+
+    def rhinal(self):
+        """Rhinal line: Isocortex above, piriform cortex (OLF) below."""
+        self.pair_rule(ISO, OLF, lambda u, v, w, nz: RHINAL_Y0 + RHINAL_SLOPE * w - v,
+                       inside=ISO)
+
+    def voronoi(self):
+        """Voronoi boundaries between territories."""
+        present = np.unique(self.code_pair)
+        for ia, ca in enumerate(_VORONOI):
+            for cb in _VORONOI[ia + 1:]:
+                a, b = min(ca, cb), max(ca, cb)
+                if a * 16 + b not in present:
+                    continue
+                self.rule(self.code_pair == a * 16 + b, lambda u, v, w, nz, a=a, b=b:
+                          _territory_rho(b, u, v, w, nz) - _territory_rho(a, u, v, w, nz))
+
+    def hypothalamus(self):
+        """Hypothalamus / piriform cortex: the hypothalamus' territory against all
+        others (inside the mantle those others became OLF)."""
+        self.pair_rule(HY, OLF, _hypothalamus, inside=HY)
+
+    def ventricles(self):
+        """Ventricles (overlays) against the tissue around them."""
+        lo, hi = self.lo, self.hi
+        sel = ((lo == VS) | (hi == VS)) & (lo != 0)
+        if sel.any():
+            d = self.distance(sel, _overlays(VS))
+            self.dist[sel] = np.where(lo[sel] == VS, d, -d)
+
+
 def _refine(x, y, z, scores):
     """Replace the B-spline memberships of points between exactly two structures by
     ones computed from the analytic shapes the labels were painted from, where the
@@ -509,116 +649,23 @@ def _refine(x, y, z, scores):
     second = sub.argmax(axis=1)
     lo = np.minimum(first, second)
     hi = np.maximum(first, second)
-    px = x[pair].astype(np.float64)
-    py = y[pair].astype(np.float64)
-    pm = np.abs(z[pair].astype(np.float64) - MIDLINE_UM)
-    dist = np.full(pair.size, np.nan)  # positive: the point is in code ``lo``
-    noise_cache = {}
-
-    def noise_of(mask):
-        key = mask.tobytes()
-        if key not in noise_cache:
-            noise_cache[key] = [_noise_at(px[mask], py[mask], pm[mask], k) for k in range(3)]
-        return noise_cache[key]
-
-    def depth_fn(d0, sign):
-        return lambda a, b, c, nz: sign * (
-            (1.0 - shape_rho(CEREBRUM, a, b, c)) / CORTEX_THICKNESS - d0
-        )
-
-    def rule(mask, fn, flip=False):
-        if mask.any():
-            d = _distance(fn, px[mask], py[mask], pm[mask], noise_of(mask))
-            dist[mask] = -d if flip else d
-
-    code_pair = lo * 16 + hi
-    # Pial surface and longitudinal fissure: 0 outside, Isocortex inside.
-    sel = code_pair == 0 * 16 + ISO
-    if sel.any():
-        d_pia = _distance(depth_fn(0.0, 1.0), px[sel], py[sel], pm[sel], None)
-        dist[sel] = -np.minimum(d_pia, pm[sel] - FISSURE_HALF_WIDTH)
-
-    # The brain's outline elsewhere: the union of the envelope shapes.
-    def envelope(u, v, w, nz):
-        best = None
-        for k, s in enumerate(ENVELOPE):
-            rho = shape_rho(s, u, v, w, nz[k % 3] if s.noise else None)
-            if s is CEREBELLUM:
-                rho = rho + _fissure_depth(cerebellar_folia(u, v))
-            best = 1.0 - rho if best is None else np.maximum(best, 1.0 - rho)
-        return best
-
-    rule((lo == 0) & (hi != ISO) & (hi != VS), envelope, flip=True)
-    # Isocortex / white matter, white matter / the structures beneath.
-    wm = 1.0 + WHITE_MATTER_THICKNESS / CORTEX_THICKNESS
-    a, b = min(ISO, FT), max(ISO, FT)
-    rule(code_pair == a * 16 + b, depth_fn(1.0, -1.0), flip=(a != ISO))
-    for inner in _INNER:
-        a, b = min(FT, inner), max(FT, inner)
-        rule(code_pair == a * 16 + b, depth_fn(wm, -1.0), flip=(a != FT))
-    # Fibre-tract overlays (internal capsule, anterior commissure) against whatever
-    # they were painted over: where both they and the white band could be the
-    # boundary, the nearer one is.
-    def tracts(u, v, w, nz):
-        best = None
-        for k, s in enumerate(OVERLAYS):
-            if s.code != FT:
-                continue
-            val = 1.0 - shape_rho(s, u, v, w, nz[(k + 2) % 3])
-            best = val if best is None else np.maximum(best, val)
-        return best
-
-    sel = ((lo == FT) | (hi == FT)) & (lo != 0) & (lo != ISO) & (hi != ISO)
-    if sel.any():
-        d = _distance(tracts, px[sel], py[sel], pm[sel], noise_of(sel))
-        d = np.where(lo[sel] == FT, d, -d)
-        old = dist[sel]
-        dist[sel] = np.where(np.isnan(old) | (np.abs(d) < np.abs(old)), d, old)
-    # Rhinal line: Isocortex above, piriform cortex (OLF) below.
-    a, b = min(ISO, OLF), max(ISO, OLF)
-    rule(
-        code_pair == a * 16 + b,
-        lambda u, v, w, nz: RHINAL_Y0 + RHINAL_SLOPE * w - v,
-        flip=(a != ISO),
+    pairs = _PairBoundaries(
+        x[pair].astype(np.float64),
+        y[pair].astype(np.float64),
+        np.abs(z[pair].astype(np.float64) - MIDLINE_UM),
+        lo,
+        hi,
     )
-    # Voronoi boundaries between territories.
-    present = np.unique(code_pair)
-    for ia, ca in enumerate(_VORONOI):
-        for cb in _VORONOI[ia + 1:]:
-            a, b = min(ca, cb), max(ca, cb)
-            if a * 16 + b not in present:
-                continue
-            rule(code_pair == a * 16 + b, lambda u, v, w, nz, a=a, b=b:
-                 _territory_rho(b, u, v, w, nz) - _territory_rho(a, u, v, w, nz))
-    # Hypothalamus / piriform cortex: the hypothalamus' territory against all others
-    # (inside the mantle those others became OLF).
-    a, b = min(HY, OLF), max(HY, OLF)
-
-    def hypothalamus(u, v, w, nz):
-        others = None
-        for k, s in enumerate(TERRITORIES):
-            if s.code == HY:
-                continue
-            rho = shape_rho(s, u, v, w, nz[(k + 1) % 3]) / s.weight
-            others = rho if others is None else np.minimum(others, rho)
-        return others - _territory_rho(HY, u, v, w, nz)
-
-    rule(code_pair == a * 16 + b, hypothalamus, flip=(a != HY))
-
-    # Ventricles (overlays) against the tissue around them.
-    def ventricles(u, v, w, nz):
-        best = None
-        for k, s in enumerate(OVERLAYS):
-            if s.code != VS:
-                continue
-            val = 1.0 - shape_rho(s, u, v, w, nz[(k + 2) % 3])
-            best = val if best is None else np.maximum(best, val)
-        return best
-
-    sel = ((lo == VS) | (hi == VS)) & (lo != 0)
-    if sel.any():
-        d = _distance(ventricles, px[sel], py[sel], pm[sel], noise_of(sel))
-        dist[sel] = np.where(lo[sel] == VS, d, -d)
+    # in this order: the tract overlays compare with the white band's distances
+    pairs.pia()
+    pairs.outline()
+    pairs.white_matter()
+    pairs.tracts()
+    pairs.rhinal()
+    pairs.voronoi()
+    pairs.hypothalamus()
+    pairs.ventricles()
+    dist = pairs.dist
     ok = np.isfinite(dist) & (np.abs(dist) < 1.2 * VOXEL_UM)
     if not ok.any():
         return scores

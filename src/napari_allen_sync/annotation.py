@@ -1,4 +1,4 @@
-"""Which structure is at a point: the CCFv3 annotation volume (SPEC.md §7).
+"""Which structure is at a point: the CCFv3 annotation volume (docs/annotation.md).
 
 Allen publishes the CCFv3 annotation as NRRD volumes of structure ids (uint32, gzip
 encoding), one voxel per 10, 25, 50 or 100 µm, indexed (AP, DV, LR) exactly like
@@ -11,7 +11,7 @@ with a volume built from its phantom brain.
 Voxel convention: voxel ``(i, j, k)`` covers ``[i·v, (i+1)·v) × [j·v, (j+1)·v) ×
 [k·v, (k+1)·v)`` µm of space 9 (its centre at ``(i + ½)·v``), so a point's voxel is
 ``floor(coordinate / v)``. Points outside the volume get 0. A point in
-reference space 10 is mirrored to space 9 first (``r9 = 11350 − r10``, SPEC §4).
+reference space 10 is mirrored to space 9 first (``r9 = 11350 − r10``, docs/arithmetic.md).
 
 The NRRD files are read and written with pynrrd (pure Python over numpy, MIT, the reader
 AllenSDK's ``ReferenceSpaceApi`` itself uses for these files).
@@ -55,7 +55,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Where Allen publishes the annotation volumes (SPEC.md §7): scheme and host ...
+#: Where Allen publishes the annotation volumes (docs/annotation.md): scheme and host ...
 DEFAULT_DOWNLOAD_BASE_URL = "http://download.alleninstitute.org"
 #: ... and the path of one volume on that host (the one place this layout is written).
 ANNOTATION_PATH = (
@@ -66,9 +66,9 @@ ANNOTATION_PATH = (
 RESOLUTIONS_UM = (10, 25, 50, 100)
 #: The volume the plugin downloads unless told otherwise.
 DEFAULT_RESOLUTION_UM = 25
-#: CCFv3 extent (µm), AP × DV × LR (SPEC.md §9).
+#: CCFv3 extent (µm), AP × DV × LR (docs/arithmetic.md).
 CCF_EXTENT_UM = (13200, 8000, 11400)
-#: Published SHA-256 of Allen's own files (SPEC.md §7), checked when downloading from
+#: Published SHA-256 of Allen's own files (docs/annotation.md), checked when downloading from
 #: :data:`DEFAULT_DOWNLOAD_BASE_URL`.
 PUBLISHED_SHA256 = {
     25: "c620cbcc562183e4dcd40250d440130501781f74b41de35b1c1bdabace290c42",

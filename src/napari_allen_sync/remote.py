@@ -111,7 +111,7 @@ def decode_jpeg(body: bytes, expected_size=None, url=None) -> np.ndarray:
 class _ServerTraits:
     """What a tile server was found to do, remembered per server in the cache
     (``servers/<host>.json``): the ``width``/``height`` convention of its
-    ``image_download`` (SPEC.md §6) and which of AllenSDK's named download forms it
+    ``image_download`` (docs/annotation.md) and which of AllenSDK's named download forms it
     does not serve (404)."""
 
     def __init__(self, cache: AllenCache, base_uri: str):
@@ -162,7 +162,7 @@ class _ServerTraits:
 
 
 #: ``width``/``height`` of ``image_download`` in pixels of the requested tier (AllenSDK's
-#: docstring) or of full resolution (one public tiled client): SPEC.md §6.
+#: docstring) or of full resolution (one public tiled client): docs/annotation.md.
 SIZE_CONVENTIONS = ("tier", "full")
 #: AllenSDK's named download forms (``ImageDownloadApi``), by kind of image.
 NAMED_FORMS = {"section": "section_image_download", "atlas": "atlas_image_download",
@@ -191,7 +191,7 @@ class RemoteTileSource:
     connectivity images), falling back to the generic ``image_download`` when a server
     answers 404 (remembered per server). Whether the server reads ``width``/``height`` in
     tier or full-resolution pixels is learnt from the size of the first JPEG of a tier
-    below full resolution, and remembered per server in the cache (SPEC.md §6).
+    below full resolution, and remembered per server in the cache (docs/annotation.md).
 
     Parameters
     ----------
@@ -532,7 +532,7 @@ class RemoteSource:
         if annotation_base_url is None:
             annotation_base_url = DEFAULT_DOWNLOAD_BASE_URL if base_uri is None else \
                 self.api.base_uri
-        #: Where the annotation volume is downloaded from (SPEC.md §7's path layout).
+        #: Where the annotation volume is downloaded from (docs/annotation.md's path layout).
         self.annotation_url = annotation_url(self.annotation_resolution, annotation_base_url)
         self._annotation: AnnotationVolume | None = None
         self._annotation_lock = threading.Lock()

@@ -4,7 +4,7 @@ Experiments
 -----------
 :class:`ExperimentSearch` finds SectionDataSets by gene (acronym or name,
 case-insensitive, ``*`` as a wildcard), product and plane, and connectivity experiments
-by injection structure, with the RMA queries Allen's own service answers (SPEC.md §8):
+by injection structure, with the RMA queries Allen's own service answers (docs/search.md):
 
 - by gene: ``model::SectionDataSet,rma::criteria,genes[acronym$il'calb1'],
   products[abbreviation$eq'Mouse'],plane_of_section[name$eq'coronal'],[failed$eqfalse],
@@ -77,7 +77,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The products of section data a user can choose (SPEC.md §8): option → abbreviation.
+#: The products of section data a user can choose (docs/search.md): option → abbreviation.
 PRODUCTS = {"ish": "Mouse", "developing": "DevMouse", "connectivity": "Mouse Connectivity"}
 #: What the search includes of each data set.
 SEARCH_INCLUDE = "genes,plane_of_section,products"
@@ -326,7 +326,7 @@ class ExperimentSearch:
         gene : str, optional
             A gene acronym or name, case-insensitive; ``*`` matches any text.
         product : {"ish", "developing", "connectivity"} or an abbreviation, optional
-            Only data sets of this product (SPEC.md §8).
+            Only data sets of this product (docs/search.md).
         plane : {"coronal", "sagittal"}, optional
         injection : str, optional
             A structure acronym (or id): connectivity experiments injected there or in a

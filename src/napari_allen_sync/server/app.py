@@ -104,7 +104,7 @@ def create_app(source_or_catalog, *, tiles=None, annotation=None,
         or the files in a catalog folder (see :mod:`napari_allen_sync.downloads`).
     tile_convention : {"tier", "full"}
         Whether image downloads read ``width``/``height`` in tier pixels (AllenSDK's
-        reading, the default) or in full-resolution pixels (SPEC.md §6).
+        reading, the default) or in full-resolution pixels (docs/annotation.md).
 
     Returns
     -------
@@ -155,7 +155,7 @@ def create_app(source_or_catalog, *, tiles=None, annotation=None,
 
     # Issue 10 (onlineA): the annotation volume, AllenSDK's named image download forms,
     # annotation=true&atlas= and view=expression|projection; before the generic route.
-    from ..downloads import download_routes
+    from .downloads import download_routes
 
     routes = [
         *download_routes(service, source_or_catalog, annotation=annotation,

@@ -240,8 +240,8 @@ class Service:
         """The JPEG of one image_download region.
 
         ``tiles`` renders it instead of the service's own (a view of them: see
-        :mod:`napari_allen_sync.downloads`); with ``full_resolution_sizes`` the request's
-        ``width``/``height`` are read in full-resolution pixels (SPEC.md §6's other
+        :mod:`napari_allen_sync.server.downloads`); with ``full_resolution_sizes`` the request's
+        ``width``/``height`` are read in full-resolution pixels (docs/annotation.md's other
         convention) and the answer is ``ceil(width / 2**downsample)`` pixels wide.
 
         The region is rendered in strips of at most :data:`STRIP_PIXELS` into one

@@ -15,7 +15,7 @@ asks for beyond synchronization:
   plain Nissl section, as on Allen's server) and ``view=expression|projection`` (or
   ``expression=true``), rendered by the tile source's views
   (:func:`~napari_allen_sync.images.tile_view`);
-- either ``width``/``height`` convention of SPEC.md §6 (``tile_convention="tier"``, the
+- either ``width``/``height`` convention of docs/annotation.md (``tile_convention="tier"``, the
   default, as AllenSDK documents; ``"full"`` reads them in full-resolution pixels), so
   the client's detection can be tested against both.
 
@@ -28,9 +28,9 @@ import re
 import threading
 from pathlib import Path
 
-from .annotation import ANNOTATION_PATH, RESOLUTIONS_UM, annotation_file_name
-from .errors import AnnotationError, InvalidParameterError, NotServedError
-from .records import AtlasImage
+from ..annotation import ANNOTATION_PATH, RESOLUTIONS_UM, annotation_file_name
+from ..errors import AnnotationError, InvalidParameterError, NotServedError
+from ..records import AtlasImage
 
 __all__ = ["FORMS", "TILE_CONVENTIONS", "annotation_provider", "download_routes",
            "range_slice", "request_view"]
@@ -148,8 +148,8 @@ def download_routes(service, source_or_catalog, *, annotation=None, tile_convent
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from .images import tile_view
-    from .server.params import Params, path_id
+    from ..images import tile_view
+    from .params import Params, path_id
 
     if tile_convention not in TILE_CONVENTIONS:
         raise ValueError(f"tile_convention must be one of {TILE_CONVENTIONS}, got "

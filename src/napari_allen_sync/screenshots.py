@@ -8,6 +8,7 @@ Every picture is made by the project's own commands, as a user would run them:
 - ``demo.png``: ``napari-allen-sync demo --screenshot`` — napari with the widget, a real
   left click on the seed section, the synchronized targets and atlas (needs a display:
   ``make screenshots`` runs it under Xvfb);
+- ``demo-default-window.png``: the same at napari's default window size;
 - ``demo-live.png``: ``demo --scene live``: live sync on, the cursor moved over the seed
   with real mouse events, the markers following it;
 - ``demo-batch.png``: ``demo --scene batch``: demo cell detections on the seed
@@ -44,6 +45,7 @@ def main(argv=None) -> int:
     _cli("image", "--demo", "--section-image-id", str(section), "-o", str(out / "demo-section.png"))
     _cli("image", "--demo", "--atlas-plate", "68", "-o", str(out / "demo-atlas-plate.png"))
     _cli("demo", "--screenshot", str(out / "demo.png"))
+    _cli("demo", "--window", "default", "--screenshot", str(out / "demo-default-window.png"))
     _cli("demo", "--scene", "live", "--screenshot", str(out / "demo-live.png"))
     _cli("demo", "--scene", "batch", "--screenshot", str(out / "demo-batch.png"))
     return 0

@@ -184,3 +184,21 @@ def test_an_allen_image_opened_with_the_reader_becomes_the_seed(qtbot, make_napa
     assert seeds == [opened]
     wait_idle(qtbot, widget)
     widget.close()
+
+
+def test_a_section_change_keeps_the_panels_and_the_point(qtbot, make_napari_viewer):
+    viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), click=(300.0, 300.0))
+    before = dict(widget.layers.images)
+    point = widget.session.last_point
+    camera = (tuple(viewer.scene.camera.center), viewer.scene.camera.zoom)
+    slider = widget.seed_view.slider
+    with qtbot.waitSignal(widget.synchronized, timeout=WAIT) as blocker:
+        qtbot.keyClick(slider, Qt.Key.Key_Right)  # the next section
+        assert "opening" in widget.readout_view.busy.text()  # said at once
+    outcome = blocker.args[0]
+    wait_idle(qtbot, widget)
+    assert outcome.request.section_image_id == widget.seed_image.id != SEED_DS * 1000 + 10
+    assert (outcome.request.x, outcome.request.y) == point  # the targets follow the point
+    assert widget.layers.images == before  # the same layers, their images swapped in place
+    assert (tuple(viewer.scene.camera.center), viewer.scene.camera.zoom) == camera
+    assert len(widget.history) == 1  # not a click

@@ -47,6 +47,7 @@ class ClickController:
         self.runner = dock.runner
         self.worker = None
         self.record = True  # whether the answer on its way goes into the history
+        self.far_told: set = set()  # far (target, section) pairs already notified
 
     def _supersede(self) -> int:
         generation = self.session.next_generation()
@@ -151,7 +152,7 @@ class ClickController:
         if self.runner.released or not self.session.is_current(nav.request.generation):
             return
         if nav.loaded is not None:
-            self.dock.show_seed(nav.loaded, keep_generation=True)
+            self.dock.setup.show_seed(nav.loaded, keep_generation=True)
         self.on_synced(nav.outcome)
         self.dock.navigated.emit(nav)
 
@@ -173,8 +174,10 @@ class ClickController:
         outcome.timings_ms["readouts"] = (time.perf_counter() - t1) * 1e3
         for problem in outcome.problems:
             self.runner.notify(problem)
-        for h in outcome.hits[1:]:
-            if h.far:
+        far = {(h.key, h.section_image_id) for h in outcome.hits[1:] if h.far}
+        for h in outcome.hits[1:]:  # said once per target and section, not every click
+            if (h.key, h.section_image_id) in far - self.far_told:
                 self.runner.notify(far_message(h, names.get(h.key, h.key)))
+        self.far_told = far
         dock.synchronized.emit(outcome)
         dock.batch_sync.after_click()

@@ -185,6 +185,7 @@ class SyncLayers(BatchLayersMixin):
         #: user's own layer); with a batch each grid cell holds three layers
         self.batch: dict = {}
         self._batch_points: dict = {}  # key → TargetPoints shown in self.batch[key]
+        self._inks: dict = {}  # label colour by place (see _ink)
         #: The source's name, in each image layer's ``metadata["allen"]``.
         self.source_name = ""
         self.remove_orphans()
@@ -298,15 +299,24 @@ class SyncLayers(BatchLayersMixin):
             self.markers[key] = layer
         return layer
 
-    def show_seed(self, loaded, name: str) -> None:
-        """Show a new seed section: drop the target layers, empty the seed marker."""
-        for key in [k for k in self._keys() if k != "seed"]:
-            self.remove(key)
-        self.clear_batch()
-        self.order = ["seed"]
+    def show_seed(self, loaded, name: str, keep_targets: bool = False) -> None:
+        """Show a new seed section: drop the target layers, empty the seed marker.
+
+        ``keep_targets`` (another section of the same data set, the targets following
+        at once): the target layers, the grid and the camera stay, and the answer
+        that follows swaps their images in place, so the panels do not jump.
+        """
+        keep = keep_targets and self._fitted and self.seed_layer is not None
+        if not keep:
+            for key in [k for k in self._keys() if k != "seed"]:
+                self.remove(key)
+            self.order = ["seed"]
+        self.clear_batch(arrange=not keep)
         self._add_image("seed", loaded.levels, name, loaded.image)
         marker = self._marker("seed", "seed", "seed marker")
         marker.data = np.empty((0, 2))
+        if keep:
+            return
         self._fitted = False
         self._arrange()
         self.viewer.layers.selection.active = self.seed_layer
@@ -595,12 +605,47 @@ class SyncLayers(BatchLayersMixin):
         if str(marker.text.anchor) != anchor:
             marker.text.anchor = anchor
         meta = marker.metadata.setdefault("allen_sync", {})
+        ink = self._ink(hit)
+        if meta.get("ink") != ink:
+            meta["ink"] = ink
+            marker.text.color = ink
         if meta.get("far", False) != hit.far:
             meta["far"] = hit.far
             colour = FAR_COLOUR if hit.far else MARKER_COLOURS.get(hit.kind, "white")
             marker.border_color = colour
             if image is not None and hit.key != "seed":
                 image.opacity = FAR_OPACITY if hit.far else 1.0
+
+    def _ink(self, hit) -> str:
+        """Text colour with contrast: dark over a light image (bright-field in situ, the
+        atlas's pale colours), white over a dark one (fluorescence), judged from the
+        image's coarsest tier (in the tile cache) where the label is drawn."""
+        levels = self._levels.get(hit.key)
+        if not levels:
+            return "white"
+        low, full = levels[-1], levels[0]
+        f = float(full.shape[0]) / float(max(low.shape[0], 1))
+        r, c = int(hit.y / f), int(hit.x / f)
+        left = _label_on_left(hit)
+        cache = (hit.key, id(levels), r // 6, c // 6, left)  # a click nearby: same ink
+        if cache in self._inks:
+            return self._inks[cache]
+        ink = self._inks[cache] = self._sample_ink(low, r, c, left)
+        if len(self._inks) > 256:
+            self._inks.pop(next(iter(self._inks)))
+        return ink
+
+    @staticmethod
+    def _sample_ink(low, r, c, left) -> str:
+        c0, c1 = (c - 24, c) if left else (c, c + 24)
+        try:
+            patch = np.asarray(low[max(r, 0):max(r, 0) + 12, max(c0, 0):max(c1, 1)])
+        except Exception:  # a tile that fails: the default ink
+            return "white"
+        if patch.size == 0:
+            return "white"
+        luminance = np.asarray(patch[..., :3], dtype=float) @ np.array([0.299, 0.587, 0.114])
+        return "#101010" if float(luminance.mean()) > 140.0 else "white"
 
     @staticmethod
     def _move_marker(marker, point, row, affine=None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..errors import AllenSyncError
 from ..session import workflow
 from .runner import close_source
+from .views import DEFAULT_ATLASES
 
 __all__ = ["SetupController", "SourceUnavailableError"]
 
@@ -112,13 +113,31 @@ class SetupController:
         if info.status == "unreachable":
             runner.notify(f"{name or 'the source'} is unreachable: check the network or the "
                           "URL, then press Connect again; Source → Demo atlas works offline")
-        self.dock.offer(info)
+        self.offer(info)
         self.dock.source_ready.emit(info.status)
         if saved is not None and saved.seed_image_id is not None:
             self.reopen(saved)
         elif self.pending_demo:
             self.pending_demo = False
             self.load_demo_scene()
+
+    def offer(self, info) -> None:
+        """Show what a freshly opened source offers."""
+        dock = self.dock
+        dock.seed_view.set_data_sets(info.data_sets)
+        dock.structure_view.set_structures(list(info.source.catalog.structures.values()))
+        dock.targets_view.set_offered(info.data_sets)
+        dock.targets_view.set_atlases(info.atlases or list(DEFAULT_ATLASES), None)
+        dock.readout_view.clear()
+        dock.render_targets()
+
+    def on_preferences(self, _preferences) -> None:
+        if self.runner.released or self.dock.source_view.kind() == "demo":
+            return
+        from napari.utils.notifications import show_info
+
+        show_info("Allen Brain Atlas sync: the new API preferences apply when you "
+                  "reconnect (Source → Connect)")
 
     def reopen(self, saved) -> None:
         """Reopen a saved setup: its seed, then its targets, atlas and last point."""
@@ -163,12 +182,49 @@ class SetupController:
                               desc=f"opening SectionImage {section_image_id}",
                               returned=self._on_seed)
 
+    def follow_section(self, section_image_id: int) -> None:
+        """Another section of the seed data set (the slider): the targets follow at the
+        last point."""
+        self.dock.layers.dim(True)
+        self.open_seed_section(section_image_id, point=self.session.last_point)
+
+    def adopt_layer(self, event) -> None:
+        """An image layer of an Allen section the user opened becomes the seed."""
+        layer = event.value
+        meta = (getattr(layer, "metadata", None) or {}).get("allen")
+        if (isinstance(meta, dict) and "section_image_id" in meta and layer.ndim == 2
+                and not layer.metadata.get("allen_sync") and not self.runner.released):
+            self.adopt = layer
+            self.open_seed_section(int(meta["section_image_id"]))
+
+    def show_seed(self, loaded, keep_generation: bool = False, keep_targets: bool = False):
+        """Show a loaded section as the seed (its layer, slider and empty readouts);
+        ``keep_targets``: the targets' layers stay for the answer that follows."""
+        dock, s = self.dock, self.session
+        s.set_seed(loaded.image, loaded.data_set, loaded.sections, stale=not keep_generation)
+        adopt, self.adopt = self.adopt, None
+        if adopt is not None and adopt in dock.viewer.layers and (
+                adopt.metadata["allen"]["section_image_id"] == loaded.image.id):
+            dock.layers.adopt_seed(adopt)
+        dock.layers.show_seed(loaded, s.seed_name(), keep_targets=keep_targets)
+        dock.seed_view.set_sections(loaded.sections, loaded.image.id)
+        dock.readout_view.clear("click on the seed section to synchronize every target")
+        dock.seed_loaded.emit(loaded.image.id)
+
+    def resync(self) -> None:
+        """Draw the last point and the batch again (the targets changed)."""
+        if self.session.last_point is not None:
+            self.dock.click.synchronize(*self.session.last_point, record=False)
+        self.dock.batch_sync.resync()
+
     def _on_seed(self, loaded) -> None:
         if self.runner.released:
             return
-        self.dock.show_seed(loaded)
         restore, self.restore = self.restore, None
         follow, self.follow = self.follow, None
+        same = (self.session.seed_data_set is not None
+                and loaded.data_set.id == self.session.seed_data_set.id)
+        self.show_seed(loaded, keep_targets=follow is not None and same and restore is None)
         image = loaded.image
         if follow is not None and restore is None:
             x = min(max(float(follow[0]), 0.0), float(image.width or 1) - 1.0)
@@ -197,7 +253,7 @@ class SetupController:
                 return
             _ds, text = result
             if self.session.add_target(ds_id, text) and resync:
-                self.dock.resync()
+                self.resync()
 
         self.runner.start(workflow.prepare_data_set, self.session.source, ds_id,
                           desc=f"adding SectionDataSet {ds_id}", returned=added)
@@ -205,14 +261,14 @@ class SetupController:
     def remove_target(self, section_data_set_id: int) -> None:
         """Remove a target data set and its layers."""
         if self.session.remove_target(section_data_set_id):
-            self.dock.resync()
+            self.resync()
 
     def set_atlas(self, atlas_id: int | None, resync: bool = True) -> None:
         """Choose the atlas (1 = P56 coronal, 2 = P56 sagittal) or None."""
         if not atlas_id:
             if self.session.atlas_id:
                 self.session.set_atlas(None)
-                self.dock.resync()
+                self.resync()
             return
         if not self.need_source():
             return
@@ -222,7 +278,7 @@ class SetupController:
                 return
             self.session.set_atlas(*result)
             if resync:
-                self.dock.resync()
+                self.resync()
 
         self.runner.start(workflow.prepare_atlas, self.session.source, int(atlas_id),
                           desc=f"opening atlas {atlas_id}", returned=ready)

@@ -23,12 +23,14 @@ from qtpy.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
     QSlider,
     QTableWidget,
     QTableWidgetItem,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
+    QWidget,
 )
 from superqt.utils import signals_blocked
 
@@ -672,3 +674,32 @@ class BatchView(QGroupBox):
         """Show what the last batch did; enable its export."""
         self.summary.setText(text)
         self.export_button.setEnabled(exportable)
+
+
+class DockPanel(QScrollArea):
+    """Every view of the dock, in one scrolling column of collapsible sections
+    (superqt ``QCollapsible``); the wheel over an unfocused control scrolls it."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        from superqt import QCollapsible
+
+        self.source_view, self.seed_view = SourceView(), SeedView()
+        self.targets_view, self.readout_view = TargetsView(), ReadoutView()
+        self.structure_view, self.coordinate_view = StructureView(), CoordinateView()
+        self.batch_view = BatchView()
+        inner = QWidget()
+        lay = QVBoxLayout(inner)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.source_view)
+        for view in (self.seed_view, self.targets_view, self.readout_view, self.batch_view,
+                     self.structure_view, self.coordinate_view):
+            section = QCollapsible(view.title())
+            view.setTitle("")
+            section.addWidget(view)
+            section.expand(animate=False)
+            lay.addWidget(section)
+        lay.addStretch(1)
+        self.setWidgetResizable(True)
+        self.setWidget(inner)
+        install_wheel_guard(inner, self)

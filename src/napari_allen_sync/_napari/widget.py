@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from qtpy.QtCore import QEvent, Signal
-from qtpy.QtWidgets import QScrollArea, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QVBoxLayout, QWidget
 from superqt.utils import signals_blocked
 
 from ..session import Session
@@ -24,17 +24,7 @@ from .live_controller import LiveController
 from .readouts import show_readouts
 from .runner import Runner
 from .setup_controller import SetupController, SourceUnavailableError
-from .views import (
-    DEFAULT_ATLASES,
-    BatchView,
-    CoordinateView,
-    ReadoutView,
-    SeedView,
-    SourceView,
-    StructureView,
-    TargetsView,
-    install_wheel_guard,
-)
+from .views import DockPanel
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
@@ -78,24 +68,15 @@ class AllenSyncWidget(QWidget):
         self.viewer = napari_viewer
         self.session = Session()
         self.runner = self._res = Runner(self.session, on_message=self.failed.emit)
-        self.source_view, self.seed_view = SourceView(), SeedView()
-        self.targets_view, self.readout_view = TargetsView(), ReadoutView()
-        self.structure_view, self.coordinate_view = StructureView(), CoordinateView()
-        self.batch_view = BatchView()
-        inner = QWidget()
-        lay = QVBoxLayout(inner)
-        lay.setContentsMargins(4, 4, 4, 4)
-        for view in (self.source_view, self.seed_view, self.targets_view, self.readout_view,
-                     self.batch_view, self.structure_view, self.coordinate_view):
-            lay.addWidget(view)
-        self._scroll = QScrollArea()
-        self._scroll.setWidgetResizable(True)
-        self._scroll.setWidget(inner)
+        self._scroll = panel = DockPanel()
+        self.source_view, self.seed_view = panel.source_view, panel.seed_view
+        self.targets_view, self.readout_view = panel.targets_view, panel.readout_view
+        self.structure_view, self.coordinate_view = panel.structure_view, panel.coordinate_view
+        self.batch_view = panel.batch_view
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self._scroll)
+        outer.addWidget(panel)
         self.setMinimumWidth(300)
-        install_wheel_guard(inner, self._scroll)
 
         self.layers = SyncLayers(napari_viewer)
         self.click_callback = ClickToSync(
@@ -123,7 +104,7 @@ class AllenSyncWidget(QWidget):
         setup, click = self.setup, self.click
         self.source_view.source_requested.connect(setup.open_source)
         self.seed_view.data_set_requested.connect(setup.open_seed_data_set)
-        self.seed_view.section_requested.connect(self._on_section_chosen)
+        self.seed_view.section_requested.connect(setup.follow_section)
         self.targets_view.add_requested.connect(setup.add_target)
         self.targets_view.remove_requested.connect(setup.remove_target)
         self.targets_view.atlas_requested.connect(lambda a: setup.set_atlas(a or None))
@@ -139,22 +120,23 @@ class AllenSyncWidget(QWidget):
         self.coordinate_view.point_requested.connect(click.go_to_point)
         from .preferences import on_change
 
-        self.runner.disconnect.append(on_change(self._on_preferences))
+        self.runner.disconnect.append(on_change(setup.on_preferences))
         for emitter in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed):
             emitter.connect(self.reset_choices)
             self.runner.disconnect.append(lambda e=emitter: e.disconnect(self.reset_choices))
         inserted = self.viewer.layers.events.inserted
-        inserted.connect(self._adopt)
-        self.runner.disconnect.append(lambda: inserted.disconnect(self._adopt))
+        inserted.connect(setup.adopt_layer)
+        self.runner.disconnect.append(lambda: inserted.disconnect(setup.adopt_layer))
 
     def _connect_session(self) -> None:
         ev = self.session.events
-        ev.targets.connect(self._render_targets)
-        ev.atlas_id.connect(self._render_targets)
+        ev.targets.connect(self.render_targets)
+        ev.atlas_id.connect(self.render_targets)
         ev.busy.connect(self._render_busy)
         ev.live.connect(self._render_live)
 
-    def _render_targets(self, *_) -> None:
+    def render_targets(self, *_) -> None:
+        """Show the session's targets and atlas; drop the layers of those gone."""
         s = self.session
         self.targets_view.set_targets([(t.section_data_set_id, t.name) for t in s.targets])
         self.targets_view.show_atlas(s.atlas_id, s.atlas_name)
@@ -177,64 +159,15 @@ class AllenSyncWidget(QWidget):
         with signals_blocked(self.readout_view.live):
             self.readout_view.live.setChecked(bool(enabled))
 
-    def _adopt(self, event) -> None:
-        """An image layer of an Allen section the user opened becomes the seed."""
-        layer = event.value
-        meta = (getattr(layer, "metadata", None) or {}).get("allen")
-        if (isinstance(meta, dict) and "section_image_id" in meta and layer.ndim == 2
-                and not layer.metadata.get("allen_sync") and not self.runner.released):
-            self.setup.adopt = layer
-            self.setup.open_seed_section(int(meta["section_image_id"]))
-
     def reset_choices(self, *_) -> None:
         """Refresh the layer choosers (napari calls this when layers change)."""
         if not self.runner.released:
             self.batch_view.reset_choices()
 
-    def offer(self, info) -> None:
-        """Show what a freshly opened source offers."""
-        self.seed_view.set_data_sets(info.data_sets)
-        self.structure_view.set_structures(list(info.source.catalog.structures.values()))
-        self.targets_view.set_offered(info.data_sets)
-        self.targets_view.set_atlases(info.atlases or list(DEFAULT_ATLASES), None)
-        self.readout_view.clear()
-        self._render_targets()
-
-    def show_seed(self, loaded, keep_generation: bool = False) -> None:
-        """Show a loaded section as the seed (its layer, slider and empty readouts)."""
-        self.session.set_seed(loaded.image, loaded.data_set, loaded.sections,
-                              stale=not keep_generation)
-        adopt, self.setup.adopt = self.setup.adopt, None
-        if adopt is not None and adopt in self.viewer.layers and (
-                adopt.metadata["allen"]["section_image_id"] == loaded.image.id):
-            self.layers.adopt_seed(adopt)
-        self.layers.show_seed(loaded, self.session.seed_name())
-        self.seed_view.set_sections(loaded.sections, loaded.image.id)
-        self.readout_view.clear("click on the seed section to synchronize every target")
-        self.seed_loaded.emit(loaded.image.id)
-
     def show_readouts(self, outcome, names, history: bool = True) -> None:
         """Fill the reference point, the table and (for a click) the history."""
         show_readouts(self.readout_view, outcome, names,
                       len(self.session.history) if history else None)
-
-    def resync(self) -> None:
-        """Draw the last point and the batch again (the targets changed)."""
-        if self.session.last_point is not None:
-            self.click.synchronize(*self.session.last_point, record=False)
-        self.batch_sync.resync()
-
-    def _on_section_chosen(self, section_image_id: int) -> None:
-        self.layers.dim(True)
-        self.setup.open_seed_section(section_image_id, point=self.session.last_point)
-
-    def _on_preferences(self, _preferences) -> None:
-        if self.runner.released or self.source_view.kind() == "demo":
-            return
-        from napari.utils.notifications import show_info
-
-        show_info("Allen Brain Atlas sync: the new API preferences apply when you "
-                  "reconnect (Source → Connect)")
 
     # ================================================================ public API
     source = property(lambda self: self.session.source)

@@ -144,7 +144,7 @@ def test_a_click_says_at_once_what_is_being_done(qtbot, make_napari_viewer):
     assert busy.isVisibleTo(widget) and "synchronizing" in busy.text()
     assert "synchronizing" in viewer.status
     assert all(m.opacity < 1 for m in widget.layers.markers.values())
-    (worker,) = [w for w in widget.running_workers() if w not in widget.runner.quiet]
+    (worker,) = widget.runner.workers - widget.runner.quiet  # started, maybe not yet running
     assert worker.pbar.total == 0  # napari's activity dock: a moving (busy) bar
     with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
         pass

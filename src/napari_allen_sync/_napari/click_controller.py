@@ -69,20 +69,20 @@ class ClickController:
         s = self.session
         if self.runner.released or s.source is None or s.seed_image is None:
             return
+        n_keys = len(s.keys())
+        desc = f"synchronizing ({x:.0f}, {y:.0f}) to {n_keys - 1} targets"
+        s.busy = desc  # said first: the dock and the status bar within the event
         generation = self._supersede()
         self.record = bool(record)
         s.last_point = (float(x), float(y))
-        n_keys = len(s.keys())
         request = workflow.SyncRequest(
             generation, s.seed_image.id, float(x), float(y), s.target_ids, s.atlas_id,
             dict(self.dock.layers.shown),
             view=self.dock.layers.view_for(n_keys, (float(y), float(x))),
         )
         self.dock.layers.dim(True)
-        self.worker = self.runner.start(
-            workflow.synchronize_click, s.source, request,
-            desc=f"synchronizing ({x:.0f}, {y:.0f}) to {n_keys - 1} targets",
-            returned=self.on_synced)
+        self.worker = self.runner.start(workflow.synchronize_click, s.source, request,
+                                        desc=desc, returned=self.on_synced)
 
     # ------------------------------------------------------------------ navigation
     def go_to_structure(self, structure_id: int) -> None:
@@ -138,6 +138,7 @@ class ClickController:
         if s.seed_image is None or s.seed_data_set is None:
             self.runner.notify("open a seed section first (Seed: pick a data set)")
             return
+        s.busy = f"going to {what}"
         generation = self._supersede()
         self.record = True
         request = workflow.NavigateRequest(

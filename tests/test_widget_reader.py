@@ -36,3 +36,32 @@ def test_reading_a_demo_section_image_gives_an_allen_layer():
     assert levels[0].shape[:2] == (image.height, image.width)
     assert f"#{image.section_number}" in kwargs["name"]
     assert get_reader([f"allen://{sid}", "allen://x"]) is None
+
+
+@pytest.mark.gui
+def test_the_batch_widget_syncs_points_on_an_opened_section(qtbot, make_napari_viewer):
+    import numpy as np
+
+    from napari_allen_sync._napari.batch_widget import BatchSyncWidget
+    from napari_allen_sync.synchronizer import Synchronizer
+
+    viewer = make_napari_viewer()
+    sid, x, y = demo.demo_click()
+    ((data, kwargs, _kind),) = read_section_image(f"allen://section_image/{sid}")
+    seed = viewer.add_image(data, **kwargs)
+    cells = viewer.add_points(np.array([[y, x], [y + 40.0, x - 30.0]]), name="cells")
+    widget = BatchSyncWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    assert widget.points.value is cells and widget.seed.value is seed
+    target = demo.DEMO_TARGET_DATA_SET_IDS[0]
+    widget.targets.value = str(target)
+    widget.atlas.value = 0
+    with qtbot.waitSignal(cells.events.features, timeout=20_000):
+        widget.run.native.click()
+    (b,) = Synchronizer(demo.demo_catalog()).image_to_image_batch(
+        sid, cells.data[:, 1], cells.data[:, 0], [target])
+    np.testing.assert_array_equal(cells.features[f"ds:{target}:section_image_id"],
+                                  b.section_image_id)
+    np.testing.assert_allclose(cells.features[f"ds:{target}:x"], b.x, atol=1e-6)
+    assert "2 points" in widget.summary.value
+    widget.runner.release()

@@ -15,9 +15,9 @@ from qtpy.QtCore import QEvent, QPointF, Qt
 from qtpy.QtGui import QMouseEvent
 from qtpy.QtWidgets import QApplication
 
-from napari_allen_sync._napari import workers
 from napari_allen_sync._napari.layers import canvas_position
 from napari_allen_sync._napari.widget import AllenSyncWidget
+from napari_allen_sync.session import workflow as workers
 from napari_allen_sync.synchronizer import Synchronizer
 from test_widget_fixtures import (
     FAILED_DS,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from qtpy.QtCore import Qt
 
-from napari_allen_sync._napari import batch_points
 from napari_allen_sync._napari.widget import AllenSyncWidget
+from napari_allen_sync.session import points as batch_points
 from napari_allen_sync.synchronizer import Synchronizer
 from test_widget_fixtures import ATLAS_ID, SEED_DS, TARGETS, WAIT, FakeSource, wait_idle
 from test_widget_fixtures import make_widget as _make_widget
@@ -62,9 +62,9 @@ def check_batch(widget, catalog, batch, rows, cols):
         np.testing.assert_array_equal(
             np.asarray(layer.shown, bool),
             np.asarray(b.section_image_id) == widget.layers.shown[t.key])
-    ref_layer = widget.layers.reference_points
-    assert ref_layer is not None and not ref_layer.visible and ref_layer.ndim == 3
-    np.testing.assert_allclose(ref_layer.data, ref.as_array(), atol=1e-9)  # space 9 = CCF
+        np.testing.assert_allclose(layer.features["reference_x"], ref.x, atol=1e-9)
+    # the reference-space answers ride in the features: no 3-D layer, no dims slider
+    assert widget.viewer.dims.ndim == 2
 
 
 def test_batch_sync_via_gui_and_csv(qtbot, make_napari_viewer, tmp_path):

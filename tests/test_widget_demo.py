@@ -91,7 +91,7 @@ def test_widget_through_public_only_proxy(qtbot, make_napari_viewer):
     _check_proxied_widget(qtbot, viewer, widget)
     widget.close()
     assert not [cb for cb in viewer.mouse_drag_callbacks
-                if getattr(cb, "__self__", None) is widget.click]
+                if getattr(cb, "__self__", None) is widget.click_callback]
 
 
 def _check_proxied_widget(qtbot, viewer, widget):

@@ -142,7 +142,7 @@ def test_toggle_markers_follow_the_cursor_reusing_layers(qtbot, make_napari_view
         check_live_markers(widget, source.catalog, outcome, features=False)
         assert list(viewer.layers) == layers_before  # no layer created or removed
     wait_idle(qtbot, widget)
-    qtbot.waitUntil(lambda: not widget._readouts_timer.isActive(), timeout=WAIT)
+    qtbot.waitUntil(lambda: not widget.live_sync.readouts_timer.isActive(), timeout=WAIT)
     last = frames[-1]
     assert widget.last_outcome is last
     # live frames are not clicks
@@ -312,7 +312,7 @@ def test_rapid_moves_latest_point_wins(qtbot, make_napari_viewer):
         qtbot.wait(15)
     wait_delivered(qtbot, viewer, widget, *points[-1])
     wait_idle(qtbot, widget)
-    qtbot.waitUntil(lambda: not widget._readouts_timer.isActive(), timeout=WAIT)
+    qtbot.waitUntil(lambda: not widget.live_sync.readouts_timer.isActive(), timeout=WAIT)
     live = widget.live
     # napari may merge moves that arrive together: at most one per event sent
     assert 2 <= live.moves <= len(points)
@@ -340,7 +340,7 @@ def test_click_while_live_still_syncs_and_records(qtbot, make_napari_viewer):
     assert near(viewer, outcome, 410.0, 560.0)
     assert len(widget.history) == 2
     assert widget.history.clicks[-1]["seed_x"] == outcome.request.x
-    qtbot.waitUntil(lambda: not widget._readouts_timer.isActive(), timeout=WAIT)
+    qtbot.waitUntil(lambda: not widget.live_sync.readouts_timer.isActive(), timeout=WAIT)
     assert widget.last_outcome is outcome
     check_live_markers(widget, source.catalog, outcome, features=True)
     assert table_shows(widget, outcome)
@@ -405,7 +405,7 @@ def test_new_seed_resets_live(qtbot, make_napari_viewer):
     outcome = live_frame(qtbot, viewer, widget, 300.0, 400.0)
     assert outcome.request.section_image_id == new_seed
     wait_idle(qtbot, widget)
-    qtbot.waitUntil(lambda: not widget._readouts_timer.isActive(), timeout=WAIT)
+    qtbot.waitUntil(lambda: not widget.live_sync.readouts_timer.isActive(), timeout=WAIT)
     seed_marker = widget.layers.markers["seed"]
     np.testing.assert_allclose(seed_marker.data, [[outcome.request.y, outcome.request.x]])
     assert len(widget.history) == 1  # the first click only
@@ -422,7 +422,7 @@ def test_live_after_new_seed_shows_every_marker(qtbot, make_napari_viewer):
     widget.set_live(True)
     live_frame(qtbot, viewer, widget, 300.0, 400.0)
     wait_idle(qtbot, widget)
-    qtbot.waitUntil(lambda: not widget._readouts_timer.isActive(), timeout=WAIT)
+    qtbot.waitUntil(lambda: not widget.live_sync.readouts_timer.isActive(), timeout=WAIT)
     check_live_markers(widget, source.catalog, widget.last_outcome, features=True)
 
 
@@ -464,7 +464,7 @@ def test_demo_section_change_swaps_images(qtbot, make_napari_viewer):
     assert changed is not None, "moving across the coronal seed must change the sagittal section"
     qtbot.waitUntil(lambda: any(key in s for s in swaps), timeout=WAIT)
     wait_idle(qtbot, widget)
-    qtbot.waitUntil(lambda: not widget._readouts_timer.isActive(), timeout=WAIT)
+    qtbot.waitUntil(lambda: not widget.live_sync.readouts_timer.isActive(), timeout=WAIT)
     last = widget.last_outcome
     assert last is frames[-1]
     sync = Synchronizer(demo.demo_catalog())

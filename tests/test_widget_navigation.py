@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_allen_sync._napari import workers
 from napari_allen_sync._napari.layers import ClickToSync
 from napari_allen_sync._napari.widget import AllenSyncWidget
+from napari_allen_sync.session import workflow as workers
 from test_widget_fixtures import demo_scene_ready
 
 pytestmark = pytest.mark.gui
@@ -221,6 +221,9 @@ def test_coordinate_navigation_um_voxels_and_space_10(qtbot, scene):
     (["1", "nan", "2"], "y"),
     (["1", "2", ""], "z"),
     (["1", "2", "inf"], "z"),
+    (["99999", "1", "2"], "x"),  # outside the CCF extent (13200 × 8000 × 11400 µm)
+    (["1", "-5", "2"], "y"),
+    (["1", "2", "11401"], "z"),
 ])
 def test_invalid_coordinates_notify_and_change_nothing(qtbot, scene, values, field):
     viewer, widget = scene
@@ -228,15 +231,32 @@ def test_invalid_coordinates_notify_and_change_nothing(qtbot, scene, values, fie
     seed = widget.seed_image.id
     n_layers = len(viewer.layers)
     n = len(widget.messages)
-    widget.coordinate_view.set_point(values)
+    # the form's spin boxes cannot hold these: the scripting API checks them too
     with qtbot.waitSignal(widget.failed, timeout=WAIT) as blocker:
-        widget.coordinate_view.go_button.click()
+        widget.go_to_point(*values)
     assert blocker.args[0].startswith(f"coordinate {field}")
     assert len(widget.messages) == n + 1
     assert not widget._res.workers
     assert widget.seed_image.id == seed and len(viewer.layers) == n_layers
     for k, m in widget.layers.markers.items():
         np.testing.assert_array_equal(m.data, before[k])
+
+
+def test_the_point_form_is_bounded_by_the_ccf_extent(qtbot, scene):
+    from qtpy.QtCore import Qt
+
+    _viewer, widget = scene
+    view = widget.coordinate_view
+    x = view.fields["x"]
+    x.native.selectAll()
+    qtbot.keyClicks(x.native, "99999")
+    qtbot.keyClick(x.native, Qt.Key.Key_Enter)
+    assert x.value <= 13200.0  # typing past the extent is refused
+    view.set_point([99999, 100, 100])
+    assert x.value == 13200.0
+    view.units_box.value = "25 µm voxels"  # bounds follow the units; the point stays
+    assert x.max == 13200.0 / 25 and x.value == pytest.approx(13200.0 / 25)
+    assert view.fields["y"].value == pytest.approx(100.0 / 25)
 
 
 # ---------------------------------------------------------------------- quality
@@ -246,9 +266,9 @@ def test_far_section_warning(qtbot, scene):
     assert not any("section spacing" in m for m in widget.messages)
     assert widget.readout_view.flagged_rows() == []
     assert "far" in widget.layers.markers["seed"].features.columns
-    # a point far beyond the brain along the cutting axis of the coronal stacks
+    # a point at the CCF's front edge, beyond the sections of the coronal stacks
     n = len(widget.messages)
-    nav = navigate(qtbot, widget, lambda: widget.go_to_point(40000, 4000, 5000))
+    nav = navigate(qtbot, widget, lambda: widget.go_to_point(0, 4000, 5000))
     far = [h for h in nav.outcome.hits[1:] if h.far]
     assert far
     sync = engine()
@@ -262,7 +282,7 @@ def test_far_section_warning(qtbot, scene):
     warned = widget.messages[n:]
     for h in far:
         assert any(str(h.section_data_set_id) in m and f"{abs(h.distance):.0f} µm" in m
-                   for m in warned)
+                   and "no section near this point" in m for m in warned)
     assert sorted(widget.readout_view.flagged_rows()) == sorted(h.key for h in far)
 
 

@@ -8,6 +8,7 @@ Every picture is made by the project's own commands, as a user would run them:
 - ``demo.png``: ``napari-allen-sync demo --screenshot`` — napari with the widget, a real
   left click on the seed section, the synchronized targets and atlas (needs a display:
   ``make screenshots`` runs it under Xvfb);
+- ``demo-default-window.png``: the same at napari's default window size;
 - ``demo-live.png``: ``demo --scene live``: live sync on, the cursor moved over the seed
   with real mouse events, the markers following it;
 - ``demo-batch.png``: ``demo --scene batch``: demo cell detections on the seed
@@ -16,17 +17,19 @@ Every picture is made by the project's own commands, as a user would run them:
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 STRIATUM = 477
 
 
-def _cli(*args: str) -> None:
+def _cli(*args: str, env=None) -> None:
     cmd = [sys.executable, "-m", "napari_allen_sync.cli", *args]
     print("+ napari-allen-sync", " ".join(args), file=sys.stderr)
-    subprocess.run(cmd, check=True, timeout=600)
+    subprocess.run(cmd, check=True, timeout=600, env=env)
 
 
 def main(argv=None) -> int:
@@ -44,6 +47,12 @@ def main(argv=None) -> int:
     _cli("image", "--demo", "--section-image-id", str(section), "-o", str(out / "demo-section.png"))
     _cli("image", "--demo", "--atlas-plate", "68", "-o", str(out / "demo-atlas-plate.png"))
     _cli("demo", "--screenshot", str(out / "demo.png"))
+    # napari restores the last window size from its settings: fresh settings give its
+    # own default size, as a first-time user sees it
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "NAPARI_CONFIG": os.path.join(tmp, "settings.yaml")}
+        _cli("demo", "--window", "default", "--screenshot",
+             str(out / "demo-default-window.png"), env=env)
     _cli("demo", "--scene", "live", "--screenshot", str(out / "demo-live.png"))
     _cli("demo", "--scene", "batch", "--screenshot", str(out / "demo-batch.png"))
     return 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._layer_utils import camera as _camera
 from ._layer_utils import same as _same
 from ._layer_utils import same_affine as _same_affine
 
@@ -28,16 +27,17 @@ class BatchLayersMixin:
         layer = self.viewer.add_points(
             data, **extra, features=features,
             name=name or f"{self.images[key].name} batch (none)",
-            size=1, canvas_size_limits=(6, 6), face_color=self.BATCH_COLOUR,
+            size=1, canvas_size_limits=(9, 9), face_color=self.BATCH_COLOUR,
             border_width=0, opacity=0.85,
+            metadata={"allen_sync": {"key": key, "batch": True}},
         )
-        layer.metadata["allen_sync"] = {"key": key, "batch": True}
         return layer
 
     def show_batch(self, batch, source_layer, names: dict) -> None:
         """Show a batch: the synchronized layer joins the seed's grid cell, each target's
         answers become a Points layer in its cell (showing the points whose section is
-        the one shown there), and the reference-space answers a hidden 3-D Points layer.
+        the one shown there), each carrying the reference-space answers as features (no
+        3-D layer: it would add a dims slider that moves nothing visible).
 
         Parameters
         ----------
@@ -47,11 +47,8 @@ class BatchLayersMixin:
         names : dict
             Layer name of each target key's image.
         """
-        common = batch.common()
+        common = batch.common()  # the reference-space answers are in every layer's features
         label = source_layer.name
-        # the 3-D reference layer first, outside _quietly: it changes the viewer's
-        # number of dimensions, and napari's dims widget must hear that
-        self._show_reference_points(batch, common, label)
         with self._quietly():
             old_seed = self.batch.get("seed")
             if old_seed is not None and not _same(old_seed, source_layer):
@@ -75,35 +72,6 @@ class BatchLayersMixin:
                 self._batch_points[t.key] = t
             self._arrange()
             self.refresh_batch()
-
-    def _show_reference_points(self, batch, common, label) -> None:
-        """The batch in reference space: a hidden 3-D Points layer, CCF µm (P, I, R),
-        scaled to the seed's pixels."""
-        ref = self.reference_points
-        res = self.resolution.get("seed", 1.0) or 1.0
-        name = f"{label} → reference space (CCF µm, P I R)"
-        if ref is None or ref not in self.viewer.layers:
-            # a third dimension resets napari's view and the new layer becomes active:
-            # the user's view and active layer are kept
-            camera = _camera(self.viewer)
-            centre, zoom = tuple(camera.center), float(camera.zoom)
-            active = self.viewer.layers.selection.active
-            self.reference_points = self.viewer.add_points(
-                batch.ccf, features=common, name=name, scale=(1.0 / res,) * 3,
-                size=50.0, face_color=self.BATCH_COLOUR, border_width=0, visible=False,
-            )
-            self.reference_points.metadata["allen_sync"] = {"reference": True}
-            camera.zoom = zoom
-            camera.center = centre[-2:] if len(camera.center) == 2 else (
-                tuple(camera.center[:-2]) + tuple(centre[-2:]))
-            if active is not None and active in self.viewer.layers:
-                self.viewer.layers.selection.active = active
-        else:
-            with ref.events.blocker_all():
-                ref.data = batch.ccf
-                ref.features = common
-            ref.name = name
-            ref.refresh()
 
     def refresh_batch(self) -> None:
         """Keep each target's batch points on its image: same placement, and only the

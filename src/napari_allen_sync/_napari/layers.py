@@ -30,7 +30,7 @@ from ._layer_utils import grid as _grid
 from ._layer_utils import same as _same
 from ._layer_utils import same_affine as _same_affine
 
-__all__ = ["MARKER_COLOURS", "ClickToSync", "SyncLayers", "canvas_position"]
+__all__ = ["FAR_COLOUR", "MARKER_COLOURS", "ClickToSync", "SyncLayers", "canvas_position"]
 
 #: Marker colour by kind of target.
 MARKER_COLOURS = {"seed": "#ff00c8", "data set": "#0090ff", "atlas": "#ff5500"}
@@ -64,10 +64,28 @@ def canvas_position(viewer, layer, data_point) -> tuple[float, float]:
     return float(rc[1]), float(rc[0])
 
 
+#: Colour of a target whose nearest section is farther than its spacing.
+FAR_COLOUR = "#9e9e9e"
+#: Opacity of such a target's image (greyed: it does not show the point).
+FAR_OPACITY = 0.45
+
+
 def _label_text(hit) -> str:
-    """A marker's text: its hit's label, each line indented (leading spaces keep the text
-    clear of the marker at every zoom)."""
-    return "\n".join("     " + line for line in hit.label.split("\n"))
+    """A marker's text, one line per fact; spaces keep it clear of the ring on the side
+    it is drawn (:func:`_label_anchor`)."""
+    right = _label_on_left(hit)
+    return "\n".join(line + "    " if right else "    " + line for line in hit.label.split("\n"))
+
+
+def _label_on_left(hit) -> bool:
+    """Whether a marker's label goes to its left: in the right half of its image, so
+    that the text stays inside the panel."""
+    width = float(getattr(hit.image, "width", 0) or 0)
+    return width > 0 and float(hit.x) > 0.5 * width
+
+
+def _label_anchor(hit) -> str:
+    return "upper_right" if _label_on_left(hit) else "upper_left"
 
 
 class ClickToSync:
@@ -167,8 +185,21 @@ class SyncLayers(BatchLayersMixin):
         #: user's own layer); with a batch each grid cell holds three layers
         self.batch: dict = {}
         self._batch_points: dict = {}  # key → TargetPoints shown in self.batch[key]
-        self.reference_points = None  # the batch in reference space (3-D Points)
+        self._inks: dict = {}  # label colour by place (see _ink)
+        #: The source's name, in each image layer's ``metadata["allen"]``.
+        self.source_name = ""
+        self.remove_orphans()
         viewer.layers.events.removed.connect(self._on_removed)
+
+    def remove_orphans(self) -> int:
+        """Remove the layers an earlier dock of this plugin left in the viewer (its
+        seed, targets, markers and batch answers); the user's own layers stay, Allen
+        images opened with the reader too. Returns how many were removed."""
+        layers = self.viewer.layers
+        old = [lay for lay in layers if (getattr(lay, "metadata", None) or {}).get("allen_sync")]
+        for layer in old:
+            layers.remove(layer)
+        return len(old)
 
     # ------------------------------------------------------------------ state
     @property
@@ -193,8 +224,6 @@ class SyncLayers(BatchLayersMixin):
 
     def _on_removed(self, event):
         gone = event.value
-        if _same(self.reference_points, gone):
-            self.reference_points = None
         for key, layer in list(self.batch.items()):
             if _same(layer, gone):
                 if key == "seed":  # the synchronized layer itself: the batch is over
@@ -230,7 +259,8 @@ class SyncLayers(BatchLayersMixin):
             # the affine at creation: setting it afterwards re-slices the layer
             extra = {} if affine is None else {"affine": affine}
             layer = self.viewer.add_image(levels, multiscale=True, rgb=True, name=name,
-                                          visible=visible, **extra)
+                                          visible=visible, **extra,
+                                          metadata={"allen_sync": {"key": key}})
             self.images[key] = layer
             if not visible:
                 self._hidden.add(key)
@@ -238,6 +268,7 @@ class SyncLayers(BatchLayersMixin):
         self.shown[key] = image.id
         self.resolution[key] = float(image.resolution or 1.0)
         layer.metadata["allen_sync"] = {"key": key, "section_image_id": image.id}
+        layer.metadata["allen"] = {"section_image_id": int(image.id), "source": self.source_name}
         return layer
 
     def _marker(self, key, kind, name, affine=None):
@@ -249,37 +280,89 @@ class SyncLayers(BatchLayersMixin):
                 np.empty((0, 2)),
                 **extra,
                 name=name,
-                symbol="cross",
+                symbol="disc",  # a thin ring: transparent face, coloured border
                 size=1,
-                face_color=colour,
+                face_color="transparent",
                 border_color=colour,
-                border_width=0,
-                canvas_size_limits=(24, 24),
+                border_width=0.14,
+                border_width_is_relative=True,
+                canvas_size_limits=(20, 20),
                 text={
                     "string": "{label}",
-                    "size": 10,
-                    "color": colour,
+                    "size": 8,
+                    "color": "white",
                     "anchor": "upper_left",
                 },
                 features={"label": np.array([], dtype=object)},
+                metadata={"allen_sync": {"key": key}},
             )
-            layer.metadata["allen_sync"] = {"key": key}
             self.markers[key] = layer
         return layer
 
-    def show_seed(self, loaded, name: str) -> None:
-        """Show a new seed section: drop the target layers, empty the seed marker."""
-        for key in [k for k in self._keys() if k != "seed"]:
-            self.remove(key)
-        self.clear_batch()
-        self.order = ["seed"]
+    def show_seed(self, loaded, name: str, keep_targets: bool = False) -> None:
+        """Show a new seed section: drop the target layers, empty the seed marker.
+
+        ``keep_targets`` (another section of the same data set, the targets following
+        at once): the target layers, the grid and the camera stay, and the answer
+        that follows swaps their images in place, so the panels do not jump.
+        """
+        keep = keep_targets and self._fitted and self.seed_layer is not None
+        if not keep:
+            for key in [k for k in self._keys() if k != "seed"]:
+                self.remove(key)
+            self.order = ["seed"]
+        self.clear_batch(arrange=not keep)
         self._add_image("seed", loaded.levels, name, loaded.image)
         marker = self._marker("seed", "seed", "seed marker")
         marker.data = np.empty((0, 2))
+        if keep:
+            return
         self._fitted = False
         self._arrange()
         self.viewer.layers.selection.active = self.seed_layer
         self.viewer.reset_view()
+
+    def adopt_seed(self, layer) -> None:
+        """Make an image layer the user opened (the reader, the sample) the seed's layer:
+        the seed layer shown before, if another, is removed."""
+        old = self.images.get("seed")
+        if old is not None and old is not layer and old in self.viewer.layers:
+            self.viewer.layers.remove(old)
+        self.images["seed"] = layer
+        self._levels["seed"] = None
+        layer.metadata["allen_sync"] = {"key": "seed"}
+
+    def keep_only(self, keys) -> None:
+        """Remove the layers of every target not in ``keys`` (the session's)."""
+        for key in [k for k in self._keys() if k != "seed" and k not in keys]:
+            self.remove(key)
+        if self.seed_layer is not None and "seed" in self.order:
+            self.order = [k for k in self.order if k in keys or k == "seed"]
+            self._arrange()
+
+    def clear(self) -> None:
+        """Remove every layer of the session, the seed's too (another source)."""
+        for key in [k for k in self._keys() if k != "seed"]:
+            self.remove(key)
+        self.clear_batch(arrange=False)
+        for table in (self.images, self.markers):
+            layer = table.pop("seed", None)
+            if layer is not None and layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)
+        self.shown.clear()
+        self._levels.clear()
+        self._hidden.clear()
+        self.wanted.clear()
+        self.order = ["seed"]
+        self._fitted = False
+        _grid(self.viewer).enabled = False
+
+    def dim(self, on: bool) -> None:
+        """Dim the markers while a new answer is on its way (and restore them)."""
+        opacity = 0.35 if on else 1.0
+        for marker in self.markers.values():
+            if marker.opacity != opacity:
+                marker.opacity = opacity
 
     def remove(self, key) -> None:
         """Remove a target's layers."""
@@ -308,7 +391,9 @@ class SyncLayers(BatchLayersMixin):
             Layer name of each target key's image.
         """
         self.wanted.clear()  # a click's images are prepared with it
-        wanted = ["seed"] + [h.key for h in outcome.hits if h.key != "seed"]
+        # the atlas beside the seed, then the targets in the order they were added
+        keys = [h.key for h in outcome.hits if h.key != "seed"]
+        wanted = ["seed", *sorted(keys, key=lambda k: not k.startswith("atlas:"))]
         for key in [k for k in self._keys() if k not in wanted]:
             self.remove(key)
         view = outcome.request.view
@@ -382,6 +467,7 @@ class SyncLayers(BatchLayersMixin):
                     if not _same_affine(marker, hit.world_from_data):
                         affine = hit.world_from_data
                 self._move_live_marker(marker, (hit.y, hit.x), hit, affine)
+                self._style(hit)
             if self.batch and images_changed:
                 self.refresh_batch()
         return True
@@ -469,25 +555,21 @@ class SyncLayers(BatchLayersMixin):
 
     @contextmanager
     def _quietly(self):
-        """Hold the viewer's reactions while layers are added and moved.
+        """Keep the layer the user had selected while layers are added and moved.
 
-        Every changed extent (a marker moved, a target re-shifted) makes napari
-        recompute the dims range and re-slice *every* layer; in 2-D the dims point
-        selects nothing, so the dims events are held (each changed layer still re-slices
-        itself). A new layer becomes the active one as it is inserted, and napari swaps
-        the layer controls shown (a Qt relayout) for each: the selection is held too,
-        and the layer active before stays active (the seed's image when none was).
+        A new layer becomes the active one as it is inserted; at the end the layer
+        active before is made active again (the seed's image when none was), through
+        napari's public selection, whose events are never held.
         """
         selection = self.viewer.layers.selection
         active = selection.active
         try:
-            with self.viewer.dims.events.blocker_all(), selection.events.blocker_all():
-                yield
+            yield
         finally:
             if active is None or active not in self.viewer.layers:
                 active = self.seed_layer
-            if selection.active is not active:
-                selection.active = active  # one announcement of the held changes
+            if active is not None and selection.active is not active:
+                selection.active = active
 
     def _update_hits(self, outcome, names) -> None:
         for hit in outcome.hits:
@@ -511,6 +593,59 @@ class SyncLayers(BatchLayersMixin):
                 if not _same_affine(marker, hit.world_from_data):
                     affine = hit.world_from_data
             self._move_marker(marker, (hit.y, hit.x), row, affine)
+            self._style(hit)
+
+    def _style(self, hit) -> None:
+        """The label on the side that keeps it in the panel; a target with no section
+        near the point greyed (its marker and image)."""
+        marker, image = self.markers.get(hit.key), self.images.get(hit.key)
+        if marker is None:
+            return
+        anchor = _label_anchor(hit)
+        if str(marker.text.anchor) != anchor:
+            marker.text.anchor = anchor
+        meta = marker.metadata.setdefault("allen_sync", {})
+        ink = self._ink(hit)
+        if meta.get("ink") != ink:
+            meta["ink"] = ink
+            marker.text.color = ink
+        if meta.get("far", False) != hit.far:
+            meta["far"] = hit.far
+            colour = FAR_COLOUR if hit.far else MARKER_COLOURS.get(hit.kind, "white")
+            marker.border_color = colour
+            if image is not None and hit.key != "seed":
+                image.opacity = FAR_OPACITY if hit.far else 1.0
+
+    def _ink(self, hit) -> str:
+        """Text colour with contrast: dark over a light image (bright-field in situ, the
+        atlas's pale colours), white over a dark one (fluorescence), judged from the
+        image's coarsest tier (in the tile cache) where the label is drawn."""
+        levels = self._levels.get(hit.key)
+        if not levels:
+            return "white"
+        low, full = levels[-1], levels[0]
+        f = float(full.shape[0]) / float(max(low.shape[0], 1))
+        r, c = int(hit.y / f), int(hit.x / f)
+        left = _label_on_left(hit)
+        cache = (hit.key, id(levels), r // 6, c // 6, left)  # a click nearby: same ink
+        if cache in self._inks:
+            return self._inks[cache]
+        ink = self._inks[cache] = self._sample_ink(low, r, c, left)
+        if len(self._inks) > 256:
+            self._inks.pop(next(iter(self._inks)))
+        return ink
+
+    @staticmethod
+    def _sample_ink(low, r, c, left) -> str:
+        c0, c1 = (c - 24, c) if left else (c, c + 24)
+        try:
+            patch = np.asarray(low[max(r, 0):max(r, 0) + 12, max(c0, 0):max(c1, 1)])
+        except Exception:  # a tile that fails: the default ink
+            return "white"
+        if patch.size == 0:
+            return "white"
+        luminance = np.asarray(patch[..., :3], dtype=float) @ np.array([0.299, 0.587, 0.114])
+        return "#101010" if float(luminance.mean()) > 140.0 else "white"
 
     @staticmethod
     def _move_marker(marker, point, row, affine=None) -> None:
@@ -550,9 +685,12 @@ class SyncLayers(BatchLayersMixin):
         grid.stride = self.stride
         grid.spacing = 0.02
         shape = self._grid_shape(len(self.order))
+        before = (tuple(grid.shape), bool(grid.enabled))
         if shape is not None and tuple(grid.shape) != shape:
             grid.shape = shape
         grid.enabled = len(self.order) > 1
+        if self._fitted and (tuple(grid.shape), bool(grid.enabled)) != before:
+            self.fit()  # another layout: whole sections in view again
 
     def _grid_shape(self, n: int):
         """Rows and columns that show ``n`` sections of the seed's shape largest."""
@@ -570,7 +708,10 @@ class SyncLayers(BatchLayersMixin):
                 best, shape = zoom, (rows, cols)
         return shape
 
-    def view_for(self, n_keys: int, click_rc, fraction: float = 0.8):
+    #: Cell size / the seed image's extent: the whole section and a margin in view.
+    FIT_FRACTION = 1.06
+
+    def view_for(self, n_keys: int, click_rc, fraction: float = FIT_FRACTION):
         """The view a click's result will be drawn in: ``(centre, zoom, cell size)``.
 
         Before the first result the grid is not laid out yet: the view is predicted
@@ -591,23 +732,28 @@ class SyncLayers(BatchLayersMixin):
         seed_shape = np.asarray(seed.level_shapes[0][:2], dtype=float)
         zoom = float(np.min(box / (fraction * seed_shape)))
         # new images are shown once the grid is laid out (show_outcome): one cell each
-        return (np.asarray(click_rc, dtype=float), zoom, box)
+        return (self._seed_centre(), zoom, box)
 
-    def fit(self, key="seed", fraction: float = 0.8) -> None:
-        """Centre on a key's marker, zoomed so that ``fraction`` of the seed image's
-        extent fills a grid cell."""
+    def _seed_centre(self) -> np.ndarray:
+        seed = self.seed_layer
+        shape = np.asarray(seed.level_shapes[0][:2], dtype=float)
+        return np.asarray(seed.data_to_world((shape - 1) / 2.0), dtype=float)[-2:]
+
+    def fit(self, key="seed", fraction: float = FIT_FRACTION) -> None:
+        """Show whole sections: the camera on the seed image's centre, zoomed so that
+        its whole extent (and a margin) fills a grid cell; every registered target
+        lies in the same place of its own cell. ``key`` is kept for callers."""
         seed = self.seed_layer
         camera = _camera(self.viewer)
         canvas = getattr(self.viewer, "canvas", None)
         if seed is None or canvas is None or not hasattr(canvas, "viewbox_size"):
             self.viewer.reset_view()
-            self.centre(key)
             return
         shape = np.asarray(seed.level_shapes[0][:2], dtype=float)
         box = np.asarray(canvas.viewbox_size(self.viewer.layers), dtype=float)
         if np.all(box > 0):
             camera.zoom = float(np.min(box / (fraction * shape)))
-        self.centre(key)
+        camera.center = tuple(float(v) for v in self._seed_centre())
 
     def centre(self, key) -> bool:
         """Centre the camera on a key's marker (world position); False when it has none."""

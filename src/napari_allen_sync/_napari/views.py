@@ -7,10 +7,11 @@ emit Qt signals for what the user asks.
 
 from __future__ import annotations
 
-from qtpy.QtCore import Qt, Signal
+from qtpy.QtCore import QEvent, QObject, Qt, Signal
 from qtpy.QtGui import QColor, QIcon, QIntValidator, QPixmap
 from qtpy.QtWidgets import (
     QAbstractItemView,
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QFormLayout,
@@ -22,13 +23,16 @@ from qtpy.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
     QSlider,
     QTableWidget,
     QTableWidgetItem,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
+    QWidget,
 )
+from superqt.utils import signals_blocked
 
 __all__ = [
     "BatchView",
@@ -38,6 +42,7 @@ __all__ = [
     "SourceView",
     "StructureView",
     "TargetsView",
+    "install_wheel_guard",
 ]
 
 #: (label, kind) of the source choices.
@@ -56,6 +61,39 @@ _STATUS_COLOURS = {
     "offline from cache": "#ffb74d",
     "unreachable": "#ef5350",
 }
+
+
+class _WheelGuard(QObject):
+    """Sends the wheel over a control that does not have the keyboard focus to the
+    scroll area, so that scrolling the dock never changes a setting."""
+
+    def __init__(self, scroll, parent=None):
+        super().__init__(parent)
+        self.scroll = scroll
+
+    def eventFilter(self, obj, event):  # Qt's name
+        if event.type() == QEvent.Type.Wheel and not obj.hasFocus():
+            bar = self.scroll.verticalScrollBar()
+            step = event.angleDelta().y()
+            bar.setValue(bar.value() - int(step * bar.singleStep() / 40))
+            return True
+        return False
+
+
+#: Controls whose value a wheel would change.
+_WHEEL_CONTROLS = (QComboBox, QSlider, QAbstractSpinBox)
+
+
+def install_wheel_guard(root, scroll) -> None:
+    """Make every combo box, slider and spin box under ``root`` take the wheel only
+    when it has the focus (``Qt.StrongFocus``: a click or Tab gives it), and scroll
+    ``scroll`` otherwise."""
+    guard = _WheelGuard(scroll, root)
+    root._wheel_guard = guard  # kept alive with the widget
+    for kind in _WHEEL_CONTROLS:
+        for control in root.findChildren(kind):
+            control.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            control.installEventFilter(guard)
 
 
 def _id_edit(placeholder: str) -> QLineEdit:
@@ -203,6 +241,8 @@ class TargetsView(QGroupBox):
         self.add_button = QPushButton("Add")
         self.offered = QComboBox()
         self.offered.setPlaceholderText("known data sets…")
+        self.add_offered_button = QPushButton("Add")
+        self.add_offered_button.setToolTip("add the chosen data set as a target")
         self.targets = QListWidget()
         self.targets.setMaximumHeight(90)
         self.remove_button = QPushButton("Remove selected")
@@ -215,7 +255,10 @@ class TargetsView(QGroupBox):
         row.addWidget(self.id_edit, 1)
         row.addWidget(self.add_button)
         lay.addLayout(row)
-        lay.addWidget(self.offered)
+        orow = QHBoxLayout()
+        orow.addWidget(self.offered, 1)
+        orow.addWidget(self.add_offered_button)
+        lay.addLayout(orow)
         lay.addWidget(self.targets)
         lay.addWidget(self.remove_button)
         arow = QHBoxLayout()
@@ -224,7 +267,8 @@ class TargetsView(QGroupBox):
         lay.addLayout(arow)
         self.add_button.clicked.connect(self._emit_add)
         self.id_edit.returnPressed.connect(self._emit_add)
-        self.offered.activated.connect(self._emit_offered)
+        self.add_offered_button.clicked.connect(
+            lambda: self._emit_offered(self.offered.currentIndex()))
         self.remove_button.clicked.connect(self._emit_remove)
         self.atlas.currentIndexChanged.connect(
             lambda _i: self.atlas_requested.emit(int(self.atlas.currentData() or 0))
@@ -236,7 +280,7 @@ class TargetsView(QGroupBox):
             self.add_requested.emit(int(text))
 
     def _emit_offered(self, index: int):
-        data = self.offered.itemData(index)
+        data = self.offered.itemData(index) if index >= 0 else None
         if data:
             self.add_requested.emit(int(data))
 
@@ -258,6 +302,15 @@ class TargetsView(QGroupBox):
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, int(ds_id))
             self.targets.addItem(item)
+
+    def show_atlas(self, atlas_id: int | None, name: str = "") -> None:
+        """Show the session's atlas as the current choice (without asking for it)."""
+        index = self.atlas.findData(int(atlas_id or 0))
+        with signals_blocked(self.atlas):
+            if index < 0 and atlas_id:
+                self.atlas.addItem(name or str(atlas_id), int(atlas_id))
+                index = self.atlas.findData(int(atlas_id))
+            self.atlas.setCurrentIndex(max(0, index))
 
     def set_atlases(self, entries, current: int | None) -> None:
         """Atlases offered: ``(id, label)`` pairs (``none`` is always offered)."""
@@ -295,6 +348,10 @@ class ReadoutView(QGroupBox):
             "Synchronize continuously while the cursor moves over the seed image.\n"
             "Holding Shift does the same while this is off."
         )
+        self.busy = QLabel("")
+        self.busy.setObjectName("allen_sync_busy")
+        self.busy.setWordWrap(True)
+        self.busy.setVisible(False)
         self.reference = QLabel("click on the seed section")
         self.reference.setWordWrap(True)
         self.reference.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -316,6 +373,7 @@ class ReadoutView(QGroupBox):
         self.json_button = QPushButton("Export JSON…")
         lay = QVBoxLayout(self)
         lay.addWidget(self.live)
+        lay.addWidget(self.busy)
         lay.addWidget(self.reference)
         lay.addWidget(self.structure)
         lay.addWidget(self.table, 1)
@@ -341,9 +399,17 @@ class ReadoutView(QGroupBox):
             if 0 <= row < len(self._keys):
                 self.row_selected.emit(self._keys[row])
 
-    def set_busy(self, busy: bool) -> None:
-        """Enable the cancel button while work runs."""
-        self.cancel_button.setEnabled(busy)
+    def set_busy(self, text: str) -> None:
+        """Say what is being done (empty: idle); the cancel button works meanwhile."""
+        self.cancel_button.setEnabled(bool(text))
+        self.busy.setText(f"⏳ {text}…" if text else "")
+        self.busy.setVisible(bool(text))
+
+    def clear(self, hint: str = "open a seed section, then click on it") -> None:
+        """Forget the last synchronization (a new seed or source)."""
+        self.set_rows([])
+        self.reference.setText(hint)
+        self.structure.setText("")
 
     def set_rows(self, rows, flagged=()) -> None:
         """Fill the results table: ``rows`` is a list of ``(key, values)`` with values in
@@ -482,81 +548,95 @@ class StructureView(QGroupBox):
         return [sid for sid, item in self.items.items() if not item.isHidden()]
 
 
-class CoordinateView(QGroupBox):
-    """A point in reference space: three numbers, units and space."""
+#: Extent of the CCF (and of space 10) along x, y, z in µm: 13200 × 8000 × 11400.
+CCF_EXTENT_UM = (13200.0, 8000.0, 11400.0)
+#: Units of a typed reference point, with µm per unit.
+POINT_UNITS = {"µm": 1.0, "25 µm voxels": 25.0}
 
-    #: (values as typed [x, y, z], units text, reference space id)
+
+class CoordinateView(QGroupBox):
+    """A point in reference space: a magicgui form of three bounded spin boxes (the CCF
+    extent in the chosen units), the units and the reference space as choices."""
+
+    #: (values [x, y, z], units text, reference space id)
     point_requested = Signal(object, str, int)
 
     FIELDS = ("x", "y", "z")
 
     def __init__(self, parent=None):
         super().__init__("Go to reference point", parent)
-        self.edits = {}
-        row = QHBoxLayout()
-        for name in self.FIELDS:
-            edit = QLineEdit()
-            edit.setPlaceholderText(name)
-            self.edits[name] = edit
-            row.addWidget(edit)
-        self.units = QComboBox()
-        self.units.addItems(["µm", "25 µm voxels"])
-        self.space = QComboBox()
-        self.space.addItem("space 9 (CCF)", 9)
-        self.space.addItem("space 10", 10)
-        self.go_button = QPushButton("Go")
+        from magicgui.widgets import ComboBox, Container, FloatSpinBox, PushButton
+
+        self.fields = {
+            name: FloatSpinBox(label=name, min=0.0, max=top, step=25.0, value=top / 2)
+            for name, top in zip(self.FIELDS, CCF_EXTENT_UM, strict=True)
+        }
+        self.units_box = ComboBox(label="units", choices=list(POINT_UNITS), value="µm")
+        self.space_box = ComboBox(label="space", choices=[("9 (CCF)", 9), ("10", 10)],
+                                  value=9)
+        self.go = PushButton(text="Go")
+        self.form = Container(widgets=[*self.fields.values(), self.units_box, self.space_box,
+                                       self.go], labels=True)
+        self.go_button = self.go.native
+        self.units = self.units_box.native
         lay = QVBoxLayout(self)
-        lay.addLayout(row)
-        row2 = QHBoxLayout()
-        row2.addWidget(self.units)
-        row2.addWidget(self.space)
-        row2.addStretch(1)
-        row2.addWidget(self.go_button)
-        lay.addLayout(row2)
-        self.go_button.clicked.connect(self._emit)
-        for edit in self.edits.values():
-            edit.returnPressed.connect(self._emit)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.form.native)
+        for name, field in self.fields.items():
+            field.native.setToolTip(f"{name} in the CCF: 0 to the brain's extent")
+        self.units_box.changed.connect(self._rescale)
+        self.go.changed.connect(self._emit)
+
+    def _rescale(self, units: str) -> None:
+        """Bounds in the new units (the values are converted: the point stays)."""
+        per, was = POINT_UNITS[units], POINT_UNITS[self._units]
+        values_um = [field.value * was for field in self.fields.values()]
+        for field, um, top in zip(self.fields.values(), values_um, CCF_EXTENT_UM, strict=True):
+            field.max = top / per
+            field.step = 25.0 / per
+            field.value = min(um / per, top / per)
+        self._units = units
+
+    _units = "µm"
 
     def _emit(self, *_):
-        self.point_requested.emit(
-            [self.edits[n].text() for n in self.FIELDS], self.units.currentText(),
-            int(self.space.currentData()),
-        )
+        self.point_requested.emit([self.fields[n].value for n in self.FIELDS],
+                                  self.units_box.value, int(self.space_box.value))
 
     def set_point(self, values, units: str = "µm", space: int = 9) -> None:
-        """Fill the fields (tests and scripts)."""
+        """Fill the form (tests and scripts); values outside the extent are clamped by
+        the spin boxes, as typing them is refused."""
+        self.units_box.value = units
+        self.space_box.value = int(space)
         for name, v in zip(self.FIELDS, values, strict=True):
-            self.edits[name].setText(str(v))
-        self.units.setCurrentText(units)
-        self.space.setCurrentIndex(max(0, self.space.findData(int(space))))
-
-
-class _LayerCombo(QComboBox):
-    """A combo box that asks for fresh items each time it opens."""
-
-    about_to_open = Signal()
-
-    def showPopup(self):  # Qt's name
-        self.about_to_open.emit()
-        super().showPopup()
+            field = self.fields[name]
+            field.value = min(max(float(v), field.min), field.max)
 
 
 class BatchView(QGroupBox):
-    """Batch sync of a whole Points layer: choose it, sync it, export the table."""
+    """Batch sync of a whole Points layer: choose it, sync it, export the table.
 
-    #: Name of the Points layer to synchronize.
-    sync_requested = Signal(str)
+    The chooser is a magicgui ComboBox whose choices are the user's Points layers
+    (``set_layer_source``), refilled by :meth:`reset_choices`, which napari calls on a
+    docked widget whenever layers are added, removed or reordered; its value is the
+    layer itself. :attr:`layer` is its Qt combo box.
+    """
+
+    #: The Points layer to synchronize.
+    sync_requested = Signal(object)
     #: The user wants the batch table as CSV.
     export_requested = Signal()
-    #: The layer list is about to be shown (the coordinator refills it).
-    layers_wanted = Signal()
 
     def __init__(self, parent=None):
         super().__init__("Batch sync a Points layer", parent)
-        self.layer = _LayerCombo()
+        from magicgui.widgets import ComboBox
+
+        self._layer_source = list
+        self.chooser = ComboBox(choices=self._choices, nullable=False)
+        self.layer = self.chooser.native
         self.layer.setPlaceholderText("Points layer on the seed section…")
         self.sync_button = QPushButton("Sync layer")
-        self.summary = QLabel("points in seed pixels → reference space and every target")
+        self.summary = QLabel("points on the seed section → reference space and every target")
         self.summary.setWordWrap(True)
         self.export_button = QPushButton("Export CSV…")
         self.export_button.setEnabled(False)
@@ -570,26 +650,56 @@ class BatchView(QGroupBox):
         row2.addStretch(1)
         row2.addWidget(self.export_button)
         lay.addLayout(row2)
-        self.layer.about_to_open.connect(self.layers_wanted.emit)
         self.sync_button.clicked.connect(self._emit)
         self.export_button.clicked.connect(self.export_requested.emit)
 
-    def _emit(self, *_):
-        name = self.layer.currentText()
-        if name:
-            self.sync_requested.emit(name)
+    def _choices(self, _widget=None):
+        return [(layer.name, layer) for layer in self._layer_source()]
 
-    def set_layers(self, names) -> None:
-        """Offer these Points layers (the current choice stays when still offered)."""
-        current = self.layer.currentText()
-        self.layer.blockSignals(True)
-        self.layer.clear()
-        self.layer.addItems(list(names))
-        index = self.layer.findText(current)
-        self.layer.setCurrentIndex(index if index >= 0 else (0 if names else -1))
-        self.layer.blockSignals(False)
+    def set_layer_source(self, layers) -> None:
+        """``layers()`` returns the Points layers to offer."""
+        self._layer_source = layers
+        self.reset_choices()
+
+    def reset_choices(self, *_) -> None:
+        """Offer the current Points layers (the current choice stays when still offered)."""
+        self.chooser.reset_choices()
+
+    def _emit(self, *_):
+        layer = self.chooser.value
+        if layer is not None:
+            self.sync_requested.emit(layer)
 
     def set_summary(self, text: str, exportable: bool) -> None:
         """Show what the last batch did; enable its export."""
         self.summary.setText(text)
         self.export_button.setEnabled(exportable)
+
+
+class DockPanel(QScrollArea):
+    """Every view of the dock, in one scrolling column of collapsible sections
+    (superqt ``QCollapsible``); the wheel over an unfocused control scrolls it."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        from superqt import QCollapsible
+
+        self.source_view, self.seed_view = SourceView(), SeedView()
+        self.targets_view, self.readout_view = TargetsView(), ReadoutView()
+        self.structure_view, self.coordinate_view = StructureView(), CoordinateView()
+        self.batch_view = BatchView()
+        inner = QWidget()
+        lay = QVBoxLayout(inner)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.source_view)
+        for view in (self.seed_view, self.targets_view, self.readout_view, self.batch_view,
+                     self.structure_view, self.coordinate_view):
+            section = QCollapsible(view.title())
+            view.setTitle("")
+            section.addWidget(view)
+            section.expand(animate=False)
+            lay.addWidget(section)
+        lay.addStretch(1)
+        self.setWidgetResizable(True)
+        self.setWidget(inner)
+        install_wheel_guard(inner, self)

@@ -14,6 +14,12 @@ events on napari's canvas.
   thread (with new layers, Qt's first paint of the scene too); ``other``: press →
   worker start and worker end → result handled (Qt event loop, thread hand-over);
   ``render``: markers drawn → rendered frame.
+- ``gui_busy_feedback_ms``: median over the timed clicks of press → the dock's busy
+  line says what is being done, painted (the status bar and the dimmed markers are set
+  in the same handler).
+- ``gui_section_change_ms``: median over sections of the seed slider moved (a real
+  key press on it) → every target drawn at the last point on the new section and the
+  canvas rendered.
 """
 
 from __future__ import annotations
@@ -53,11 +59,17 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
     stamps = []
     widget.synchronized.connect(lambda outcome: stamps.append(time.perf_counter()))
 
+    busy_label = widget.readout_view.busy
+    feedback = []
+
     def one(x, y):
         n = len(stamps)
         pos = canvas_position(viewer, widget.layers.seed_layer, (y, x))
         t0 = time.perf_counter()
         send_click(canvas, pos, hold_s=0.0)
+        if busy_label.text():
+            busy_label.repaint()  # painted now, as the next event-loop turn would
+            feedback.append(time.perf_counter() - t0)
         if not process_events_until(lambda: len(stamps) > n, timeout_s):
             raise TimeoutError(f"no synchronization within {timeout_s} s: {widget.messages}")
         t1 = stamps[n]
@@ -88,6 +100,7 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
     for x, y in points:  # warm the image caches
         one(x, y)
     markers, rendered, parts = [], [], []
+    feedback.clear()
     for x, y in points:
         m, r, outcome = one(x, y)
         markers.append(m)
@@ -107,7 +120,33 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
         "gui_click_breakdown_median_ms": {
             k: round(statistics.median(p[k] for p in parts), 2) for k in parts[0]
         },
+        "gui_busy_feedback_ms": _ms(statistics.median(feedback)) if feedback else None,
+        "gui_section_change_ms": section_change(viewer, widget, timeout_s=timeout_s),
     }
+
+
+def section_change(viewer, widget, n: int = 6, timeout_s: float = 120.0):
+    """Median ms from a key press on the seed slider to every target drawn at the last
+    point on the new section and the canvas rendered (see the module's documentation)."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtTest import QTest
+
+    from napari_allen_sync._napari.canvas import process_events_until
+
+    slider = widget.seed_view.slider
+    done = []
+    widget.synchronized.connect(lambda outcome: done.append(time.perf_counter()))
+    times = []
+    for k in range(n):
+        key = Qt.Key.Key_Right if k % 2 == 0 else Qt.Key.Key_Left
+        m = len(done)
+        t0 = time.perf_counter()
+        QTest.keyClick(slider, key)
+        if not process_events_until(lambda m=m: len(done) > m, timeout_s):
+            raise TimeoutError(f"no synchronization after a section change: {widget.messages}")
+        _render(viewer)
+        times.append(time.perf_counter() - t0)
+    return _ms(statistics.median(times))
 
 
 def run(n_clicks: int = 12) -> dict:

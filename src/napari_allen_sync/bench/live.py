@@ -97,7 +97,7 @@ def canvas_render(viewer, n: int = 20) -> float:
 
 def engine_frames(widget, n: int = ENGINE_FRAMES, seed: int = 3) -> dict:
     """``synchronize_click`` with ``images=False`` in a loop, no Qt."""
-    from napari_allen_sync._napari import workers
+    from napari_allen_sync.session import workflow as workers
 
     image = widget.seed_image
     rng = np.random.default_rng(seed)

@@ -34,6 +34,9 @@ def add_parser(subparsers):
     p.add_argument("--scene", choices=("click", "live", "batch"), default="click",
                    help="with --screenshot: after the click, move the cursor with live sync "
                    "on (live) or batch-sync demo cell detections (batch); default click")
+    p.add_argument("--window", choices=("large", "default"), default="large",
+                   help="with --screenshot: a 1600 × 1000 window (large, default) or napari's "
+                   "own default window size (default)")
     p.add_argument("--timeout", type=float, default=120.0, metavar="S",
                    help="give up after S seconds in --screenshot mode (default 120)")
     return p
@@ -71,7 +74,8 @@ def run(args) -> int:
         napari.run()
         return 0
 
-    widget.window().resize(*WINDOW_SIZE)
+    if getattr(args, "window", "large") == "large":
+        widget.window().resize(*WINDOW_SIZE)
     deadline = time.monotonic() + args.timeout
     targets = list(demo.DEMO_TARGET_DATA_SET_IDS)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+
+from ..atomic import atomic_write
 
 __all__ = ["CSV_COLUMNS", "ClickHistory"]
 
@@ -51,7 +51,7 @@ class ClickHistory:
         return len(self.clicks)
 
     def add(self, outcome) -> dict:
-        """Record one :class:`~napari_allen_sync._napari.workers.SyncOutcome`."""
+        """Record one :class:`~napari_allen_sync.session.workflow.SyncOutcome`."""
         req = outcome.request
         entry = {
             "click": len(self.clicks) + 1,
@@ -100,20 +100,15 @@ class ClickHistory:
     def export(self, path) -> Path:
         """Write the history to ``path``: JSON when it ends in ``.json``, else CSV.
 
-        The write is atomic (a temporary file in the same folder, then a rename).
+        The write is all-or-nothing (:func:`napari_allen_sync.atomic.atomic_write`);
+        a failure raises :class:`~napari_allen_sync.errors.WriteError`.
         """
         path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-                if path.suffix.lower() == ".json":
-                    json.dump({"clicks": self.clicks}, f, indent=1)
-                else:
-                    writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-                    writer.writeheader()
-                    writer.writerows(self.rows())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path, "w", encoding="utf-8", newline="") as f:
+            if path.suffix.lower() == ".json":
+                json.dump({"clicks": self.clicks}, f, indent=1)
+            else:
+                writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+                writer.writeheader()
+                writer.writerows(self.rows())
         return path

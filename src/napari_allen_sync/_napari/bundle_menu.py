@@ -50,13 +50,14 @@ def cached_contents(cache: AllenCache) -> tuple[list[int], list[int]]:
     return ds, atlases
 
 
-def import_bundle_file(path, cache: AllenCache | None = None):
+def import_bundle_file(path, cache: AllenCache | None = None, *, start: bool = True):
     """Import a bundle in a worker; a notification tells what it added, or why not.
 
     Returns
     -------
     napari.qt.threading.FunctionWorker
-        Already started.
+        Started, unless ``start`` is false (connect to its signals first, then start it:
+        a bundle refused at once can finish before a later connection is made).
     """
     cache = cache or _cache()
     # errors become a notification (errored), not an exception re-raised in the GUI thread
@@ -73,7 +74,8 @@ def import_bundle_file(path, cache: AllenCache | None = None):
 
     worker.returned.connect(done)
     worker.errored.connect(lambda exc: show_error(f"Bundle import failed: {exc}"))
-    worker.start()
+    if start:
+        worker.start()
     return worker
 
 

@@ -22,7 +22,6 @@ the writer refuses it with a :class:`~napari_allen_sync.errors.WriteError` sayin
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import WriteError
+from ..tables import write_columns
 from .batch_points import CSV_COLUMNS
 
 __all__ = ["points_table", "write_points_csv", "write_points_json"]
@@ -92,11 +92,7 @@ def points_table(path, data, attributes: dict) -> dict[str, list]:
 
 def write_points_csv(path: str, data, attributes: dict) -> list[str]:
     """npe2 writer: a synchronized Points layer as CSV; returns ``[path]``."""
-    table = points_table(path, data, attributes)
-    with atomic_write(path, "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(table)
-        writer.writerows(zip(*table.values(), strict=True))
+    write_columns(path, points_table(path, data, attributes))
     return [str(Path(path))]
 
 

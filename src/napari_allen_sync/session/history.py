@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..atomic import atomic_write
+from ..atomic import write_text
+from ..tables import write_rows
 
 __all__ = ["CSV_COLUMNS", "ClickHistory"]
 
@@ -104,11 +104,8 @@ class ClickHistory:
         a failure raises :class:`~napari_allen_sync.errors.WriteError`.
         """
         path = Path(path)
-        with atomic_write(path, "w", encoding="utf-8", newline="") as f:
-            if path.suffix.lower() == ".json":
-                json.dump({"clicks": self.clicks}, f, indent=1)
-            else:
-                writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-                writer.writeheader()
-                writer.writerows(self.rows())
+        if path.suffix.lower() == ".json":
+            write_text(path, json.dumps({"clicks": self.clicks}, indent=1))
+        else:
+            write_rows(path, self.rows(), CSV_COLUMNS)
         return path

@@ -9,16 +9,15 @@ carry as features.
 
 from __future__ import annotations
 
-import csv
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write
 from ..errors import InvalidCoordinateError
 from ..results import ImageSyncBatch
+from ..tables import write_columns
 from .workflow import CCF_SPACE, answer_targets, section_spacing
 
 __all__ = [
@@ -141,12 +140,7 @@ class PointsBatch:
         (:func:`napari_allen_sync.atomic.atomic_write`; a failure raises
         :class:`~napari_allen_sync.errors.WriteError`)."""
         path = Path(path)
-        cols = self.columns()
-        with atomic_write(path, "w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(CSV_COLUMNS)
-            writer.writerows(zip(*(cols[name].tolist() for name in CSV_COLUMNS),
-                                 strict=True))
+        write_columns(path, self.columns(), CSV_COLUMNS)
         return path
 
 

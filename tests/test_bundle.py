@@ -59,7 +59,9 @@ def bundle_file(tmp_path_factory):
 
 def test_import_then_synchronize_with_no_network(bundle_file, tmp_path):
     path, manifest, seed_ds, tier = bundle_file
-    assert manifest["version"] == 1 and manifest["section_data_set_ids"] == [seed_ds]
+    # the tile client learnt the server's size convention: version 2 carries that fact
+    assert manifest["version"] == 2 and manifest["section_data_set_ids"] == [seed_ds]
+    assert [n for n in manifest["files"] if n.startswith("servers/")]
     tiles = [n for n in manifest["files"] if n.startswith("tiles/")]
     assert tiles and all(f"/d{tier}/" in n for n in tiles)
     import_bundle(path, cache=AllenCache(tmp_path / "cache-b"))
@@ -110,7 +112,7 @@ def _rewrite(src, dst, edit):
                 if n == "bundle.json"
                 else (n, d)
             ),
-            "outside rma/ and tiles/",
+            "not a cached answer, tile",
         ),
         (lambda n, d: (None, d) if n == "bundle.json" else (n, d), "no bundle.json"),
     ],
@@ -272,7 +274,7 @@ def _case(kind, manifest, members):
 
 
 CASES = ["duplicate", "version true", "version -5", 'version "1"', "version 0",
-         "version 1.0", "version null", "version 2", "traversal listed", "traversal in rma",
+         "version 1.0", "version null", "version 3", "traversal listed", "traversal in rma",
          "absolute", "backslash", "symlink", "symlink listed", "unlisted rma",
          "unlisted other", "folder", "duplicate key", "bad digest",
          "not parsing, listed last", "tile too big", "png tile", "manifest not an object",

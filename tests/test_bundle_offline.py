@@ -15,7 +15,7 @@ import pytest
 from napari_allen_sync.bundle import BUNDLE_VERSION, export_bundle, import_bundle, read_manifest
 from napari_allen_sync.cache import AllenCache, is_owned
 from napari_allen_sync.demo import DemoSource, demo_click
-from napari_allen_sync.errors import ServiceError
+from napari_allen_sync.errors import CacheError, ServiceError
 from napari_allen_sync.remote import RemoteSource
 from napari_allen_sync.search import ExperimentSearch
 from napari_allen_sync.server import create_app, serve_in_thread
@@ -164,3 +164,30 @@ def test_a_cleared_cache_keeps_only_the_users_files(click, tmp_path):
     cache.clear()
     left = _files(cache.root)
     assert sorted(n for n in left if n != "VERSION") == sorted(mine)
+
+
+def test_a_volume_that_cannot_land_rolls_everything_back(click, tmp_path, monkeypatch):
+    """The volume lands last, streamed; if it fails (disk full), every member that had
+    landed is taken back and the volume it would have replaced is still there."""
+    _root, _base, bundle, manifest, _seed_ds, _seen = click
+    cache = AllenCache(tmp_path / "c")
+    (name,) = [n for n in manifest["files"] if n.startswith("annotation/")]
+    old = cache.root / name
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"an older volume")
+    old.with_suffix(".npy").write_bytes(b"its decoded copy")
+    before = _files(cache.root)
+    real = AllenCache.write_owned
+
+    def full_disk(self, relative):
+        if relative.startswith("annotation/"):
+            raise CacheError(f"cannot write {relative} in the cache: No space left on device")
+        return real(self, relative)
+
+    monkeypatch.setattr(AllenCache, "write_owned", full_disk)
+    with pytest.raises(CacheError, match="nothing was imported"):
+        import_bundle(bundle, cache=cache)
+    assert _files(cache.root) == before
+    monkeypatch.undo()
+    import_bundle(bundle, cache=cache)  # then it lands, and the stale decoded copy goes
+    assert old.read_bytes() != b"an older volume" and not old.with_suffix(".npy").exists()

@@ -9,11 +9,14 @@ results, with no request."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from napari_allen_sync.bundle import BUNDLE_VERSION, export_bundle, import_bundle, read_manifest
 from napari_allen_sync.cache import AllenCache, is_owned
+from napari_allen_sync.cli import EXIT_USAGE, main
 from napari_allen_sync.demo import DemoSource, demo_click
 from napari_allen_sync.errors import CacheError, ServiceError
 from napari_allen_sync.remote import RemoteSource
@@ -191,3 +194,28 @@ def test_a_volume_that_cannot_land_rolls_everything_back(click, tmp_path, monkey
     monkeypatch.undo()
     import_bundle(bundle, cache=cache)  # then it lands, and the stale decoded copy goes
     assert old.read_bytes() != b"an older volume" and not old.with_suffix(".npy").exists()
+
+
+def test_command_line_volume_options(click, tmp_path, capsys):
+    root, _base, _bundle, _manifest, seed_ds, _seen = click
+    cache = ["--cache-dir", str(root / "online")]
+    common = ["--data-set", str(seed_ds), "--tiers", *cache]
+
+    def export(name, *options):
+        code = main(["bundle", "export", str(tmp_path / name), *common, *options])
+        out = capsys.readouterr()
+        return code, (json.loads(out.out) if code == 0 else out.err)
+
+    code, summary = export("default.zip")
+    assert code == 0 and summary["annotation_volumes"] == 1 and summary["search_answers"] >= 1
+    assert summary["server_facts"] == 1 and summary["annotation_resolutions"] == [RES]
+    code, summary = export("none.zip", "--no-annotation", "--no-search")
+    assert code == 0 and summary["annotation_volumes"] == summary["search_answers"] == 0
+    code, summary = export("res.zip", "--annotation", "--annotation-resolution", str(RES))
+    assert code == 0 and summary["annotation_volumes"] == 1
+    # asked for a volume that is not cached: a one-line error, no file
+    code, err = export("missing.zip", "--annotation", "--annotation-resolution", "25")
+    assert code == EXIT_USAGE and "no annotation volume of [25] µm" in err
+    assert "Traceback" not in err and not (tmp_path / "missing.zip").exists()
+    code, summary = export("quiet.zip", "--annotation-resolution", "25")  # only if cached
+    assert code == 0 and summary["annotation_volumes"] == 0

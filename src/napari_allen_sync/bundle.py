@@ -4,21 +4,34 @@ A bundle is a ZIP file (format version :data:`BUNDLE_VERSION`; see ``docs/bundle
 
     bundle.json                 the manifest (below), at most MAX_MANIFEST_BYTES
     rma/<name>.json             cached Allen RMA answers, as the cache stores them
-    tiles/<image id>/d<D>/s<T>/<row>_<col>.jpg
-                                cached image_download tiles (tier D, tile size T)
+                                (search answers ``Search-<sha256>`` included)
+    tiles/<image id>/[<view>/]d<D>/s<T>/<row>_<col>.jpg
+                                cached image_download tiles (tier D, tile size T), of the
+                                plain image or of a view: annotation-<atlas>, expression,
+                                projection (version 2)
+    annotation/<server>-<hash>/annotation_<res>.nrrd
+                                the annotation volume as downloaded (version 2)
+    servers/<server>-<hash>.json
+                                what the tile client learnt about a server (version 2)
 
 ``bundle.json``::
 
-    {"format": "napari-allen-sync-bundle", "version": 1,
+    {"format": "napari-allen-sync-bundle", "version": 2,
      "created": "2026-11-23T21:30:00+00:00", "written_by": "napari-allen-sync 0.1.0",
      "section_data_set_ids": [...], "atlas_ids": [...], "tiers": [...] or null,
+     "annotation_resolutions": [25],
      "files": {"rma/SectionDataSet-123.json": "<sha256>", ...}}
+
+A bundle with none of the version-2 members is written as version 1 (no
+``annotation_resolutions``), which older readers import.
 
 Export takes, for each data set, its ``SectionDataSet-{id}`` answer (required) and
 ``Equalization-{id}`` (when cached); for each atlas its ``Atlas-{id}`` answer and every
-cached ontology, StructureCenter and ReferenceToReferenceTransform answer; and the cached
-tiles of their images (all tiers, or only ``tiers``). It streams each file into the ZIP
-in chunks and lands the bundle with :func:`~napari_allen_sync.atomic.atomic_write`.
+cached ontology, StructureCenter and ReferenceToReferenceTransform answer; the cached
+tiles of their images in every view (all tiers, or only ``tiers``); the cached
+annotation volumes, search answers and server facts (each can be left out). It streams
+each file into the ZIP in chunks and lands the bundle with
+:func:`~napari_allen_sync.atomic.atomic_write`.
 
 Import is all or nothing:
 
@@ -30,8 +43,11 @@ Import is all or nothing:
    ``"1"`` are refused), no key twice, a SHA-256 for every file, and list exactly the
    members present;
 3. every member is read in chunks (at most :data:`MAX_MEMBER_BYTES`), its SHA-256
-   checked, each RMA answer parsed and each tile decoded (no larger than its tile size)
-   -- all *before* the first write;
+   checked, each RMA answer parsed, each tile decoded (no larger than its tile size),
+   each server fact checked, each annotation volume streamed to a scratch file and
+   read as the download reads it (:meth:`AnnotationVolume.read
+   <napari_allen_sync.annotation.AnnotationVolume.read>`: shape, type, data; Allen's
+   published SHA-256 for Allen's own) -- all *before* the first write;
 4. then the members land one by one through the cache's atomic writes; if one fails,
    those that landed are rolled back (files they replaced are restored).
 

@@ -11,6 +11,14 @@ Layout (``root`` is :func:`default_cache_dir` unless given; see ``docs/cache.md`
                                Equalization-{id}
       tiles/{image_id}/d{downsample}/s{tile_size}/{row}_{col}.jpg
                                image_download answers, as the JPEG bytes received
+      tiles/{image_id}/{view}/d{downsample}/s{tile_size}/{row}_{col}.jpg
+                               other views: annotation-{atlas}, expression, projection
+      annotation/{server}-{hash}/annotation_{res}.nrrd (.npy: decoded)
+                               the annotation volume (RemoteSource.annotation_path)
+      servers/{server}-{hash}.json
+                               what a tile server was found to do (size convention)
+      demo/annotation_50-{fingerprint}.npy
+                               the demo's annotation volume
       tmp/.{name}.{random}.partial
                                files being written (never read)
       corrupt/{name}.json      cached answers found unreadable, set aside

@@ -549,8 +549,9 @@ def _check_server(path, name, data, cache):
         fact = json.loads(data, object_pairs_hook=_no_duplicates)
         if not isinstance(fact, dict) or not isinstance(fact.get("base_uri"), str):
             raise ValueError("no base_uri")
-        if set(fact) - {"base_uri", "size_convention", "missing_forms"}:
-            raise ValueError(f"unknown keys {sorted(set(fact) - {'base_uri'})}")
+        unknown = sorted(set(fact) - {"base_uri", "size_convention", "missing_forms"})
+        if unknown:
+            raise ValueError(f"unknown keys {unknown!r:.80}")
         if fact.get("size_convention") not in (None, *SIZE_CONVENTIONS):
             raise ValueError(f"size_convention {fact.get('size_convention')!r}")
         forms = fact.get("missing_forms", [])

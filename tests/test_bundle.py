@@ -8,13 +8,16 @@ import json
 import re
 import socket
 import stat
+import tempfile
 import zipfile
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from napari_allen_sync.annotation import AnnotationVolume, annotation_url
 from napari_allen_sync.bundle import BundleError, export_bundle, import_bundle, read_manifest
 from napari_allen_sync.cache import AllenCache
 from napari_allen_sync.cli import main
@@ -59,7 +62,9 @@ def bundle_file(tmp_path_factory):
 
 def test_import_then_synchronize_with_no_network(bundle_file, tmp_path):
     path, manifest, seed_ds, tier = bundle_file
-    assert manifest["version"] == 1 and manifest["section_data_set_ids"] == [seed_ds]
+    # the tile client learnt the server's size convention: version 2 carries that fact
+    assert manifest["version"] == 2 and manifest["section_data_set_ids"] == [seed_ds]
+    assert [n for n in manifest["files"] if n.startswith("servers/")]
     tiles = [n for n in manifest["files"] if n.startswith("tiles/")]
     assert tiles and all(f"/d{tier}/" in n for n in tiles)
     import_bundle(path, cache=AllenCache(tmp_path / "cache-b"))
@@ -110,7 +115,7 @@ def _rewrite(src, dst, edit):
                 if n == "bundle.json"
                 else (n, d)
             ),
-            "outside rma/ and tiles/",
+            "not a cached answer, tile",
         ),
         (lambda n, d: (None, d) if n == "bundle.json" else (n, d), "no bundle.json"),
     ],
@@ -259,6 +264,56 @@ def _case(kind, manifest, members):
         files[name] = _sha(data)
         members = {**members, name: data}
         words = "not a readable JPEG"
+    elif kind.startswith("unknown path "):  # well-formed data under a name no bundle holds
+        name = kind[len("unknown path "):]
+        data = _jpeg((8, 8)) if name.endswith(".jpg") else b"{}"
+        files[name] = _sha(data)
+        members = {**members, name: data}
+        words = "not a cached answer, tile"
+    elif kind.startswith("server fact "):
+        fact = {"base_uri": "http://127.0.0.1:1", "size_convention": "tier",
+                "missing_forms": []}
+        name = _server_name("http://127.0.0.1:1")
+        if kind == "server fact under another name":
+            name = "servers/evil_host-0123456789abcdef.json"
+        elif kind == "server fact unknown key":
+            fact["exec"] = "rm -rf /"
+        elif kind == "server fact bad convention":
+            fact["size_convention"] = "both"
+        data = json.dumps(fact).encode()
+        files[name] = _sha(data)
+        members = {**members, name: data}
+        words = "is not a tile server's facts"
+    elif kind.startswith("volume "):
+        folder = "127_0_0_1_1-0123456789ab"
+        res = 50
+        if kind == "volume damaged":
+            data = b"NRRD0004\ntype: uint32\ndimension: 3\n\ngarbage"
+            words = "not a usable annotation volume"
+        elif kind == "volume of another shape":  # a 100 µm volume named 50 µm
+            data = AnnotationVolume(np.zeros((132, 80, 114), np.uint32), 100).to_nrrd_bytes()
+            words = "not a usable annotation volume"
+        else:  # under Allen's folder, not Allen's bytes
+            res = 25
+            folder = f"download_alleninstitute_org-{_sha(annotation_url(25).encode())[:12]}"
+            data = b"anything"
+            words = "not Allen's 25"
+        name = f"annotation/{folder}/annotation_{res}.nrrd"
+        files[name] = _sha(data)
+        members = {**members, name: data}
+    elif kind == "v1 bundle with a server fact":
+        m["version"] = 1
+        words = "only version 2"
+    elif kind == "v1 bundle with a tile view":
+        m["version"] = 1
+        for n in [n for n in files if n.startswith("servers/")]:
+            del files[n]
+        members = {n: d for n, d in members.items() if not n.startswith("servers/")}
+        name = "tiles/5/expression/d0/s512/0_0.jpg"
+        data = _jpeg((8, 8))
+        files[name] = _sha(data)
+        members = {**members, name: data}
+        words = "only version 2"
     elif kind == "manifest not an object":
         raw = "[1, 2]"
         words = "not a napari-allen-sync bundle"
@@ -272,11 +327,36 @@ def _case(kind, manifest, members):
 
 
 CASES = ["duplicate", "version true", "version -5", 'version "1"', "version 0",
-         "version 1.0", "version null", "version 2", "traversal listed", "traversal in rma",
+         "version 1.0", "version null", "version 3", "traversal listed", "traversal in rma",
          "absolute", "backslash", "symlink", "symlink listed", "unlisted rma",
          "unlisted other", "folder", "duplicate key", "bad digest",
          "not parsing, listed last", "tile too big", "png tile", "manifest not an object",
-         "manifest nested deep"]
+         "manifest nested deep",
+         # version 2's members: only the names the cache gives them, and checked
+         "unknown path tiles/5/mine/d0/s512/0_0.jpg",
+         "unknown path tiles/5/annotation/d0/s512/0_0.jpg",
+         "unknown path tiles/5/annotation-1/x/d0/s512/0_0.jpg",
+         "unknown path annotation/127_0_0_1_1-0123456789ab/annotation_50.npy",
+         "unknown path annotation/127_0_0_1_1-0123456789ab/annotation_7.nrrd",
+         "unknown path annotation/127_0_0_1_1-0123456789ab/notes.nrrd",
+         "unknown path annotation/annotation_25.nrrd",
+         "unknown path annotation/127_0_0_1_1-0123456789ab/sub/annotation_25.nrrd",
+         "unknown path demo/annotation_50-0123456789abcdef.npy",
+         "unknown path servers/evil.json", "unknown path servers/a/b-0123456789abcdef.json",
+         "unknown path locks/layout.lock", "unknown path tmp/.x.partial", "unknown path VERSION",
+         "unknown path rma/sub/Atlas-1.json",
+         "server fact under another name", "server fact unknown key",
+         "server fact bad convention", "volume damaged", "volume of another shape",
+         "volume not Allen's", "v1 bundle with a server fact", "v1 bundle with a tile view"]
+
+
+def _server_name(base_uri):
+    """Where the tile client keeps what it learnt about ``base_uri``."""
+    from napari_allen_sync.remote import _ServerTraits
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = AllenCache(tmp)
+        return _ServerTraits(cache, base_uri).path.relative_to(cache.root).as_posix()
 
 
 @pytest.fixture

@@ -168,10 +168,10 @@ def _tree(root):
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def _old_cache(tmp_path, served, version, user_files=USER_FILES):
+def _old_cache(tmp_path, served, version, user_files=USER_FILES, own=None):
     root = tmp_path / "old"
     (root / "rma").mkdir(parents=True)
-    for rel, data in user_files.items():
+    for rel, data in {**(own or {}), **user_files}.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(data)
     (root / "tiles" / "5" / "d0" / "s512").mkdir(parents=True, exist_ok=True)
@@ -225,12 +225,29 @@ def test_a_version_file_the_cache_did_not_write_touches_nothing(served, tmp_path
 _name = st.text("abcXYZ019_-", min_size=1, max_size=8)
 _user_path = st.tuples(
     st.sampled_from(["", "rma/", "rma/sub/", "tiles/", "tiles/5/", "tiles/5/d0/",
-                     "tiles/5/d0/s512/", "tmp/", "corrupt/", "locks/", "other/"]),
+                     "tiles/5/d0/s512/", "tmp/", "corrupt/", "locks/", "other/",
+                     # the folders of the annotation volume, tile views, server facts, demo
+                     "annotation/", "annotation/h_1-0123456789ab/", "servers/", "demo/",
+                     "tiles/5/expression/", "tiles/5/annotation-1/d0/s512/",
+                     "tiles/5/projection/d0/", "tiles/5/mine/d0/s512/"]),
     _name,
-    st.sampled_from([".txt", ".png", ".jpg.bak", "", ".JSON", ".tif"]),
+    st.sampled_from([".txt", ".png", ".jpg.bak", "", ".JSON", ".tif", ".nrrd", ".npy"]),
 ).map(lambda t: t[0] + t[1] + t[2]).filter(lambda rel: rel not in ("rma", "tiles", "tmp",
                                                                      "corrupt", "locks",
-                                                                     "VERSION", "other"))
+                                                                     "VERSION", "other",
+                                                                     "annotation", "servers",
+                                                                     "demo"))
+#: The cache's own files in the folders added by issue 10 (volume, views, facts, demo).
+OWN_NEW = {
+    "annotation/h_1-0123456789ab/annotation_25.nrrd": b"volume",
+    "annotation/h_1-0123456789ab/annotation_25.npy": b"decoded",
+    "annotation/h_1-0123456789ab/.annotation_25.nrrd.download.partial": b"half",
+    "servers/h_1-0123456789abcdef.json": b"{}",
+    "demo/annotation_50-0123456789abcdef.npy": b"demo",
+    "tiles/5/expression/d0/s512/0_0.jpg": b"mask",
+    "tiles/5/annotation-1/d0/s512/0_0.jpg": b"plate",
+    "tiles/5/projection/d0/s512/.0_0.jpg.x1y2.partial": b"half",
+}
 
 
 @settings(max_examples=30, deadline=None,
@@ -243,8 +260,9 @@ def test_no_layout_ever_deletes_a_file_the_cache_did_not_write(served, tmp_path_
     on disk: opening (migrating, rebuilding) and clearing keep every one of them."""
     # a user file cannot also be a folder of another one
     assume(not any(o.startswith(n + "/") for o in files for n in files))
-    root = _old_cache(tmp_path_factory.mktemp("c"), served, version, files)
-    assert not any(is_owned(rel) for rel in files)
+    assume(not any(o.startswith(n + "/") for o in OWN_NEW for n in files))
+    root = _old_cache(tmp_path_factory.mktemp("c"), served, version, files, own=OWN_NEW)
+    assert not any(is_owned(rel) for rel in files) and all(is_owned(rel) for rel in OWN_NEW)
     cache = AllenCache(root)
     assert _user_files_intact(root, files)
     cache.clear()

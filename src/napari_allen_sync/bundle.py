@@ -4,21 +4,34 @@ A bundle is a ZIP file (format version :data:`BUNDLE_VERSION`; see ``docs/bundle
 
     bundle.json                 the manifest (below), at most MAX_MANIFEST_BYTES
     rma/<name>.json             cached Allen RMA answers, as the cache stores them
-    tiles/<image id>/d<D>/s<T>/<row>_<col>.jpg
-                                cached image_download tiles (tier D, tile size T)
+                                (search answers ``Search-<sha256>`` included)
+    tiles/<image id>/[<view>/]d<D>/s<T>/<row>_<col>.jpg
+                                cached image_download tiles (tier D, tile size T), of the
+                                plain image or of a view: annotation-<atlas>, expression,
+                                projection (version 2)
+    annotation/<server>-<hash>/annotation_<res>.nrrd
+                                the annotation volume as downloaded (version 2)
+    servers/<server>-<hash>.json
+                                what the tile client learnt about a server (version 2)
 
 ``bundle.json``::
 
-    {"format": "napari-allen-sync-bundle", "version": 1,
+    {"format": "napari-allen-sync-bundle", "version": 2,
      "created": "2026-11-23T21:30:00+00:00", "written_by": "napari-allen-sync 0.1.0",
      "section_data_set_ids": [...], "atlas_ids": [...], "tiers": [...] or null,
+     "annotation_resolutions": [25],
      "files": {"rma/SectionDataSet-123.json": "<sha256>", ...}}
+
+A bundle with none of the version-2 members is written as version 1 (no
+``annotation_resolutions``), which older readers import.
 
 Export takes, for each data set, its ``SectionDataSet-{id}`` answer (required) and
 ``Equalization-{id}`` (when cached); for each atlas its ``Atlas-{id}`` answer and every
-cached ontology, StructureCenter and ReferenceToReferenceTransform answer; and the cached
-tiles of their images (all tiers, or only ``tiers``). It streams each file into the ZIP
-in chunks and lands the bundle with :func:`~napari_allen_sync.atomic.atomic_write`.
+cached ontology, StructureCenter and ReferenceToReferenceTransform answer; the cached
+tiles of their images in every view (all tiers, or only ``tiers``); the cached
+annotation volumes, search answers and server facts (each can be left out). It streams
+each file into the ZIP in chunks and lands the bundle with
+:func:`~napari_allen_sync.atomic.atomic_write`.
 
 Import is all or nothing:
 
@@ -30,8 +43,11 @@ Import is all or nothing:
    ``"1"`` are refused), no key twice, a SHA-256 for every file, and list exactly the
    members present;
 3. every member is read in chunks (at most :data:`MAX_MEMBER_BYTES`), its SHA-256
-   checked, each RMA answer parsed and each tile decoded (no larger than its tile size)
-   -- all *before* the first write;
+   checked, each RMA answer parsed, each tile decoded (no larger than its tile size),
+   each server fact checked, each annotation volume streamed to a scratch file and
+   read as the download reads it (:meth:`AnnotationVolume.read
+   <napari_allen_sync.annotation.AnnotationVolume.read>`: shape, type, data; Allen's
+   published SHA-256 for Allen's own) -- all *before* the first write;
 4. then the members land one by one through the cache's atomic writes; if one fails,
    those that landed are rolled back (files they replaced are restored).
 
@@ -56,10 +72,18 @@ from pathlib import Path, PurePosixPath
 from PIL import Image
 
 from . import __version__
+from .annotation import (
+    MAX_VOLUME_BYTES,
+    PUBLISHED_SHA256,
+    RESOLUTIONS_UM,
+    AnnotationVolume,
+    annotation_url,
+    expected_shape,
+)
 from .atomic import atomic_write, held_partial, scratch_file
 from .cache import AllenCache
-from .catalog import Catalog
-from .errors import AllenSyncError, CacheError, CatalogFormatError
+from .catalog import SEARCH_PREFIX, Catalog
+from .errors import AllenSyncError, AnnotationError, CacheError, CatalogFormatError
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -73,16 +97,31 @@ __all__ = [
 ]
 
 BUNDLE_FORMAT = "napari-allen-sync-bundle"
-BUNDLE_VERSION = 1
+#: The newest format this version writes and reads. Version 2 adds the annotation
+#: volume, server facts and tile views; a bundle holding none of them is written as
+#: version 1, which older readers take.
+BUNDLE_VERSION = 2
 #: Largest ``bundle.json`` read (bytes, decompressed): about 250,000 members.
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024
 #: Largest member read (bytes, decompressed), by kind.
-MAX_MEMBER_BYTES = {"rma": 256 * 1024 * 1024, "tiles": 16 * 1024 * 1024}
+MAX_MEMBER_BYTES = {"rma": 256 * 1024 * 1024, "tiles": 16 * 1024 * 1024,
+                    "annotation": MAX_VOLUME_BYTES, "servers": 64 * 1024}
 _CHUNK = 1024 * 1024
-_TILE = re.compile(r"^tiles/(\d{1,12})/d(\d{1,3})/s(\d{1,6})/(\d{1,9})_(\d{1,9})\.jpg$")
+_VIEWS = r"annotation-\d{1,12}|expression|projection"
+_TILE = re.compile(rf"^tiles/(\d{{1,12}})/(?:({_VIEWS})/)?d(\d{{1,3}})/s(\d{{1,6}})/"
+                   rf"(\d{{1,9}})_(\d{{1,9}})\.jpg$")
 _RMA = re.compile(r"^rma/([A-Za-z0-9_\-]{1,200})\.json$")
+#: The annotation volume as RemoteSource.annotation_path() keeps it (one folder per
+#: download server and resolution).
+_RESOLUTIONS = "|".join(str(r) for r in RESOLUTIONS_UM)
+_ANNOTATION = re.compile(
+    rf"^annotation/([A-Za-z0-9_]{{1,60}}-[0-9a-f]{{12}})/annotation_({_RESOLUTIONS})\.nrrd$")
+#: What a tile server was found to do (its tile size convention): ``servers/*.json``.
+_SERVER = re.compile(r"^servers/[A-Za-z0-9_]{1,60}-[0-9a-f]{16}\.json$")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _SHARED_PREFIXES = ("Structure-graph-", "StructureCenter-space-", "ReferenceToReferenceTransform")
+#: Cached answers of experiment searches (search.py), taken whatever is exported.
+_SEARCH_PREFIX = f"{SEARCH_PREFIX}-"
 _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 #: What reading damaged ZIP data raises, besides OSError.
 _DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError,
@@ -97,7 +136,9 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def export_bundle(path, *, section_data_set_ids=(), atlas_ids=(), tiers=None, cache=None) -> dict:
+def export_bundle(path, *, section_data_set_ids=(), atlas_ids=(), tiers=None, cache=None,
+                  annotation=None, annotation_resolutions=None, searches=True,
+                  servers=True) -> dict:
     """Write the cached records (and tiles) of data sets and atlases into one file.
 
     Parameters
@@ -107,11 +148,23 @@ def export_bundle(path, *, section_data_set_ids=(), atlas_ids=(), tiers=None, ca
         :func:`~napari_allen_sync.atomic.atomic_write`, so never partial.
     section_data_set_ids, atlas_ids : iterable of int
         What to take; each must be cached (``napari-allen-sync prefetch`` fills the cache).
+        Their images' cached tiles are taken in every view (plain, annotated plates,
+        expression and projection overlays).
     tiers : iterable of int, optional
         Image tiers (downsample levels) whose cached tiles to take; None takes all,
         ``[]`` none.
     cache : AllenCache, optional
         Default: the user cache.
+    annotation : bool, optional
+        The annotation volume(s) in the cache (``annotation/``, as
+        :meth:`~napari_allen_sync.remote.RemoteSource.annotation_path` keeps them):
+        None (default) takes those cached, True requires at least one, False none.
+    annotation_resolutions : iterable of int, optional
+        Only volumes of these voxel sizes (µm); None: every cached one.
+    searches : bool
+        Take every cached search answer (``rma/Search-*.json``).
+    servers : bool
+        Take what was learnt about each tile server (``servers/*.json``).
 
     Returns
     -------
@@ -121,7 +174,8 @@ def export_bundle(path, *, section_data_set_ids=(), atlas_ids=(), tiers=None, ca
     Raises
     ------
     BundleError
-        When a data set or atlas asked for is not in the cache.
+        When a data set or atlas asked for is not in the cache, or ``annotation=True``
+        and no volume (of those resolutions) is.
     WriteError
         When ``path`` cannot be written (missing folder, a folder, no permission).
     """
@@ -142,6 +196,8 @@ def export_bundle(path, *, section_data_set_ids=(), atlas_ids=(), tiers=None, ca
     if atlas_ids:
         names += [n for n in cache.rma_names() if n.startswith(_SHARED_PREFIXES)]
     catalog = Catalog(cache.load_records(names))
+    if searches:
+        names += [n for n in cache.rma_names() if n.startswith(_SEARCH_PREFIX)]
     image_ids = {im.id for d in ds_ids for im in catalog.images_of(d)}
     for a in atlas_ids:
         for d in catalog.atlas(a).data_set_ids:
@@ -153,14 +209,25 @@ def export_bundle(path, *, section_data_set_ids=(), atlas_ids=(), tiers=None, ca
         members[f"rma/{n}.json"] = cache.rma_path(n)
     for image_id in sorted(image_ids):
         folder = cache.tiles_dir / str(image_id)
-        for tile in sorted(folder.glob("d*/s*/*.jpg")) if folder.is_dir() else []:
+        found = [*folder.glob("d*/s*/*.jpg"), *folder.glob("*/d*/s*/*.jpg")] \
+            if folder.is_dir() else []
+        for tile in sorted(found):
             rel = tile.relative_to(cache.root).as_posix()
             m = _TILE.match(rel)
-            if m and (wanted_tiers is None or int(m.group(2)) in wanted_tiers):
+            if m and (wanted_tiers is None or int(m.group(3)) in wanted_tiers) \
+                    and not tile.is_symlink():
                 members[rel] = tile
+    volumes = _cached_volumes(cache, annotation, annotation_resolutions)
+    members.update(volumes)
+    if servers:
+        for fact in sorted(cache.servers_dir.glob("*.json")):
+            rel = fact.relative_to(cache.root).as_posix()
+            if _SERVER.match(rel) and not fact.is_symlink():
+                members[rel] = fact
+    version = BUNDLE_VERSION if any(_new_in_2(n) for n in members) else 1
     manifest = {
         "format": BUNDLE_FORMAT,
-        "version": BUNDLE_VERSION,
+        "version": version,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "written_by": f"napari-allen-sync {__version__}",
         "section_data_set_ids": ds_ids,
@@ -168,16 +235,21 @@ def export_bundle(path, *, section_data_set_ids=(), atlas_ids=(), tiers=None, ca
         "tiers": None if wanted_tiers is None else sorted(wanted_tiers),
         "files": {},
     }
-    with atomic_write(path, "wb") as out, zipfile.ZipFile(out, "w") as zf:
+    if version > 1:
+        manifest["annotation_resolutions"] = sorted(
+            {int(_ANNOTATION.match(n).group(2)) for n in volumes})
+    with atomic_write(path, "wb") as out, zipfile.ZipFile(out, "w", allowZip64=True) as zf:
         for name, source in sorted(members.items()):
-            # JPEGs do not deflate: store them as they are
-            kind = zipfile.ZIP_STORED if name.endswith(".jpg") else zipfile.ZIP_DEFLATED
+            # JPEGs and the gzip-encoded volume do not deflate: store them as they are
+            stored = name.endswith((".jpg", ".nrrd"))
+            kind = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             info.compress_type = kind
             info.external_attr = 0o644 << 16
             digest = hashlib.sha256()
             try:
-                with open(source, "rb") as src, zf.open(info, "w") as dst:
+                big = name.endswith(".nrrd")  # a volume may pass 2 GiB: ZIP64 from the start
+                with open(source, "rb") as src, zf.open(info, "w", force_zip64=big) as dst:
                     while chunk := src.read(_CHUNK):
                         digest.update(chunk)
                         dst.write(chunk)
@@ -188,6 +260,26 @@ def export_bundle(path, *, section_data_set_ids=(), atlas_ids=(), tiers=None, ca
         zf.writestr("bundle.json", json.dumps(manifest, indent=1),
                     compress_type=zipfile.ZIP_DEFLATED)
     return manifest
+
+
+def _cached_volumes(cache, annotation, resolutions) -> dict[str, Path]:
+    """The annotation volumes to export, by member name."""
+    if annotation is False:
+        return {}
+    wanted = None if resolutions is None else {int(r) for r in resolutions}
+    out = {}
+    base = cache.annotation_dir
+    for volume in sorted(base.glob("*/annotation_*.nrrd")) if base.is_dir() else []:
+        rel = volume.relative_to(cache.root).as_posix()
+        m = _ANNOTATION.match(rel)
+        if m and (wanted is None or int(m.group(2)) in wanted) and not volume.is_symlink():
+            out[rel] = volume
+    if annotation and not out:
+        which = "" if wanted is None else f" of {sorted(wanted)} µm"
+        raise BundleError(
+            f"no annotation volume{which} is in the cache {cache.root}: show a structure "
+            f"once online (the volume is downloaded then) or leave the volume out")
+    return out
 
 
 def _require(cache, name, what):
@@ -297,8 +389,12 @@ def _manifest(zf: zipfile.ZipFile, path, members: dict[str, zipfile.ZipInfo]) ->
         raise BundleError(f"{path}: bundle.json lists no files")
     for name, digest in files.items():
         pure = PurePosixPath(name)
-        if pure.is_absolute() or ".." in pure.parts or not (_RMA.match(name) or _TILE.match(name)):
-            raise BundleError(f"{path}: refusing member {name!r} (outside rma/ and tiles/)")
+        if pure.is_absolute() or ".." in pure.parts or _kind(name) is None:
+            raise BundleError(f"{path}: refusing member {name!r} (not a cached answer, tile, "
+                              f"annotation volume or server fact)")
+        if version < 2 and _new_in_2(name):
+            raise BundleError(f"{path}: refusing member {name!r} in a version {version} "
+                              f"bundle (only version 2 holds it)")
         if not isinstance(digest, str) or not _SHA.match(digest):
             raise BundleError(f"{path}: bundle.json gives {name} no SHA-256 ({digest!r:.80})")
     extra = sorted(set(members) - set(files) - {"bundle.json"})
@@ -334,27 +430,158 @@ def import_bundle(path, *, cache=None) -> dict:
     with _open(path) as zf:
         members = _directory(zf, path)
         manifest = _manifest(zf, path, members)
-        # RMA answers first, then tiles: the order they land in
-        order = sorted(manifest["files"], key=lambda n: (not n.startswith("rma/"), n))
+        # RMA answers first, then tiles, server facts, the volume: the order they land in
+        rank = {"rma": 0, "tiles": 1, "servers": 2, "annotation": 3}
+        order = sorted(manifest["files"], key=lambda n: (rank[_kind(n)], n))
         for name in order:  # 1. verify everything; nothing is written yet
             _verify(zf, members[name], manifest["files"][name], path, cache)
         _land(zf, members, manifest["files"], order, path, cache)  # 2. land, or roll back
     return manifest
 
 
+def _kind(name) -> str | None:
+    """``"rma"``, ``"tiles"``, ``"annotation"`` or ``"servers"``: the kind of member a
+    name may be, or None for a name no bundle holds."""
+    for kind, pattern in (("rma", _RMA), ("tiles", _TILE), ("annotation", _ANNOTATION),
+                          ("servers", _SERVER)):
+        if pattern.match(name):
+            return kind
+    return None
+
+
+def _new_in_2(name) -> bool:
+    """Whether only a version 2 bundle may hold this member."""
+    kind = _kind(name)
+    return kind in ("annotation", "servers") or (kind == "tiles"
+                                                 and _TILE.match(name).group(2) is not None)
+
+
 def _limit(name):
-    return MAX_MEMBER_BYTES["rma" if name.startswith("rma/") else "tiles"]
+    return MAX_MEMBER_BYTES[_kind(name)]
 
 
 def _verify(zf, info, digest, path, cache):
     name = info.filename
+    kind = _kind(name)
+    if kind == "annotation":
+        _check_volume(zf, info, digest, path, cache)
+        return None
     data = _read(zf, info, path, _limit(name), digest)
-    if name.startswith("rma/"):
+    if kind == "rma":
         envelope = _check_rma(path, name, data)
         _parse_rma(cache, path, name, data)
         return envelope
-    _check_jpeg(path, name, data, int(_TILE.match(name).group(3)))
+    if kind == "servers":
+        _check_server(path, name, data, cache)
+        return None
+    _check_jpeg(path, name, data, int(_TILE.match(name).group(4)))
     return None
+
+
+def _copy(zf, info, path, limit, digest, out) -> None:
+    """Stream a member into the open binary file ``out`` in chunks (at most ``limit``
+    bytes), checking its SHA-256 at the end: a member too large to hold in memory."""
+    name = info.filename
+    h = hashlib.sha256()
+    done = 0
+    try:
+        with zf.open(info) as f:
+            while chunk := f.read(_CHUNK):
+                done += len(chunk)
+                if done > limit:
+                    raise BundleError(f"{path}: member {name} is larger than {limit} bytes "
+                                      f"(the most a bundle member may hold)")
+                h.update(chunk)
+                out.write(chunk)
+    except BundleError:
+        raise
+    except _DAMAGED as exc:
+        raise BundleError(f"{path}: member {name} is damaged ({type(exc).__name__}: "
+                          f"{exc})") from exc
+    if h.hexdigest() != digest:
+        raise BundleError(f"{path}: member {name} does not match its checksum")
+
+
+def _check_volume(zf, info, digest, path, cache):
+    """Verify an annotation volume as the download does: streamed to a scratch file in
+    the cache's ``tmp/`` (checksum checked), then read by
+    :meth:`AnnotationVolume.read <napari_allen_sync.annotation.AnnotationVolume.read>`
+    (an NRRD header of a 3-D integer volume, data decompressing to the CCF's shape at
+    its resolution); a volume from Allen's download server must have Allen's published
+    SHA-256."""
+    name = info.filename
+    folder, res = _ANNOTATION.match(name).groups()
+    res = int(res)
+    published = PUBLISHED_SHA256.get(res)
+    allen = hashlib.sha256(annotation_url(res).encode()).hexdigest()[:12]
+    if published is not None and folder.endswith(f"-{allen}") and digest != published:
+        raise BundleError(f"{path}: {name} is not Allen's {res} µm annotation volume "
+                          f"(SHA-256 {digest}, the published value is {published})")
+    try:
+        handle, scratch = held_partial(cache.tmp_dir, "bundle-volume")
+    except OSError as exc:
+        raise CacheError(f"cannot check {name} of {path} in {cache.tmp_dir}: {exc}") from exc
+    try:
+        with handle:
+            try:
+                _copy(zf, info, path, _limit(name), digest, handle)
+                handle.flush()
+            except OSError as exc:
+                if isinstance(exc, BundleError):
+                    raise
+                raise CacheError(f"cannot check {name} of {path} in {cache.tmp_dir}: "
+                                 f"{exc}") from exc
+            try:
+                AnnotationVolume.read(scratch, resolution_um=res, shape=expected_shape(res))
+            except AnnotationError as exc:
+                raise BundleError(f"{path}: {name} is not a usable annotation volume: "
+                                  f"{exc.reason}") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            scratch.unlink(missing_ok=True)
+
+
+def _check_server(path, name, data, cache):
+    """A server fact must be what the tile client writes, under the name it uses."""
+    from .remote import NAMED_FORMS, SIZE_CONVENTIONS, _ServerTraits
+
+    try:
+        fact = json.loads(data, object_pairs_hook=_no_duplicates)
+        if not isinstance(fact, dict) or not isinstance(fact.get("base_uri"), str):
+            raise ValueError("no base_uri")
+        unknown = sorted(set(fact) - {"base_uri", "size_convention", "missing_forms"})
+        if unknown:
+            raise ValueError(f"unknown keys {unknown!r:.80}")
+        if fact.get("size_convention") not in (None, *SIZE_CONVENTIONS):
+            raise ValueError(f"size_convention {fact.get('size_convention')!r}")
+        forms = fact.get("missing_forms", [])
+        if not isinstance(forms, list) or not set(forms) <= set(NAMED_FORMS.values()):
+            raise ValueError(f"missing_forms {forms!r:.80}")
+        own = _ServerTraits(cache, fact["base_uri"]).path.relative_to(cache.root).as_posix()
+        if own != name:
+            raise ValueError(f"the facts of {fact['base_uri']!r:.80} are kept as {own}")
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise BundleError(f"{path}: {name} is not a tile server's facts ({exc})") from exc
+
+
+def _target(cache, name) -> Path:
+    """Where a member lands in the cache."""
+    m = _RMA.match(name)
+    if m:
+        return cache.rma_path(m.group(1))
+    m = _TILE.match(name)
+    if m:
+        image_id, view, d, size, row, col = m.groups()
+        return cache.tile_path(int(image_id), int(d), int(row), int(col), int(size), view)
+    return cache.owned_path(name)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _land(zf, members, files, order, path, cache):
@@ -366,28 +593,38 @@ def _land(zf, members, files, order, path, cache):
     backups: list[Path] = []
     try:
         for name in order:
-            # read again (checksum checked again): a member is never held in memory twice
-            data = _read(zf, members[name], path, _limit(name), files[name])
-            m = _RMA.match(name)
-            if m:
-                target = cache.rma_path(m.group(1))
-            else:
-                image_id, d, size, row, col = (int(g) for g in _TILE.match(name).groups())
-                target = cache.tile_path(image_id, d, row, col, size)
+            target = _target(cache, name)
             backup = None
             if target.is_file():
-                old = target.read_bytes()
-                if old == data:
+                if _file_sha256(target) == files[name]:
                     continue
                 handle, backup = held_partial(cache.tmp_dir, f"{target.name}.backup")
                 held.append(handle)
                 backups.append(backup)
-                handle.write(old)
+                with open(target, "rb") as old:
+                    while chunk := old.read(_CHUNK):
+                        handle.write(chunk)
                 handle.flush()
-            if m:
-                cache.store_rma(m.group(1), _check_rma(path, name, data))
+            kind = _kind(name)
+            if kind == "annotation":
+                # streamed, checksum checked again; lands only whole and checked
+                with cache.write_owned(name) as out:
+                    _copy(zf, members[name], path, _limit(name), files[name], out)
+                # a decoded copy of the volume it replaced is no longer its copy
+                target.with_suffix(".npy").unlink(missing_ok=True)
+                landed.append((target, backup))
+                continue
+            # read again (checksum checked again): a member is never held in memory twice
+            data = _read(zf, members[name], path, _limit(name), files[name])
+            if kind == "rma":
+                cache.store_rma(_RMA.match(name).group(1), _check_rma(path, name, data))
+            elif kind == "tiles":
+                image_id, view, d, size, row, col = _TILE.match(name).groups()
+                cache.store_tile(int(image_id), int(d), int(row), int(col), int(size), data,
+                                 view=view)
             else:
-                cache.store_tile(image_id, d, row, col, size, data)
+                with cache.write_owned(name) as out:
+                    out.write(data)
             landed.append((target, backup))  # atomic: it landed whole, or not at all
     except BaseException as exc:
         problems = _roll_back(landed)

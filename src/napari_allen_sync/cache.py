@@ -11,6 +11,14 @@ Layout (``root`` is :func:`default_cache_dir` unless given; see ``docs/cache.md`
                                Equalization-{id}
       tiles/{image_id}/d{downsample}/s{tile_size}/{row}_{col}.jpg
                                image_download answers, as the JPEG bytes received
+      tiles/{image_id}/{view}/d{downsample}/s{tile_size}/{row}_{col}.jpg
+                               other views: annotation-{atlas}, expression, projection
+      annotation/{server}-{hash}/annotation_{res}.nrrd (.npy: decoded)
+                               the annotation volume (RemoteSource.annotation_path)
+      servers/{server}-{hash}.json
+                               what a tile server was found to do (size convention)
+      demo/annotation_50-{fingerprint}.npy
+                               the demo's annotation volume
       tmp/.{name}.{random}.partial
                                files being written (never read)
       corrupt/{name}.json      cached answers found unreadable, set aside
@@ -69,14 +77,36 @@ ENV_VAR = "NAPARI_ALLEN_SYNC_CACHE"
 _APP = "napari-allen-sync"
 #: Name patterns of the cache's own files, relative to the root (POSIX separators).
 _NAME = r"[A-Za-z0-9_\-]+"
+#: Tile views kept beside an image's plain tiles (RemoteTileSource.view): annotated atlas
+#: plates of atlas {id}, and the expression / projection overlays.
+_VIEW = r"(?:annotation-\d+|expression|projection)"
+#: A partial file of atomic_write beside its target (``.{name}.{random}.partial``).
+_PART = r"\.[^/]+\.partial"
 _OWNED_FILES = (
     re.compile(rf"^rma/{_NAME}\.json$"),
     re.compile(rf"^corrupt/{_NAME}\.json$"),
-    re.compile(r"^tiles/\d+/d\d+/s\d+/\d+_\d+\.jpg$"),
+    re.compile(rf"^tiles/\d+/(?:{_VIEW}/)?d\d+/s\d+/\d+_\d+\.jpg$"),
+    re.compile(rf"^tiles/\d+/{_VIEW}/d\d+/s\d+/\.\d+_\d+\.jpg{_PART}$"),  # a view's writer
     re.compile(r"^tmp/\..+\.partial$"),                           # atomic_write's
     re.compile(rf"^tmp/{_NAME}\.[a-z0-9_]{{8}}\.(json|jpg)$"),      # version 0.1's
+    # the annotation volume, one folder per download server and resolution
+    # (RemoteSource.annotation_path), its decoded copy, the resumable download
+    re.compile(r"^annotation/[A-Za-z0-9_]+-[0-9a-f]{12}/annotation_\d+\.(nrrd|npy)$"),
+    re.compile(rf"^annotation/[A-Za-z0-9_]+-[0-9a-f]{{12}}/\.annotation_\d+\.(nrrd|npy)"
+               rf"{_PART}$"),
+    # what a tile server was found to do (remote._ServerTraits)
+    re.compile(r"^servers/[A-Za-z0-9_]+-[0-9a-f]{16}\.json$"),
+    re.compile(rf"^servers/\.[A-Za-z0-9_]+-[0-9a-f]{{16}}\.json{_PART}$"),
+    # the demo's annotation volume (demo/annotation.py, phantom fingerprint)
+    re.compile(r"^demo/annotation_\d+-[0-9a-f]{16}\.npy$"),
+    re.compile(rf"^demo/\.annotation_\d+-[0-9a-f]{{16}}\.npy{_PART}$"),
 )
-_OWNED_DIRS = re.compile(r"^(rma|corrupt|tmp|tiles(/\d+(/d\d+(/s\d+)?)?)?)$")
+_OWNED_DIRS = re.compile(
+    rf"^(rma|corrupt|tmp|servers|demo|annotation(/[A-Za-z0-9_]+-[0-9a-f]{{12}})?"
+    rf"|tiles(/\d+(/({_VIEW}(/d\d+(/s\d+)?)?|d\d+(/s\d+)?))?)?)$")
+#: The top folders holding the cache's own files (all removed by a rebuild or clear()).
+_PARTIAL_NAME = re.compile(rf"/{_PART}$")
+_OWNED_TOPS = ("rma", "tiles", "tmp", "corrupt", "annotation", "servers", "demo")
 _READ_ONLY_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
@@ -116,6 +146,8 @@ class AllenCache:
         self.lock_timeout = float(lock_timeout)
         self.rma_dir = self.root / "rma"
         self.tiles_dir = self.root / "tiles"
+        self.annotation_dir = self.root / "annotation"
+        self.servers_dir = self.root / "servers"
         self.tmp_dir = self.root / "tmp"
         self.locks_dir = self.root / "locks"
         self.read_only = False
@@ -272,9 +304,10 @@ class AllenCache:
             self._prune(top)
 
     def _rebuild(self):
-        """Remove the cache's own files (answers, tiles, temporaries, set-aside answers);
-        the user's files in the folder stay, and so do the lock files."""
-        self._remove_owned(("rma", "tiles", "tmp", "corrupt"))
+        """Remove the cache's own files (answers, tiles of every view, temporaries,
+        set-aside answers, annotation volumes, server facts, the demo's volume); the
+        user's files in the folder stay, and so do the lock files."""
+        self._remove_owned(_OWNED_TOPS)
         self.version_file.unlink(missing_ok=True)
 
     def _migrate(self):
@@ -389,24 +422,67 @@ class AllenCache:
         return Catalog(self.load_records())
 
     # ------------------------------------------------------------------ tiles
-    def tile_path(self, image_id: int, downsample: int, row: int, col: int, tile_size: int) -> Path:
-        """The file of one tile of one tier of an image."""
-        return (self.tiles_dir / str(int(image_id)) / f"d{int(downsample)}" / f"s{int(tile_size)}"
-                / f"{int(row)}_{int(col)}.jpg")
+    def tile_path(self, image_id: int, downsample: int, row: int, col: int, tile_size: int,
+                  view: str | None = None) -> Path:
+        """The file of one tile of one tier of an image; ``view`` (``"annotation-{atlas}"``,
+        ``"expression"``, ``"projection"``) names one of the image's other views, kept in
+        its own folder ``tiles/{image}/{view}/``."""
+        folder = self.tiles_dir / str(int(image_id))
+        if view:
+            if not re.fullmatch(_VIEW, view):
+                raise ValueError(f"not a tile view: {view!r}")
+            folder = folder / view
+        return folder / f"d{int(downsample)}" / f"s{int(tile_size)}" / f"{int(row)}_{int(col)}.jpg"
 
-    def read_tile(self, image_id, downsample, row, col, tile_size) -> bytes | None:
+    def read_tile(self, image_id, downsample, row, col, tile_size, view=None) -> bytes | None:
         """The cached JPEG bytes of a tile, or None."""
         try:
-            return self.tile_path(image_id, downsample, row, col, tile_size).read_bytes()
+            return self.tile_path(image_id, downsample, row, col, tile_size, view).read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise CacheError(f"cannot read a cached tile: {exc}") from exc
 
-    def store_tile(self, image_id, downsample, row, col, tile_size, jpeg: bytes, check=None):
+    def store_tile(self, image_id, downsample, row, col, tile_size, jpeg: bytes, check=None,
+                   view=None):
         """Store a tile's JPEG bytes atomically; ``check(tmp_path)`` runs before it lands."""
-        path = self.tile_path(image_id, downsample, row, col, tile_size)
+        path = self.tile_path(image_id, downsample, row, col, tile_size, view)
         return self._write_bytes(path, jpeg, check=check)
+
+    # ------------------------------------------------------------------ other own files
+    def owned_path(self, relative: str) -> Path:
+        """The file of one of the cache's own files, by its path relative to the root
+        (POSIX separators); :class:`CacheError` for any other path."""
+        if not is_owned(relative) or relative.startswith("tmp/") or _PARTIAL_NAME.search(
+                relative):
+            raise CacheError(f"{relative!r} is not a file of the cache's own")
+        return self.root.joinpath(*relative.split("/"))
+
+    @contextlib.contextmanager
+    def write_owned(self, relative: str):
+        """Write one of the cache's own files (:meth:`owned_path`) atomically, streamed:
+        yields a binary file object; the file lands whole when the block ends cleanly,
+        not at all otherwise (temporary file in ``tmp/``).
+
+        Raises
+        ------
+        CacheError
+            Not a file of the cache's own, a read-only cache, or the write failed.
+        """
+        path = self.owned_path(relative)
+        if self.read_only:
+            raise self._refuse_write(relative)
+        try:
+            self.tmp_dir.mkdir(exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_write(path, "wb", tmp_dir=self.tmp_dir) as f:
+                yield f
+        except OSError as exc:
+            if exc.errno in _READ_ONLY_ERRNOS or (
+                    isinstance(exc, WriteError) and "permission" in exc.reason):
+                raise self._refuse_write(relative) from exc
+            reason = exc.reason if isinstance(exc, WriteError) else (exc.strerror or exc)
+            raise CacheError(f"cannot write {path} in the cache: {reason}") from exc
 
     def clear(self) -> None:
         """Remove every cached answer and tile (the layout stays; files the cache did not

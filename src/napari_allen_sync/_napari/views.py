@@ -634,7 +634,8 @@ class BatchView(QGroupBox):
         self._layer_source = list
         self.chooser = ComboBox(choices=self._choices, nullable=False)
         self.layer = self.chooser.native
-        self.layer.setPlaceholderText("Points layer on the seed section…")
+        self.layer.setPlaceholderText("Points layer…")
+        self.layer.setToolTip("A Points layer drawn on the seed section")
         self.sync_button = QPushButton("Sync layer")
         self.summary = QLabel("points on the seed section → reference space and every target")
         self.summary.setWordWrap(True)
@@ -700,6 +701,14 @@ class DockPanel(QScrollArea):
             section.expand(animate=False)
             lay.addWidget(section)
         lay.addStretch(1)
+        # combo boxes size to their longest item by default ("900100004 · Anterograde
+        # tracer, ...", a long layer name), which made the column wider than the dock:
+        # let them shrink and elide, so the dock never scrolls sideways
+        for combo in inner.findChildren(QComboBox):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setWidgetResizable(True)
         self.setWidget(inner)
         install_wheel_guard(inner, self)

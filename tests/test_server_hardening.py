@@ -314,20 +314,21 @@ def test_renders_beyond_the_concurrency_limit_get_503_with_retry_after(monkeypat
 
 
 class BlockingEngine:
-    """An engine whose image_to_image waits for ``release`` (at most 30 s)."""
+    """An engine whose image_to_image batch form (what the server computes a list
+    with) waits for ``release`` (at most 30 s); the rest is the real engine's."""
 
     def __init__(self, engine):
         self.engine = engine
         self.entered = threading.Semaphore(0)
         self.release = threading.Event()
 
-    def seed(self, image_id):
-        return self.engine.seed(image_id)
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
 
-    def image_to_image(self, *args):
+    def image_to_image_batch(self, *args):
         self.entered.release()
         self.release.wait(30)
-        return self.engine.image_to_image(*args)
+        return self.engine.image_to_image_batch(*args)
 
 
 def test_large_id_lists_beyond_the_concurrency_limit_get_503(monkeypatch):

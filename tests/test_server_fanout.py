@@ -236,3 +236,29 @@ def test_a_server_of_its_own_answers_the_same(engine):
                            f"&section_data_set_ids={','.join(map(str, ids))}",
                            timeout=30).json()["msg"]
     assert got == one_at_a_time(lambda t: engine.image_to_image(seed, 5.0, 6.0, t), ids, failed)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=False,
+                                                                        allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                max_size=3),
+    max_leaves=8)
+
+
+@given(elements=st.lists(json_values, max_size=6), picks=st.lists(st.integers(0, 5),
+                                                                  max_size=30))
+def test_list_answers_are_written_as_starlette_writes_them(elements, picks):
+    """The list services' answer writer (each distinct element encoded once) gives
+    JSONResponse's bytes and headers exactly, elements shared or not."""
+    from starlette.responses import JSONResponse
+
+    from napari_allen_sync.server.app import envelope_response
+    from napari_allen_sync.server.service import envelope
+
+    msg = [elements[k % len(elements)] for k in picks] if elements else []
+    for value in (msg, [json.loads(json.dumps(v)) for v in msg], {"image_sync": msg}):
+        got, want = envelope_response(value), JSONResponse(envelope(value))
+        assert got.body == want.body
+        assert got.headers == want.headers and got.status_code == want.status_code

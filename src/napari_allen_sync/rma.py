@@ -477,7 +477,10 @@ class RmaApi:
                     )
                 total = t
             rows.extend(msg)
-            if not msg or len(msg) < self.page_size or (total is not None and len(rows) >= total):
+            # with total_rows known, a short page is not the end: a server may send fewer
+            # rows than asked (its own row cap); without it, a short page is the last
+            if not msg or (len(rows) >= total if total is not None
+                           else len(msg) < self.page_size):
                 break
         else:
             raise ServiceError(f"more than {MAX_PAGES} pages", url=url)

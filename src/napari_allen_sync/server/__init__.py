@@ -36,6 +36,7 @@ from .params import (
     MAX_OFFSET,
 )
 from .run import run_server, serve_in_thread
+from .service import MAX_RMA_ROWS
 
 __all__ = [
     "MAX_DOWNLOAD_PIXELS",
@@ -44,6 +45,7 @@ __all__ = [
     "MAX_ID",
     "MAX_IDS",
     "MAX_OFFSET",
+    "MAX_RMA_ROWS",
     "create_app",
     "run_server",
     "serve_in_thread",

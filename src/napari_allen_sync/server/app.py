@@ -29,7 +29,7 @@ from ..errors import (
 from ..rma import parse_criteria
 from ..search_answers import answer_query, is_search_query
 from .params import MAX_HEAD_BYTES, Params, path_id
-from .service import Service, envelope
+from .service import MAX_RMA_ROWS, Service, envelope
 
 __all__ = ["STATUS", "create_app", "envelope_response", "error_body"]
 
@@ -107,6 +107,16 @@ def envelope_response(msg) -> Response:
     return Response(body, media_type="application/json")
 
 
+def _row_cap(data: dict) -> dict:
+    """At most :data:`~.service.MAX_RMA_ROWS` rows in an RMA answer (``total_rows``
+    still counts them all; ``num_rows`` says how many were sent)."""
+    msg = data.get("msg")
+    if isinstance(msg, list) and len(msg) > MAX_RMA_ROWS:
+        data["msg"] = msg[:MAX_RMA_ROWS]
+        data["num_rows"] = MAX_RMA_ROWS
+    return data
+
+
 def _json_only(request: Request) -> None:
     if request.path_params["fmt"] != "json":
         raise InvalidParameterError("format", "only .json answers are served")
@@ -167,7 +177,7 @@ def create_app(source_or_catalog, *, tiles=None, annotation=None,
             raise InvalidParameterError("criteria", "RMA queries are written in ASCII")
         try:
             if is_search_query(criteria):  # finding experiments: napari_allen_sync.search
-                return JSONResponse(answer_query(service.catalog, criteria))
+                return JSONResponse(_row_cap(answer_query(service.catalog, criteria)))
             query = parse_criteria(criteria)
         except AllenSyncError:
             raise

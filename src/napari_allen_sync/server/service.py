@@ -38,6 +38,10 @@ __all__ = ["Service", "envelope"]
 
 #: Rows of an RMA answer when the query names no ``num_rows`` (RMA's own default).
 RMA_DEFAULT_ROWS = 50
+#: Most rows in one RMA answer, for ``[num_rows$eqall]`` and any larger ``num_rows``
+#: alike: the envelope's ``total_rows`` still counts every matching row, and
+#: ``num_rows`` the rows sent, so a client pages on with ``start_row``.
+MAX_RMA_ROWS = 10_000
 JPEG_QUALITY = 90
 #: image_download renders at most this many tier pixels at a time (a strip of rows).
 STRIP_PIXELS = 1 << 18
@@ -256,15 +260,23 @@ class Service:
 
     # -------------------------------------------------------------- RMA
     def rma(self, query: RmaQuery) -> dict:
-        """The envelope of one RMA query (filtered, paged rows)."""
+        """The envelope of one RMA query (filtered, paged rows).
+
+        ``start_row`` (default 0) and ``num_rows`` (default :data:`RMA_DEFAULT_ROWS`;
+        ``all``: every row) page the rows, at most :data:`MAX_RMA_ROWS` per answer;
+        ``total_rows`` counts every matching row, ``num_rows`` those sent.
+        """
         rows = self._rows(query.model, query.include or "")
         for field, op, value in query.filters:
             wanted = set(value.split(",")) if op == "in" else {value}
             rows = [r for r in rows if field not in r or _rma_text(r[field]) in wanted]
         total = len(rows)
         start = query.start_row or 0
-        count = RMA_DEFAULT_ROWS if query.num_rows is None else query.num_rows
-        page = rows[start:start + count]
+        if query.all_rows:
+            count = MAX_RMA_ROWS
+        else:
+            count = RMA_DEFAULT_ROWS if query.num_rows is None else query.num_rows
+        page = rows[start:start + min(count, MAX_RMA_ROWS)]
         return envelope(page, start_row=start, total_rows=total)
 
     def rma_model(self, model: str, rid: int, include: str) -> dict:

@@ -447,7 +447,7 @@ def _answer(raw: bytes):
     (b"GET /api/v2/data/Atlas/1.json HTTP/1.1\r\n\r\n", 400),  # no Host
     (b"GET /api/v2/data/Atlas/1.json HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 400),
     (b"GET /a b c HTTP/1.1\r\nHost: x\r\n\r\n", 400),
-    (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 404),  # h11 reads "PRI *"; then "SM": 400
+    (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),  # the HTTP/2 preface: test_server_http2.py
     (b"GET /api/v2/data/Atlas/1.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX: "
      + b"a" * MAX_HEAD_BYTES + b"\r\n\r\n", 431),
     (b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * (MAX_HEAD_BYTES + 10), 431),  # unfinished

@@ -103,4 +103,4 @@ def test_the_cap_is_exported_and_documented():
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "server.md").read_text()
-    assert f"{MAX_RMA_ROWS:,}" in doc
+    assert f"at most **{MAX_RMA_ROWS:,}** rows" in doc

@@ -181,7 +181,7 @@ def create_app(source_or_catalog, *, tiles=None, annotation=None,
             query = parse_criteria(criteria)
         except AllenSyncError:
             raise
-        except ValueError as exc:  # int() of an option beyond any row count
+        except ValueError as exc:  # a ValueError of a helper: never a 500
             raise InvalidParameterError("criteria", f"cannot be read: {exc}") from None
         return JSONResponse(service.rma(query))
 

@@ -201,17 +201,19 @@ def test_a_batch_that_fails_after_the_check_falls_back_to_one_target_at_a_time(e
 
 
 def test_each_distinct_target_is_computed_once_in_one_batch(monkeypatch):
-    """However long the list, the engine's batch form is called once with the distinct
+    """However long the list, the vectorized path is called once with the distinct
     answerable targets in first-seen order."""
+    from napari_allen_sync.server import fanout
+
     service = Service(synthetic_catalog())
     calls = []
-    real = service.sync.image_to_image_batch
+    real = fanout.to_data_sets
 
-    def spy(seed, x, y, ids):
+    def spy(sync, space, x, y, z, ids):
         calls.append(list(ids))
-        return real(seed, x, y, ids)
+        return real(sync, space, x, y, z, ids)
 
-    monkeypatch.setattr(service.sync, "image_to_image_batch", spy)
+    monkeypatch.setattr(fanout, "to_data_sets", spy)
     seed = seeds(service.catalog)[0]
     ids = [SAGITTAL, CORONAL[2], 5, SAGITTAL, ALL_FAILED, CORONAL[0]] * 500
     msg = service.synchronize("image_to_image", seed, Params(
@@ -262,3 +264,87 @@ def test_list_answers_are_written_as_starlette_writes_them(elements, picks):
         got, want = envelope_response(value), JSONResponse(envelope(value))
         assert got.body == want.body
         assert got.headers == want.headers and got.status_code == want.status_code
+
+
+# ---------------------------------------------------------------------- many data sets
+def many_data_sets_catalog(n=60, seed=11):
+    """``n`` data sets of 1 to 60 sections at random numbers, thicknesses and spaces (9
+    and 10), some with failed images: the vectorized path's search runs over stacks of
+    every length laid end to end."""
+    import numpy as np
+
+    from napari_allen_sync.catalog import Catalog
+    from napari_allen_sync.records import ReferenceToReferenceTransform
+
+    rng = np.random.default_rng(seed)
+    records = []
+    for k in range(n):
+        count = int(rng.choice([1, 1, 2, 3, int(rng.integers(4, 61))]))
+        numbers = np.sort(rng.choice(np.arange(1, 600), size=count, replace=False))
+        some_failed = bool(rng.random() < 0.15)
+        ds, ims = _http_fixtures._data_set(
+            rng, 2000 + k, space=int(rng.choice([9, 10])), plane=int(rng.integers(1, 3)),
+            thickness=float(rng.choice([10.0, 25.0, 50.0, 100.0])), numbers=numbers,
+            failed=lambda j, bad=some_failed: bad and j % 2 == 0)
+        records += [ds, *ims]
+    records.append(ReferenceToReferenceTransform(
+        from_reference_space_id=9, to_reference_space_id=10,
+        t=(1, 0, 0, 0, 1, 0, 0, 0, -1, 0, 0, 11350), id=77))
+    return Catalog(records)
+
+
+@pytest.fixture(scope="module")
+def many():
+    """A service and a separate engine (the reference) on equal catalogs."""
+    return Service(many_data_sets_catalog()), Synchronizer(many_data_sets_catalog())
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), x=st.floats(-3e4, 3e4), y=st.floats(-3e4, 3e4), z=st.floats(-3e4, 3e4))
+def test_many_distinct_data_sets_equal_one_target_at_a_time(many, data, x, y, z):
+    service, engine = many
+    pool = [*sorted(engine.catalog.section_data_sets), 5, 77]
+    ids = data.draw(st.lists(st.sampled_from(pool), min_size=1, max_size=120))
+    text = ",".join(map(str, ids))
+    space = data.draw(st.sampled_from([9, 10, 12]))
+    got = service.synchronize("reference_to_image", space, Params(
+        f"x={x!r}&y={y!r}&z={z!r}&section_data_set_ids={text}"))
+    assert json.loads(json.dumps(got)) == one_at_a_time(
+        lambda t: engine.reference_to_image(space, x, y, z, t), ids, failed)
+    seed = data.draw(st.sampled_from([im.id for im in engine.catalog.section_images.values()
+                                      if im.alignment2d is not None]))
+    got = service.synchronize("image_to_image", seed, Params(
+        f"x={x!r}&y={y!r}&section_data_set_ids={text}"))
+    assert json.loads(json.dumps(got)) == one_at_a_time(
+        lambda t: engine.image_to_image(seed, x, y, t), ids, failed)
+
+
+@given(stacks=st.lists(st.sets(st.integers(-50, 400), min_size=1, max_size=30), min_size=1,
+                       max_size=12),
+       data=st.data())
+def test_the_vectorized_search_is_nearest_sections_of_each_stack(stacks, data):
+    """The binary search over every stack's midpoints laid end to end gives
+    ``inferred.nearest_sections`` of each, ties (q exactly half-way), points on a section,
+    outside the stack and NaN included."""
+    import numpy as np
+
+    from napari_allen_sync import inferred
+    from napari_allen_sync.server.fanout import _nearest
+
+    class S:
+        def __init__(self, numbers):
+            self.section_numbers = np.array(sorted(numbers), dtype=np.int64)
+
+    objs = [S(s) for s in stacks]
+    q = []
+    for s in objs:
+        sn = s.section_numbers.astype(float)
+        candidates = [*sn, *(0.5 * (sn[1:] + sn[:-1])), sn[0] - 3.25, sn[-1] + 7.5, np.nan]
+        q.append(data.draw(st.sampled_from(candidates) | st.floats(-100, 500)))
+    q = np.array(q, dtype=float)
+    counts = np.array([len(s.section_numbers) for s in objs], dtype=np.intp)
+    got = _nearest(objs, counts, q)
+    want = [int(inferred.nearest_sections(s.section_numbers, np.array([v]))[0][0])
+            for s, v in zip(objs, q, strict=True)]
+    assert got.tolist() == want

@@ -26,6 +26,7 @@ from ..errors import (
 )
 from ..rma import RmaQuery
 from ..synchronizer import SERVICES, Synchronizer
+from . import fanout
 from .params import (
     MAX_DOWNLOAD_PIXELS,
     MAX_DOWNLOAD_SIDE,
@@ -76,8 +77,9 @@ def envelope(msg, start_row=0, total_rows=None) -> dict:
 def _fan_out(ids, batch, one, usable, failed) -> list:
     """The ``msg`` of a list service: one element per id of ``ids``, in order.
 
-    Each distinct target is computed once, and all of them by one call of the engine's
-    batch form (``batch(good)``: one ``msg`` element per target of ``good``); ``usable``
+    Each distinct target is computed once, and all of them by one call (``batch(good)``:
+    one ``msg`` element per target of ``good``; :func:`.fanout.to_data_sets` for data
+    sets, the engine's batch form for images and structures); ``usable``
     tells beforehand which targets the engine can answer, the others become ``failed(t)``
     as one target at a time would (``one(t)`` raising one of the target errors). Should
     the batch still raise a target error (the catalog changed in between), the targets
@@ -165,8 +167,7 @@ class Service:
             ids = p.id_list("section_data_set_ids")
             return _fan_out(
                 ids,
-                lambda good: [b.to_msg(0) for b in
-                              sync.reference_to_image_batch(path_id, [x], [y], [z], good)],
+                lambda good: fanout.to_data_sets(sync, path_id, x, y, z, good),
                 lambda d: sync.reference_to_image(path_id, x, y, z, [d])[0],
                 lambda d: self._data_set_usable(d, path_id),
                 _failed,
@@ -176,10 +177,15 @@ class Service:
             ids = p.id_list("section_data_set_ids")
             _, seed_ds = sync.seed(path_id)
             space = seed_ds.reference_space_id
+
+            def to_data_sets(good):
+                ref = sync.image_to_reference_batch(path_id, [x], [y])
+                return fanout.to_data_sets(sync, ref.reference_space_id, ref.x[0], ref.y[0],
+                                           ref.z[0], good)
+
             return _fan_out(
                 ids,
-                lambda good: [b.to_msg(0) for b in
-                              sync.image_to_image_batch(path_id, [x], [y], good)],
+                to_data_sets,
                 lambda d: sync.image_to_image(path_id, x, y, [d])[0],
                 lambda d: self._data_set_usable(d, space),
                 _failed,

@@ -314,8 +314,9 @@ def test_renders_beyond_the_concurrency_limit_get_503_with_retry_after(monkeypat
 
 
 class BlockingEngine:
-    """An engine whose image_to_image batch form (what the server computes a list
-    with) waits for ``release`` (at most 30 s); the rest is the real engine's."""
+    """An engine whose ``image_to_reference_batch`` (called once by an image_to_image
+    list, for the seed point) waits for ``release`` (at most 30 s); the rest is the
+    real engine's."""
 
     def __init__(self, engine):
         self.engine = engine
@@ -325,10 +326,10 @@ class BlockingEngine:
     def __getattr__(self, name):
         return getattr(self.engine, name)
 
-    def image_to_image_batch(self, *args):
+    def image_to_reference_batch(self, *args):
         self.entered.release()
         self.release.wait(30)
-        return self.engine.image_to_image_batch(*args)
+        return self.engine.image_to_reference_batch(*args)
 
 
 def test_large_id_lists_beyond_the_concurrency_limit_get_503(monkeypatch):

@@ -14,7 +14,8 @@ target at a time):
 - the nearest section: ``searchsorted`` (left side: ties to the lower section) of
   ``q = vz / thickness`` in the midpoints between consecutive section numbers
   (:func:`napari_allen_sync.inferred.nearest_sections`), as one vectorized binary search
-  over every target's midpoints laid end to end;
+  over every target's midpoints laid end to end (8 bytes per candidate image, for the
+  request's time);
 - ``(x, y) = TVS · (vx, vy, 1)`` of the chosen image.
 """
 
@@ -66,14 +67,17 @@ def to_data_sets(sync, space: int, x: float, y: float, z: float, ids) -> list[di
     vz = m[:, 2, 0] * x + m[:, 2, 1] * y + m[:, 2, 2] * z + m[:, 2, 3]
     q = vz / thickness
     index = _nearest(stacks, counts, q)
-    first = np.zeros(k, dtype=np.intp)
-    np.cumsum(counts[:-1], out=first[1:])
-    g = first + index  # the chosen image, in the concatenated tables
-    tvs = np.concatenate([s.tvs for s in stacks], axis=1).take(g, axis=1)
+    # the chosen image of each target, gathered target by target (memory O(targets),
+    # not O(their images))
+    tvs = np.empty((6, k))
+    image_ids = [0] * k
+    numbers = [0] * k
+    for i, (s, j) in enumerate(zip(stacks, index.tolist(), strict=True)):
+        tvs[:, i] = s.tvs[:, j]
+        image_ids[i] = s.image_ids.item(j)
+        numbers[i] = s.section_numbers.item(j)
     sx = tvs[0] * vx + tvs[1] * vy + tvs[2]
     sy = tvs[3] * vx + tvs[4] * vy + tvs[5]
-    image_ids = np.concatenate([s.image_ids for s in stacks]).take(g).tolist()
-    numbers = np.concatenate([s.section_numbers for s in stacks]).take(g).tolist()
     as_text = inferred.IMAGE_SYNC_DATA_SET_ID_AS_STRING
     return [
         {"image_sync": {"section_data_set_id": str(d) if as_text else d,

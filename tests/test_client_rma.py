@@ -141,3 +141,45 @@ def test_paging_keeps_every_part_of_a_search_query(server, page_size):
     expected = [im for d in CORONAL[:2] for im in server.catalog.images_of(d) if not im.failed]
     assert sorted(r["id"] for r in rows) == sorted(im.id for im in expected)
     assert all(set(r) == {"id", "data_set_id"} for r in rows)
+
+
+# ---------------------------------------------------------------------- paging options
+_ASCII_ROWS = __import__("re").compile(r"[0-9]{1,18}")
+
+
+@given(option=st.sampled_from(["num_rows", "start_row"]),
+       value=st.text(st.characters(blacklist_characters="[]'\""), max_size=24)
+       | st.text("0123456789²³①٠١٩０９𝟗 _+-", min_size=1, max_size=24)
+       | st.from_regex(r"[0-9]{1,25}", fullmatch=True))
+def test_paging_options_are_ascii_digits_or_refused_naming_the_value(option, value):
+    """``[num_rows$eqV]`` / ``[start_row$eqV]`` for any text V: ASCII digits (at most 18)
+    are read as that integer; anything else (Unicode digits that ``str.isdigit`` accepts,
+    signs, blanks, underscores, 19 digits or more) is the package's own error naming V,
+    never a raw ValueError."""
+    text = f"model::Atlas,rma::options[{option}$eq{value}]"
+    try:
+        query = parse_criteria(text)
+    except InvalidIdListError as exc:
+        assert not _ASCII_ROWS.fullmatch(value)
+        if value != "all" and "$" not in value and value.isprintable():
+            assert repr(value[:40])[1:-1] in str(exc)
+    else:
+        if option == "num_rows" and value == "all":
+            assert query.all_rows and query.num_rows is None
+        else:
+            assert _ASCII_ROWS.fullmatch(value)
+            assert getattr(query, option) == int(value)
+    # the service-query form reads its paging parameters the same way
+    try:
+        service = parse_query(f"service::mouse_correlation[{option}$eq{value}]")
+    except InvalidIdListError:
+        assert not _ASCII_ROWS.fullmatch(value)
+    else:
+        assert getattr(service, option) == int(value)
+
+
+@pytest.mark.parametrize("value", ["²", "①", "١٢", "１０", "1_000", "𝟗", "1" * 19, "1" * 5000])
+def test_foreign_digits_in_paging_options_are_refused_naming_them(value):
+    with pytest.raises(InvalidIdListError, match="ASCII digits") as info:
+        parse_criteria(f"model::Atlas,rma::options[num_rows$eq{value}]")
+    assert value[:40] in str(info.value)

@@ -314,20 +314,22 @@ def test_renders_beyond_the_concurrency_limit_get_503_with_retry_after(monkeypat
 
 
 class BlockingEngine:
-    """An engine whose image_to_image waits for ``release`` (at most 30 s)."""
+    """An engine whose ``image_to_reference_batch`` (called once by an image_to_image
+    list, for the seed point) waits for ``release`` (at most 30 s); the rest is the
+    real engine's."""
 
     def __init__(self, engine):
         self.engine = engine
         self.entered = threading.Semaphore(0)
         self.release = threading.Event()
 
-    def seed(self, image_id):
-        return self.engine.seed(image_id)
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
 
-    def image_to_image(self, *args):
+    def image_to_reference_batch(self, *args):
         self.entered.release()
         self.release.wait(30)
-        return self.engine.image_to_image(*args)
+        return self.engine.image_to_reference_batch(*args)
 
 
 def test_large_id_lists_beyond_the_concurrency_limit_get_503(monkeypatch):
@@ -446,7 +448,7 @@ def _answer(raw: bytes):
     (b"GET /api/v2/data/Atlas/1.json HTTP/1.1\r\n\r\n", 400),  # no Host
     (b"GET /api/v2/data/Atlas/1.json HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 400),
     (b"GET /a b c HTTP/1.1\r\nHost: x\r\n\r\n", 400),
-    (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 404),  # h11 reads "PRI *"; then "SM": 400
+    (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),  # the HTTP/2 preface: test_server_http2.py
     (b"GET /api/v2/data/Atlas/1.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX: "
      + b"a" * MAX_HEAD_BYTES + b"\r\n\r\n", 431),
     (b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * (MAX_HEAD_BYTES + 10), 431),  # unfinished

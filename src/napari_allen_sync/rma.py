@@ -253,10 +253,9 @@ def parse_query(text: str) -> RmaQuery | ServiceQuery:
         query = ServiceQuery(m.group(1))
         for p, op, v in _conditions(m.group(2), "service parameters"):
             if p in ("start_row", "num_rows"):
-                v = unquote(v)
-                if op != "eq" or not v.isdigit():
-                    raise InvalidIdListError(f"RMA parameter {p} needs $eq and an integer")
-                setattr(query, p, int(v))
+                if op != "eq":
+                    raise InvalidIdListError(f"RMA parameter {p} needs $eq, got ${op}")
+                setattr(query, p, _row_number(f"RMA parameter {p}", unquote(v)))
             else:
                 query.params.append((p, op, v))
         return query
@@ -289,7 +288,9 @@ def parse_criteria(text: str) -> RmaQuery:
     Raises
     ------
     InvalidIdListError
-        On anything outside the supported subset (nested criteria, unknown stages).
+        On anything outside the supported subset (nested criteria, unknown stages), and
+        for a ``start_row`` / ``num_rows`` that is not ``all`` (``num_rows`` only) or
+        ASCII digits ``0-9`` (at most 18): the message names the value.
     """
     stages = _STAGE.split(text.strip())
     head = stages[0]
@@ -322,9 +323,7 @@ def parse_criteria(text: str) -> RmaQuery:
                     if v == "all" and f == "num_rows":
                         query.num_rows, query.all_rows = None, True
                         continue
-                    if not v.isdigit():
-                        raise InvalidIdListError(f"RMA option {f} needs an integer, got {v!r}")
-                    setattr(query, f, int(v))
+                    setattr(query, f, _row_number(f"RMA option {f}", v))
                 elif f == "order":
                     query.order = v
                 elif f == "only":
@@ -332,6 +331,21 @@ def parse_criteria(text: str) -> RmaQuery:
         else:
             raise InvalidIdListError(f"unsupported RMA stage {stage[:60]!r}")
     return query
+
+
+#: A row number or count of the paging options: ASCII digits, at most 18 of them.
+_ROW_NUMBER = re.compile(r"[0-9]{1,18}")
+
+
+def _row_number(what: str, value: str) -> int:
+    """``start_row`` / ``num_rows`` as an int: ASCII digits ``0-9`` only (``str.isdigit``
+    also accepts ``²``, ``①`` or ``١``, which ``int()`` rejects or reads as digits), at
+    most 18 of them; anything else is an :class:`InvalidIdListError` naming the value."""
+    if not _ROW_NUMBER.fullmatch(value):
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise InvalidIdListError(f"{what} needs a non-negative integer written with ASCII "
+                                 f"digits 0-9 (at most 18), got {shown!r}")
+    return int(value)
 
 
 def _conditions(text: str, what: str):
@@ -463,7 +477,10 @@ class RmaApi:
                     )
                 total = t
             rows.extend(msg)
-            if not msg or len(msg) < self.page_size or (total is not None and len(rows) >= total):
+            # with total_rows known, a short page is not the end: a server may send fewer
+            # rows than asked (its own row cap); without it, a short page is the last
+            if not msg or (len(rows) >= total if total is not None
+                           else len(msg) < self.page_size):
                 break
         else:
             raise ServiceError(f"more than {MAX_PAGES} pages", url=url)

@@ -17,10 +17,12 @@ Answers use Allen's envelope ``{"success": true, "id": 0, "start_row": 0, "num_r
 "total_rows": N, "msg": ...}``; refusals ``{"success": false, "msg": "<text>"}`` with
 status 400 (malformed request, a parameter beyond its limit, an id that cannot be
 synchronized), 404 (unknown id or path), 405 (not GET, with ``Allow``), 503 (busy, with
-``Retry-After``). The wire format and every limit: ``docs/server.md``.
+``Retry-After``), 505 (an HTTP/2 preface: HTTP/1.1 only). The wire format and every
+limit: ``docs/server.md``.
 
 The modules: :mod:`.app` (routes, errors to answers), :mod:`.params` (query parsing and
-limits), :mod:`.service` (the computation), :mod:`.run` (uvicorn). The server reads no
+limits), :mod:`.service` (the computation), :mod:`.fanout` (one point into many
+data sets, vectorized), :mod:`.run` (uvicorn). The server reads no
 file after start-up: no request path can reach the file system.
 """
 
@@ -36,6 +38,7 @@ from .params import (
     MAX_OFFSET,
 )
 from .run import run_server, serve_in_thread
+from .service import MAX_RMA_ROWS
 
 __all__ = [
     "MAX_DOWNLOAD_PIXELS",
@@ -44,6 +47,7 @@ __all__ = [
     "MAX_ID",
     "MAX_IDS",
     "MAX_OFFSET",
+    "MAX_RMA_ROWS",
     "create_app",
     "run_server",
     "serve_in_thread",

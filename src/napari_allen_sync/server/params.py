@@ -52,6 +52,9 @@ MAX_DOWNSAMPLE = 16
 
 _INT = re.compile(r"[+-]?[0-9]+")
 _ID = re.compile(r"[0-9]+")
+#: A list of ids of at most 18 digits each (all at most MAX_ID): read without checking
+#: each id again; any other text goes through :func:`parse_id`, id by id.
+_ID_LIST = re.compile(r"[0-9]{1,18}(?:,[0-9]{1,18})*")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NONFINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 _ASCII = "ASCII digits 0-9 only"
@@ -149,6 +152,8 @@ class Params:
             raise InvalidParameterError(
                 name, f"at most {MAX_IDS} ids in one request, got {text.count(',') + 1}",
                 limit=MAX_IDS)
+        if _ID_LIST.fullmatch(text):  # the common case at C speed: ids of <= 18 digits
+            return list(map(int, text.split(",")))
         out = []
         for part in text.split(","):
             if not _ID.fullmatch(part):

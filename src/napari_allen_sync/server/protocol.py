@@ -11,6 +11,10 @@ connection, of the first byte of the next request (including a body still arrivi
 an answer). Otherwise the connection is closed: with an HTTP 408 envelope if part of a
 request had arrived, silently if nothing had (an idle connection may always be closed).
 
+A connection that starts a request with the HTTP/2 preface (:data:`HTTP2_PREFACE`, an
+HTTP/2 client with prior knowledge) gets one refusal, 505 "HTTP/2 is not supported; use
+HTTP/1.1", and is closed (h11 alone would answer its two lines with a 404 and a 400).
+
 It also answers what h11 cannot parse (a malformed request line or header, a head
 longer than :data:`MAX_HEAD_BYTES`) with Allen's envelope ``{"success": false, "msg":
 ...}`` and h11's own status (400, or 431 for a head too large) instead of uvicorn's
@@ -26,7 +30,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .params import MAX_HEAD_BYTES
 
-__all__ = ["HEADER_TIMEOUT_S", "MAX_HEAD_BYTES", "HardenedH11Protocol", "hardened_protocol"]
+__all__ = ["HEADER_TIMEOUT_S", "HTTP2_PREFACE", "MAX_HEAD_BYTES", "HardenedH11Protocol",
+           "hardened_protocol"]
 
 #: Seconds a client has to send a whole request head (see the module's text).
 HEADER_TIMEOUT_S = 10.0
@@ -36,7 +41,11 @@ HEADER_TIMEOUT_S = 10.0
 LINGER_S = 2.0
 
 _REASONS = {400: b"Bad Request", 408: b"Request Timeout",
-            431: b"Request Header Fields Too Large"}
+            431: b"Request Header Fields Too Large", 505: b"HTTP Version Not Supported"}
+#: How an HTTP/2 connection with prior knowledge starts (RFC 9113 §3.4): h11 would read
+#: its first line as a request ``PRI *`` and its ``SM`` line as a malformed one.
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+_HTTP2_START = b"PRI * HTTP/2"
 
 
 class _RecordingConnection(h11.Connection):
@@ -91,6 +100,10 @@ class HardenedH11Protocol(H11Protocol):
             return  # lingering after a refusal: input is discarded
         if not self._answering():
             self._arm()  # the first byte of a request (no-op if already running)
+            if self.conn.their_state is h11.IDLE and \
+                    (self.conn.trailing_data[0] + data).startswith(_HTTP2_START):
+                self._send_refusal(505, "HTTP/2 is not supported; use HTTP/1.1")
+                return
         cycle = self.cycle
         super().data_received(data)
         if self.cycle is not cycle:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import inferred
 from ..catalog import Catalog
 from ..errors import (
     InvalidParameterError,
@@ -25,6 +26,7 @@ from ..errors import (
 )
 from ..rma import RmaQuery
 from ..synchronizer import SERVICES, Synchronizer
+from . import fanout
 from .params import (
     MAX_DOWNLOAD_PIXELS,
     MAX_DOWNLOAD_SIDE,
@@ -37,6 +39,10 @@ __all__ = ["Service", "envelope"]
 
 #: Rows of an RMA answer when the query names no ``num_rows`` (RMA's own default).
 RMA_DEFAULT_ROWS = 50
+#: Most rows in one RMA answer, for ``[num_rows$eqall]`` and any larger ``num_rows``
+#: alike: the envelope's ``total_rows`` still counts every matching row, and
+#: ``num_rows`` the rows sent, so a client pages on with ``start_row``.
+MAX_RMA_ROWS = 10_000
 JPEG_QUALITY = 90
 #: image_download renders at most this many tier pixels at a time (a strip of rows).
 STRIP_PIXELS = 1 << 18
@@ -66,6 +72,35 @@ def envelope(msg, start_row=0, total_rows=None) -> dict:
         "total_rows": n if total_rows is None else total_rows,
         "msg": msg,
     }
+
+
+def _fan_out(ids, batch, one, usable, failed) -> list:
+    """The ``msg`` of a list service: one element per id of ``ids``, in order.
+
+    Each distinct target is computed once, and all of them by one call (``batch(good)``:
+    one ``msg`` element per target of ``good``; :func:`.fanout.to_data_sets` for data
+    sets, the engine's batch form for images and structures); ``usable``
+    tells beforehand which targets the engine can answer, the others become ``failed(t)``
+    as one target at a time would (``one(t)`` raising one of the target errors). Should
+    the batch still raise a target error (the catalog changed in between), the targets
+    are computed one at a time with ``one``.
+
+    Repeated ids share one answer object (the answer is serialized, never modified).
+    """
+    unique = list(dict.fromkeys(ids))
+    good = [t for t in unique if usable(t)]
+    answers: dict = {}
+    if good:
+        try:
+            answers = dict(zip(good, batch(good), strict=True))
+        except _TARGET_ERRORS:
+            answers = {}
+            for t in good:
+                try:
+                    answers[t] = one(t)
+                except _TARGET_ERRORS:
+                    pass
+    return [answers[t] if t in answers else failed(t) for t in ids]
 
 
 def _failed(section_data_set_id) -> dict:
@@ -124,62 +159,130 @@ class Service:
         sync = self.sync
         if service == "image_to_reference":
             return sync.image_to_reference(path_id, p.number("x"), p.number("y"))
-        if service == "reference_to_image":
-            x, y, z = p.number("x"), p.number("y"), p.number("z")
-            ids = p.id_list("section_data_set_ids")
-            return [
-                self._target(lambda d=d: sync.reference_to_image(path_id, x, y, z, [d])[0], d)
-                for d in ids
-            ]
-        if service == "image_to_image":
-            x, y = p.number("x"), p.number("y")
-            ids = p.id_list("section_data_set_ids")
-            sync.seed(path_id)
-            return [
-                self._target(lambda d=d: sync.image_to_image(path_id, x, y, [d])[0], d)
-                for d in ids
-            ]
-        if service == "image_to_image_2d":
-            x, y = p.number("x"), p.number("y")
-            ids = p.id_list("section_image_ids")
-            sync.seed(path_id)
-            out = []
-            for t in ids:
-                im = self.catalog.section_images.get(t)
-                out.append(self._target(
-                    lambda t=t: sync.image_to_image_2d(path_id, x, y, [t])[0],
-                    None if im is None else im.data_set_id,
-                ))
-            return out
         if service == "image_to_atlas":
             x, y = p.number("x"), p.number("y")
             return sync.image_to_atlas(path_id, x, y, p.identifier("atlas_id"))
+        if service == "reference_to_image":
+            x, y, z = p.number("x"), p.number("y"), p.number("z")
+            ids = p.id_list("section_data_set_ids")
+            return _fan_out(
+                ids,
+                lambda good: fanout.to_data_sets(sync, path_id, x, y, z, good),
+                lambda d: sync.reference_to_image(path_id, x, y, z, [d])[0],
+                lambda d: self._data_set_usable(d, path_id),
+                _failed,
+            )
+        if service == "image_to_image":
+            x, y = p.number("x"), p.number("y")
+            ids = p.id_list("section_data_set_ids")
+            _, seed_ds = sync.seed(path_id)
+            space = seed_ds.reference_space_id
+
+            def to_data_sets(good):
+                ref = sync.image_to_reference_batch(path_id, [x], [y])
+                return fanout.to_data_sets(sync, ref.reference_space_id, ref.x[0], ref.y[0],
+                                           ref.z[0], good)
+
+            return _fan_out(
+                ids,
+                to_data_sets,
+                lambda d: sync.image_to_image(path_id, x, y, [d])[0],
+                lambda d: self._data_set_usable(d, space),
+                _failed,
+            )
+        if service == "image_to_image_2d":
+            x, y = p.number("x"), p.number("y")
+            ids = p.id_list("section_image_ids")
+            _, seed_ds = sync.seed(path_id)
+            images = self.catalog.section_images
+
+            def failed(t):
+                im = images.get(t)
+                return _failed(None if im is None else im.data_set_id)
+
+            return _fan_out(
+                ids,
+                lambda good: [b.to_msg(0) for b in
+                              sync.image_to_image_2d_batch(path_id, [x], [y], good)],
+                lambda t: sync.image_to_image_2d(path_id, x, y, [t])[0],
+                lambda t: self._image_usable(t, seed_ds),
+                failed,
+            )
         # structure_to_image
         ids = p.id_list("structure_ids")
-        self.catalog.section_data_set(path_id)
-        return [
-            self._target(lambda s=s: sync.structure_to_image(path_id, [s])[0], path_id)
-            for s in ids
-        ]
-
-    @staticmethod
-    def _target(compute, data_set_id):
+        ds = self.catalog.section_data_set(path_id)
+        space = inferred.structure_center_space(ds.reference_space_id)
         try:
-            return compute()
+            sync.stack(ds.id)
+            stack_ok = True
         except _TARGET_ERRORS:
-            return _failed(data_set_id)
+            stack_ok = False
+
+        def structures(good):
+            batch = sync.structure_to_image_batch(path_id, good)
+            return [batch.to_msg(i) for i in range(len(batch))]
+
+        def structure_usable(s):
+            if not stack_ok:
+                return False
+            try:
+                self.catalog.structure_center(s, space)
+            except _TARGET_ERRORS:
+                return False
+            return True
+
+        return _fan_out(
+            ids, structures, lambda s: sync.structure_to_image(path_id, [s])[0],
+            structure_usable, lambda s: _failed(path_id),
+        )
+
+    def _data_set_usable(self, data_set_id: int, space: int) -> bool:
+        """Whether a target data set can be reached from reference space ``space`` (its
+        candidate images exist and are aligned, and a transform between the spaces is
+        known): what makes ``reference_to_image`` / ``image_to_image`` answer it."""
+        try:
+            stack = self.sync.stack(data_set_id)
+            self.sync.reference_transform(space, stack.data_set.reference_space_id)
+        except _TARGET_ERRORS:
+            return False
+        return True
+
+    def _image_usable(self, image_id: int, seed_ds) -> bool:
+        """Whether ``image_to_image_2d`` can answer a target image from a seed in data
+        set ``seed_ds``: the image, its alignments and (from another data set) a
+        transform between the reference spaces."""
+        c = self.catalog
+        try:
+            target = c.section_image(image_id)
+            tds = c.section_data_set(target.data_set_id)
+            if target.alignment2d is None or tds.alignment3d is None:
+                return False
+            if tds.id != seed_ds.id:
+                self.sync.reference_transform(seed_ds.reference_space_id,
+                                              tds.reference_space_id)
+        except _TARGET_ERRORS:
+            return False
+        return True
 
     # -------------------------------------------------------------- RMA
     def rma(self, query: RmaQuery) -> dict:
-        """The envelope of one RMA query (filtered, paged rows)."""
+        """The envelope of one RMA query (filtered, paged rows).
+
+        ``start_row`` (default 0) and ``num_rows`` (default :data:`RMA_DEFAULT_ROWS`;
+        ``all``: every row) page the rows, at most :data:`MAX_RMA_ROWS` per answer;
+        ``total_rows`` counts every matching row, ``num_rows`` those sent.
+        """
         rows = self._rows(query.model, query.include or "")
         for field, op, value in query.filters:
             wanted = set(value.split(",")) if op == "in" else {value}
             rows = [r for r in rows if field not in r or _rma_text(r[field]) in wanted]
         total = len(rows)
         start = query.start_row or 0
-        count = RMA_DEFAULT_ROWS if query.num_rows is None else query.num_rows
-        page = rows[start:start + count]
+        if query.all_rows:
+            count = MAX_RMA_ROWS
+        else:
+            count = RMA_DEFAULT_ROWS if query.num_rows is None else query.num_rows
+        page = rows[start:start + min(count, MAX_RMA_ROWS)]
         return envelope(page, start_row=start, total_rows=total)
 
     def rma_model(self, model: str, rid: int, include: str) -> dict:

@@ -473,7 +473,7 @@ class DemoTiles:
         )
         injection = np.exp(-d2 / np.float32(INJECTION_RADIUS_UM**2)).astype(np.float32)
         injection *= alpha
-        gain = np.float32(0.45 / fiber_texture().mean)
+        gain = np.float32(0.45 / fiber_texture().mean)  # mean glow 0.45 × level
         green = np.clip(alpha * level * fibers * gain + 1.2 * injection, 0, 1)
         return green, injection
 
@@ -496,20 +496,7 @@ class DemoTiles:
         return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
 
     def _fluorescence(self, field, alpha, p, i, r, u, v, lod, density, spec):
-        level = field.blend(_lut(spec.expression if spec else {}))
-        iso = field.blend(_lut({315: 1.0}))
-        right = r > phantom.MIDLINE_UM
-        level = np.where(right, level, 0.25 * level * iso)
-        fibers = fiber_texture().sample(u, v, lod)
-        d2 = (
-            (p - INJECTION_SITE_UM[0]) ** 2
-            + (i - INJECTION_SITE_UM[1]) ** 2
-            + (r - INJECTION_SITE_UM[2]) ** 2
-        )
-        injection = np.exp(-d2 / np.float32(INJECTION_RADIUS_UM**2)).astype(np.float32)
-        injection *= alpha
-        gain = np.float32(0.45 / fiber_texture().mean)  # mean glow 0.45 × level
-        green = np.clip(alpha * level * fibers * gain + 1.2 * injection, 0, 1)
+        green, injection = self._projection_signal(field, alpha, p, i, r, u, v, lod, spec)
         auto = alpha * (0.55 + 0.6 * density + 1.5 * self._grain(u, v, lod))
         rgb = np.empty((*field.codes.shape, 3), np.float32)
         rgb[..., 0] = 22 * auto + 120 * injection ** 2

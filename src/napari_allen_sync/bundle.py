@@ -184,46 +184,15 @@ def export_bundle(path, *, section_data_set_ids=(), atlas_ids=(), tiers=None, ca
     atlas_ids = [int(a) for a in atlas_ids]
     if not ds_ids and not atlas_ids:
         raise BundleError("name at least one data set or atlas to put in the bundle")
-    names = []
-    for d in ds_ids:
-        _require(cache, f"SectionDataSet-{d}", f"SectionDataSet {d}")
-        names.append(f"SectionDataSet-{d}")
-        if cache.has_rma(f"Equalization-{d}"):
-            names.append(f"Equalization-{d}")
-    for a in atlas_ids:
-        _require(cache, f"Atlas-{a}", f"Atlas {a}")
-        names.append(f"Atlas-{a}")
-    if atlas_ids:
-        names += [n for n in cache.rma_names() if n.startswith(_SHARED_PREFIXES)]
-    catalog = Catalog(cache.load_records(names))
-    if searches:
-        names += [n for n in cache.rma_names() if n.startswith(_SEARCH_PREFIX)]
-    image_ids = {im.id for d in ds_ids for im in catalog.images_of(d)}
-    for a in atlas_ids:
-        for d in catalog.atlas(a).data_set_ids:
-            image_ids.update(im.id for im in catalog.images_of(d))
+    names, catalog = _answer_names(cache, ds_ids, atlas_ids, searches)
     wanted_tiers = None if tiers is None else {int(t) for t in tiers}
 
-    members: dict[str, Path] = {}
-    for n in names:
-        members[f"rma/{n}.json"] = cache.rma_path(n)
-    for image_id in sorted(image_ids):
-        folder = cache.tiles_dir / str(image_id)
-        found = [*folder.glob("d*/s*/*.jpg"), *folder.glob("*/d*/s*/*.jpg")] \
-            if folder.is_dir() else []
-        for tile in sorted(found):
-            rel = tile.relative_to(cache.root).as_posix()
-            m = _TILE.match(rel)
-            if m and (wanted_tiers is None or int(m.group(3)) in wanted_tiers) \
-                    and not tile.is_symlink():
-                members[rel] = tile
+    members: dict[str, Path] = {f"rma/{n}.json": cache.rma_path(n) for n in names}
+    members.update(_tile_members(cache, _image_ids(catalog, ds_ids, atlas_ids), wanted_tiers))
     volumes = _cached_volumes(cache, annotation, annotation_resolutions)
     members.update(volumes)
     if servers:
-        for fact in sorted(cache.servers_dir.glob("*.json")):
-            rel = fact.relative_to(cache.root).as_posix()
-            if _SERVER.match(rel) and not fact.is_symlink():
-                members[rel] = fact
+        members.update(_server_members(cache))
     version = BUNDLE_VERSION if any(_new_in_2(n) for n in members) else 1
     manifest = {
         "format": BUNDLE_FORMAT,
@@ -238,6 +207,67 @@ def export_bundle(path, *, section_data_set_ids=(), atlas_ids=(), tiers=None, ca
     if version > 1:
         manifest["annotation_resolutions"] = sorted(
             {int(_ANNOTATION.match(n).group(2)) for n in volumes})
+    _write_zip(path, members, manifest)
+    return manifest
+
+
+def _answer_names(cache, ds_ids, atlas_ids, searches) -> tuple[list[str], Catalog]:
+    """The cached RMA answers to export, and the catalog of the data sets and atlases."""
+    names = []
+    for d in ds_ids:
+        _require(cache, f"SectionDataSet-{d}", f"SectionDataSet {d}")
+        names.append(f"SectionDataSet-{d}")
+        if cache.has_rma(f"Equalization-{d}"):
+            names.append(f"Equalization-{d}")
+    for a in atlas_ids:
+        _require(cache, f"Atlas-{a}", f"Atlas {a}")
+        names.append(f"Atlas-{a}")
+    if atlas_ids:
+        names += [n for n in cache.rma_names() if n.startswith(_SHARED_PREFIXES)]
+    catalog = Catalog(cache.load_records(names))
+    if searches:
+        names += [n for n in cache.rma_names() if n.startswith(_SEARCH_PREFIX)]
+    return names, catalog
+
+
+def _image_ids(catalog, ds_ids, atlas_ids) -> set[int]:
+    """The SectionImages and AtlasImages of the exported data sets and atlases."""
+    image_ids = {im.id for d in ds_ids for im in catalog.images_of(d)}
+    for a in atlas_ids:
+        for d in catalog.atlas(a).data_set_ids:
+            image_ids.update(im.id for im in catalog.images_of(d))
+    return image_ids
+
+
+def _tile_members(cache, image_ids, wanted_tiers) -> dict[str, Path]:
+    """The cached tiles of these images, in every view, of the wanted tiers (None: all)."""
+    members = {}
+    for image_id in sorted(image_ids):
+        folder = cache.tiles_dir / str(image_id)
+        found = [*folder.glob("d*/s*/*.jpg"), *folder.glob("*/d*/s*/*.jpg")] \
+            if folder.is_dir() else []
+        for tile in sorted(found):
+            rel = tile.relative_to(cache.root).as_posix()
+            m = _TILE.match(rel)
+            if m and (wanted_tiers is None or int(m.group(3)) in wanted_tiers) \
+                    and not tile.is_symlink():
+                members[rel] = tile
+    return members
+
+
+def _server_members(cache) -> dict[str, Path]:
+    """What was learnt about each tile server (``servers/*.json``)."""
+    members = {}
+    for fact in sorted(cache.servers_dir.glob("*.json")):
+        rel = fact.relative_to(cache.root).as_posix()
+        if _SERVER.match(rel) and not fact.is_symlink():
+            members[rel] = fact
+    return members
+
+
+def _write_zip(path, members: dict[str, Path], manifest: dict) -> None:
+    """Stream ``members`` into the bundle at ``path`` (atomically), hashing each into
+    ``manifest["files"]``, then write the manifest as ``bundle.json``."""
     with atomic_write(path, "wb") as out, zipfile.ZipFile(out, "w", allowZip64=True) as zf:
         for name, source in sorted(members.items()):
             # JPEGs and the gzip-encoded volume do not deflate: store them as they are
@@ -259,7 +289,6 @@ def export_bundle(path, *, section_data_set_ids=(), atlas_ids=(), tiers=None, ca
             manifest["files"][name] = digest.hexdigest()
         zf.writestr("bundle.json", json.dumps(manifest, indent=1),
                     compress_type=zipfile.ZIP_DEFLATED)
-    return manifest
 
 
 def _cached_volumes(cache, annotation, resolutions) -> dict[str, Path]:

@@ -485,35 +485,15 @@ def _verify_bytes(body: bytes, url: str, sha256: str | None) -> None:
 
 def _download(session, url: str, dest: Path, timeout, progress) -> bytes:
     """Stream ``url`` into the resume file (resuming what is there); return its bytes."""
-    import requests
-    import urllib3
-
     part = _resume_path(dest)
     have = part.stat().st_size if part.is_file() else 0
-    headers = {"Accept-Encoding": "identity"}
-    if have:
-        headers["Range"] = f"bytes={have}-"
-    try:
-        response = session.get(url, headers=headers, stream=True, timeout=timeout)
-    except requests.exceptions.Timeout as exc:
-        raise ServiceTimeoutError(f"no answer within the timeout ({exc})", url=url) from exc
-    except requests.exceptions.ConnectionError as exc:
-        raise ServiceUnavailableError(f"cannot reach the download server ({exc})",
-                                      url=url) from exc
-    except requests.exceptions.RequestException as exc:
-        raise ServiceError(f"request failed ({exc})", url=url) from exc
+    response = _request(session, url, have, timeout)
     with response:
         status = response.status_code
         if status == 416 and have:  # the partial file is already complete (or too long)
             part.unlink()
             return _download(session, url, dest, timeout, progress)
-        if status >= 400:
-            text = response.raw.read(2000, decode_content=True).decode("utf-8", "replace")
-            err = AnnotationError if 400 <= status < 500 else ServiceError
-            if err is AnnotationError:
-                raise AnnotationError(f"the server has no annotation volume here (HTTP "
-                                      f"{status}: {text[:200]})", where=url)
-            raise ServiceError(f"download failed: {text[:200]}", url=url, status=status)
+        _refuse_error_status(response, url)
         mode = "ab"
         if status == 206:
             start = _range_start(response.headers.get("Content-Range", ""))
@@ -527,29 +507,66 @@ def _download(session, url: str, dest: Path, timeout, progress) -> bytes:
         total = done + int(length) if length and length.isdigit() else None
         if total is not None and total > MAX_VOLUME_BYTES:
             raise AnnotationError(f"{total} bytes is more than any annotation volume", where=url)
-        if progress is not None:
-            progress(done, total)
-        try:
-            with open(part, mode) as fh:
-                while True:
-                    chunk = response.raw.read(CHUNK_BYTES, decode_content=False)
-                    if not chunk:
-                        break
-                    fh.write(chunk)
-                    done += len(chunk)
-                    if progress is not None:
-                        progress(done, total)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except (urllib3.exceptions.HTTPError, requests.exceptions.RequestException) as exc:
-            raise ServiceError(f"download interrupted after {done} bytes ({exc}); the "
-                               f"next try resumes it", url=url) from exc
-        except OSError as exc:
-            raise atomic.WriteError(part, exc.strerror or str(exc)) from exc
+        done = _stream_to(part, mode, response, done, total, progress, url)
     if total is not None and done != total:
         raise ServiceError(f"download ended after {done} of {total} bytes; the next try "
                            f"resumes it", url=url)
     return part.read_bytes()
+
+
+def _request(session, url: str, have: int, timeout):
+    """GET ``url`` streamed, from byte ``have`` on; transport errors as the package's."""
+    import requests
+
+    headers = {"Accept-Encoding": "identity"}
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    try:
+        return session.get(url, headers=headers, stream=True, timeout=timeout)
+    except requests.exceptions.Timeout as exc:
+        raise ServiceTimeoutError(f"no answer within the timeout ({exc})", url=url) from exc
+    except requests.exceptions.ConnectionError as exc:
+        raise ServiceUnavailableError(f"cannot reach the download server ({exc})",
+                                      url=url) from exc
+    except requests.exceptions.RequestException as exc:
+        raise ServiceError(f"request failed ({exc})", url=url) from exc
+
+
+def _refuse_error_status(response, url: str) -> None:
+    """A 4xx is "no volume here" (:class:`AnnotationError`), a 5xx a :class:`ServiceError`."""
+    status = response.status_code
+    if status < 400:
+        return
+    text = response.raw.read(2000, decode_content=True).decode("utf-8", "replace")
+    if status < 500:
+        raise AnnotationError(f"the server has no annotation volume here (HTTP "
+                              f"{status}: {text[:200]})", where=url)
+    raise ServiceError(f"download failed: {text[:200]}", url=url, status=status)
+
+
+def _stream_to(part: Path, mode: str, response, done: int, total, progress, url) -> int:
+    """Append (``"ab"``) or write (``"wb"``) the answer's body to ``part``, reporting
+    ``progress(done, total)``; returns the bytes now in ``part``."""
+    import requests
+    import urllib3
+
+    if progress is not None:
+        progress(done, total)
+    try:
+        with open(part, mode) as fh:
+            while chunk := response.raw.read(CHUNK_BYTES, decode_content=False):
+                fh.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except (urllib3.exceptions.HTTPError, requests.exceptions.RequestException) as exc:
+        raise ServiceError(f"download interrupted after {done} bytes ({exc}); the "
+                           f"next try resumes it", url=url) from exc
+    except OSError as exc:
+        raise atomic.WriteError(part, exc.strerror or str(exc)) from exc
+    return done
 
 
 def _range_start(content_range: str) -> int | None:

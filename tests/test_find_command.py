@@ -103,3 +103,45 @@ def test_as_a_process():
     ds, _ = _truth("Penk")
     assert done.returncode == 0 and done.stdout.startswith(f"{ds.id}\tPenk")
     assert "Traceback" not in done.stderr
+
+
+def _listing(plane):
+    catalog = demo_catalog()
+    return sorted(d.id for d in catalog.section_data_sets.values()
+                  if d.plane == plane and d.extra.get("product") not in (None, "Reference Atlas"))
+
+
+@pytest.mark.parametrize("argv", [["coronal"], ["--plane", "coronal"]])
+def test_a_plane_alone_lists_its_data_sets_demo(capsys, argv):
+    code, out, err = _run(capsys, "--demo", *argv)
+    assert code == 0 and err == ""
+    assert [int(line.split("\t")[0]) for line in out.splitlines()] == _listing("coronal")
+    assert all(line.split("\t")[2] == "coronal" for line in out.splitlines())
+
+
+def test_a_plane_alone_over_http(capsys, demo_http, tmp_path):
+    base, _ = demo_http
+    code, out, err = _run(capsys, "--source", base, "--cache-dir", str(tmp_path),
+                          "sagittal", "--page-size", "2", "--json")
+    assert code == 0 and err == ""
+    assert [item["id"] for item in json.loads(out)] == _listing("sagittal")
+
+
+def test_words_search_like_the_options(capsys):
+    assert _run(capsys, "--demo", "calb1", "coronal") == _run(
+        capsys, "--demo", "--gene", "calb1", "--plane", "coronal")
+    code, out, err = _run(capsys, "--demo", "injection:CTX")
+    assert err == ""
+    assert code == 0 and "injection Isocortex" in out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    ([], "nothing to search for"),
+    (["calb1", "--gene", "gad1"], "--gene says 'gad1'"),
+    (["coronal", "--plane", "sagittal"], "--plane says 'sagittal'"),
+    (["calb1", "--injection", "CTX"], "not both"),
+])
+def test_no_search_or_contradictions_are_one_line_errors(capsys, argv, message):
+    code, out, err = _run(capsys, "--demo", *argv)
+    assert code == 1 and out == "" and err.startswith("find: error: ") and message in err
+    assert len(err.splitlines()) == 1

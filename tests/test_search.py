@@ -518,3 +518,75 @@ def test_one_line_search_words_round_trip(gene, plane, product):
     expected = {"gene": gene, **({"plane": plane} if plane else {}),
                 **({"product": product} if product else {})}
     assert find_arguments(text) == expected
+
+
+# ---------------------------------------------------------------------- listings (no gene)
+def _demo_listing_truth(plane=None, product=None):
+    """The demo's experiments of a plane and product name, read from the records."""
+    return sorted(ds_id for ds_id, (_, p, name, _) in _demo_truth().items()
+                  if name is not None and name != "Reference Atlas"
+                  and (plane is None or p == plane) and (product is None or name == product))
+
+
+@pytest.mark.parametrize("page_size", [3, 2000])
+@pytest.mark.parametrize(("kwargs", "plane", "product"), [
+    ({"plane": "coronal"}, "coronal", None),
+    ({"plane": "sagittal"}, "sagittal", None),
+    ({"product": "ish"}, None, "Mouse Brain"),
+    ({"product": "connectivity", "plane": "coronal"}, "coronal", "Mouse Connectivity"),
+])
+def test_filters_alone_list_every_data_set_over_http(demo_server, tmp_path, page_size, kwargs,
+                                                     plane, product):
+    """``find coronal``: every data set of the plane/product, paged, with section counts."""
+    result = _search(demo_server.base, tmp_path, page_size).find(**kwargs)
+    truth = _demo_truth()
+    assert result.ids == _demo_listing_truth(plane, product) and result.ids
+    assert result.message is None
+    for hit in result:
+        assert hit.section_count == truth[hit.id][3]
+        assert plane is None or hit.plane == plane
+    # in-process on the demo: the same answer
+    assert ExperimentSearch(LocalApi(demo_catalog()), page_size=page_size).find(**kwargs) \
+        == result
+
+
+def test_one_line_filter_words_alone_list(demo_server, tmp_path):
+    served = _search(demo_server.base, tmp_path)
+    for text in ("coronal", "ish, sagittal", "  connectivity "):
+        result = served.find(**find_arguments(text))
+        assert result.ids and result == ExperimentSearch(LocalApi(demo_catalog())).find(
+            **find_arguments(text))
+    with pytest.raises(InvalidIdListError, match="nothing to search for"):
+        served.find(**find_arguments("  "))
+
+
+def test_a_listing_matching_nothing_is_a_message(demo_server, tmp_path):
+    result = _search(demo_server.base, tmp_path).find(plane="sagittal", product="connectivity")
+    assert result.hits == () and result.message == (
+        "no data set of any gene, product 'Mouse Connectivity', plane sagittal")
+
+
+def test_a_long_listing_leaves_the_counts_out_and_says_so(demo_server, tmp_path, monkeypatch):
+    import napari_allen_sync.search as search_module
+
+    full = _search(demo_server.base, tmp_path, name="a").find(plane="coronal")
+    monkeypatch.setattr(search_module, "MAX_COUNTED", len(full) - 1)
+    before = demo_server.faults.requests
+    short = _search(demo_server.base, tmp_path, name="b").find(plane="coronal")
+    assert demo_server.faults.requests - before == 1  # the data sets, no SectionImage query
+    assert short.ids == full.ids and {h.section_count for h in short} == {None}
+    assert short.message.startswith(f"{len(full)} data sets of any gene, plane coronal")
+    assert "add a gene" in short.message
+
+
+def test_serve_catalog_lists_by_plane(tmp_path):
+    """``serve --catalog DIR`` (a child process): a listing by plane alone."""
+    folder = catalog_folder(tmp_path / "catalog")
+    catalog = Catalog.from_folder(folder)
+    with server_process(folder) as base:
+        search = _search(base, tmp_path, page_size=2)
+        coronal = search.find(plane="coronal")
+        assert set(CORONAL) <= set(coronal.ids) and SAGITTAL not in coronal.ids
+        for hit in coronal:
+            assert hit.section_count == sum(not im.failed for im in catalog.images_of(hit.id))
+        assert search.find(plane="sagittal").ids == [SAGITTAL]

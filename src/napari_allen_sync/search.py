@@ -10,6 +10,9 @@ by injection structure, with the RMA queries Allen's own service answers (docs/s
   products[abbreviation$eq'Mouse'],plane_of_section[name$eq'coronal'],[failed$eqfalse],
   rma::include,genes,plane_of_section,products,rma::options[num_rows$eq2000][start_row$eq0]``
   (the acronym first; when no acronym matches, the same query on ``genes[name$il...]``);
+- by product and/or plane only (no gene: a listing): the same query without the
+  ``genes[...]`` condition; the sections are counted for at most :data:`MAX_COUNTED` data
+  sets;
 - by injection structure: the connected service
   ``service::mouse_connectivity_injection_structure[injection_structures$eq{acronym}]
   [primary_structure_only$eqtrue][start_row$eq0][num_rows$eq2000]``, then the data sets it
@@ -85,6 +88,10 @@ SEARCH_INCLUDE = "genes,plane_of_section,products"
 IDS_PER_QUERY = 200
 #: Prefix of cached search answers (see :data:`napari_allen_sync.catalog.SEARCH_PREFIX`).
 CACHE_PREFIX = "Search"
+#: Most data sets a listing by product and plane only counts the sections of (counting
+#: is one SectionImage row per section: Allen's ~4,000 coronal in-situ data sets would
+#: be ~200,000 rows); above it the listing leaves the counts out and says so.
+MAX_COUNTED = 200
 #: Longest gene text searched for (Allen's longest gene names are about 100 characters).
 MAX_TEXT = 200
 _ACRONYM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-/. ]{0,63}")
@@ -342,7 +349,15 @@ class ExperimentSearch:
         Raises
         ------
         InvalidIdListError
-            On an unknown product or plane, or neither gene nor injection given.
+            On an unknown product or plane, or when nothing is given to search by (no
+            gene, injection structure, product or plane).
+
+        Notes
+        -----
+        With neither gene nor injection, the search lists every data set of the product
+        and plane given (paged, as the gene search is); above :data:`MAX_COUNTED` data
+        sets their section counts are left out (``None``), and the result's message says
+        so.
         ServiceError
             When the service fails or answers something malformed.
         """
@@ -357,7 +372,11 @@ class ExperimentSearch:
                                          f"only, not product {product!r}")
             return self._by_injection(injection, plane, refresh, queries)
         if gene is None or not str(gene).strip():
-            raise InvalidIdListError("give a gene (acronym or name) or an injection structure")
+            if abbreviation is None and plane is None:
+                raise InvalidIdListError(
+                    "nothing to search for: give a gene (acronym or name), an injection "
+                    "structure, or a plane or product alone to list its data sets")
+            return self._by_facets(abbreviation, plane, refresh, queries)
         return self._by_gene(str(gene).strip(), abbreviation, plane, refresh, queries)
 
     def _by_gene(self, gene, abbreviation, plane, refresh, queries) -> SearchResult:
@@ -383,6 +402,23 @@ class ExperimentSearch:
                 break
         if not hits:
             return SearchResult((), f"no data set of {described}", tuple(queries))
+        return SearchResult(self._with_counts(hits, refresh, queries), None, tuple(queries))
+
+    def _by_facets(self, abbreviation, plane, refresh, queries) -> SearchResult:
+        """Every data set of a product and/or plane (no gene, no injection structure)."""
+        described = _describe("any gene", abbreviation, plane)
+        query = RmaQuery("SectionDataSet", [("failed", "eq", "false")],
+                         include=SEARCH_INCLUDE,
+                         associations=_facet_conditions(abbreviation, plane))
+        hits = [h for h in self._answer(query, refresh, queries, _parse_hits)
+                if _facets_match(h, abbreviation, plane)]
+        if not hits:
+            return SearchResult((), f"no data set of {described}", tuple(queries))
+        if len({h.id for h in hits}) > MAX_COUNTED:
+            hits = sorted({h.id: h for h in hits}.values(), key=lambda h: h.id)
+            return SearchResult(tuple(hits), f"{len(hits)} data sets of {described}; their "
+                                f"sections are counted for at most {MAX_COUNTED} (add a "
+                                "gene to narrow the search)", tuple(queries))
         return SearchResult(self._with_counts(hits, refresh, queries), None, tuple(queries))
 
     def _by_injection(self, injection, plane, refresh, queries) -> SearchResult:
@@ -600,7 +636,8 @@ def find_arguments(text: str) -> dict:
 
     ``coronal``/``sagittal`` set the plane, ``ish``/``developing``/``connectivity`` the
     product, ``injection:X`` (or ``inj:X``) the injection structure; the other words, in
-    order, are the gene.
+    order, are the gene. Filter words alone (``"coronal"``, ``"ish sagittal"``) list every
+    data set of that plane and product.
 
     Examples
     --------
@@ -610,6 +647,8 @@ def find_arguments(text: str) -> dict:
     {'gene': 'calbindin 1', 'plane': 'sagittal', 'product': 'ish'}
     >>> find_arguments("injection:MOp coronal")
     {'injection': 'MOp', 'plane': 'coronal'}
+    >>> find_arguments("coronal")
+    {'plane': 'coronal'}
     """
     out: dict = {}
     words = []

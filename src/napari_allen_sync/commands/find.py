@@ -1,5 +1,9 @@
 """``napari-allen-sync find``: find experiments by gene, product, plane or injection site.
 
+The search is given by options, or as words the way the dock's search field takes them
+(``find calb1 coronal``, ``find injection:MOp``); a plane or product alone (``find
+coronal``, ``find --plane coronal --product ish``) lists every data set of it.
+
 Prints one data set per line: id, gene (acronym and name), plane, product and the
 number of usable sections, tab-separated; ``--json`` prints a JSON list instead.
 Answers are cached (a second search makes no request and works offline); ``--demo``
@@ -11,6 +15,8 @@ Examples::
     napari-allen-sync find --gene "calbindin*" --product ish
     napari-allen-sync find --injection MOp --source http://127.0.0.1:8765
     napari-allen-sync find --gene penk --demo --json
+    napari-allen-sync find calb1 coronal --demo
+    napari-allen-sync find coronal --product ish --demo
 """
 
 from __future__ import annotations
@@ -32,7 +38,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    what = p.add_mutually_exclusive_group(required=True)
+    p.add_argument("words", nargs="*", metavar="WORD",
+                   help="the search in words: gene words, coronal/sagittal, "
+                        "ish/developing/connectivity, injection:ACRONYM")
+    what = p.add_mutually_exclusive_group()
     what.add_argument("--gene", help="gene acronym or name, case-insensitive (* matches any text)")
     what.add_argument("--injection", metavar="ACRONYM",
                       help="connectivity experiments injected in this structure (or below it)")
@@ -64,10 +73,10 @@ def run(args) -> int:
         print("find: error: --page-size must be positive", file=sys.stderr)
         return 1
     try:
+        criteria = _criteria(args)
         search = _search(args, page_size)
         try:
-            result = search.find(args.gene, product=args.product, plane=args.plane,
-                                 injection=args.injection, refresh=args.refresh)
+            result = search.find(**criteria, refresh=args.refresh)
         finally:
             close = getattr(search.api, "close", None)
             if close is not None:
@@ -80,9 +89,29 @@ def run(args) -> int:
     else:
         for hit in result:
             print(hit.describe())
-    if not result.hits:
+    if result.message:
         print(f"find: {result.message}", file=sys.stderr)
     return 0
+
+
+def _criteria(args) -> dict:
+    """The :meth:`~napari_allen_sync.search.ExperimentSearch.find` arguments of the words
+    and the options together (an option and a word may not say different things)."""
+    from ..errors import InvalidIdListError
+    from ..search import find_arguments
+
+    out = find_arguments(" ".join(args.words))
+    for key in ("gene", "injection", "plane", "product"):
+        option = getattr(args, key)
+        if option is None:
+            continue
+        if out.get(key, option) != option:
+            raise InvalidIdListError(f"the words say {key} {out[key]!r}, --{key} says "
+                                     f"{option!r}: give it once")
+        out[key] = option
+    if "gene" in out and "injection" in out:
+        raise InvalidIdListError("search by gene or by injection structure, not both")
+    return out
 
 
 def _search(args, page_size):

@@ -128,30 +128,11 @@ def atomic_write(path, mode: str = "wb", *, encoding: str | None = None,
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_write: mode must be 'wb' or 'w', not {mode!r}")
     path = Path(path)
-    if path.is_dir():
-        raise WriteError(path, "it is a folder")
-    folder = Path(tmp_dir) if tmp_dir is not None else path.parent
+    fd, tmp = _temporary_beside(path, tmp_dir)
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.",
-                                   suffix=PARTIAL_SUFFIX)
-    except OSError as exc:
-        raise WriteError(path, _reason(exc)) from exc
-    tmp = Path(tmp)
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "a writer is alive"
-        _usual_permissions(fd, path)
-        if mode == "w":
-            handle = os.fdopen(fd, "w", encoding=encoding or "utf-8", newline=newline)
-        else:
-            handle = os.fdopen(fd, "wb")
-        with handle:
+        with _locked_handle(fd, path, mode, encoding, newline) as handle:
             yield handle
-            handle.flush()
-            if fsync:
-                os.fsync(handle.fileno())
-            if check is not None:
-                check(tmp)
+            _complete(handle, tmp, fsync, check)
             if not _CLOSE_BEFORE_RENAME:
                 os.replace(tmp, path)  # the lock is held until the file has its name
         if _CLOSE_BEFORE_RENAME:
@@ -163,6 +144,39 @@ def atomic_write(path, mode: str = "wb", *, encoding: str | None = None,
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+
+
+def _temporary_beside(path: Path, tmp_dir) -> tuple[int, Path]:
+    """A new temporary file (descriptor, path) for :func:`atomic_write` of ``path``."""
+    if path.is_dir():
+        raise WriteError(path, "it is a folder")
+    folder = Path(tmp_dir) if tmp_dir is not None else path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.",
+                                   suffix=PARTIAL_SUFFIX)
+    except OSError as exc:
+        raise WriteError(path, _reason(exc)) from exc
+    return fd, Path(tmp)
+
+
+def _locked_handle(fd: int, path: Path, mode: str, encoding, newline) -> IO:
+    """The temporary file's descriptor, locked ("a writer is alive"), with ``path``'s
+    usual permissions, opened as a binary or text file object."""
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    _usual_permissions(fd, path)
+    if mode == "w":
+        return os.fdopen(fd, "w", encoding=encoding or "utf-8", newline=newline)
+    return os.fdopen(fd, "wb")
+
+
+def _complete(handle: IO, tmp: Path, fsync: bool, check) -> None:
+    """Flush the temporary file (to the device with ``fsync``), then run ``check``."""
+    handle.flush()
+    if fsync:
+        os.fsync(handle.fileno())
+    if check is not None:
+        check(tmp)
 
 
 #: Windows cannot rename a file that is still open.

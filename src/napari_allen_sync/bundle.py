@@ -391,6 +391,19 @@ def _no_duplicates(pairs):
 
 
 def _manifest(zf: zipfile.ZipFile, path, members: dict[str, zipfile.ZipInfo]) -> dict:
+    manifest = _read_manifest(zf, path, members)
+    version = _manifest_version(path, manifest)
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise BundleError(f"{path}: bundle.json lists no files")
+    for name, digest in files.items():
+        _check_listed_member(path, version, name, digest)
+    _check_members_listed(path, members, files)
+    return manifest
+
+
+def _read_manifest(zf: zipfile.ZipFile, path, members: dict[str, zipfile.ZipInfo]) -> dict:
+    """The parsed ``bundle.json`` (a JSON object of this format, size capped)."""
     info = members.get("bundle.json")
     if info is None:
         raise BundleError(f"{path} has no bundle.json: not a napari-allen-sync bundle")
@@ -404,6 +417,11 @@ def _manifest(zf: zipfile.ZipFile, path, members: dict[str, zipfile.ZipInfo]) ->
         raise BundleError(f"{path}: bundle.json is unreadable ({exc})") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{path} is not a napari-allen-sync bundle")
+    return manifest
+
+
+def _manifest_version(path, manifest: dict) -> int:
+    """The manifest's format version: a whole number this package reads."""
     version = manifest.get("version")
     if type(version) is not int or version < 1:
         raise BundleError(f"{path}: bundle.json has version {version!r}; a bundle's version "
@@ -413,19 +431,25 @@ def _manifest(zf: zipfile.ZipFile, path, members: dict[str, zipfile.ZipInfo]) ->
             f"{path} is a bundle of format version {version!r}; this napari-allen-sync reads "
             f"up to version {BUNDLE_VERSION}: upgrade napari-allen-sync to import it"
         )
-    files = manifest.get("files")
-    if not isinstance(files, dict):
-        raise BundleError(f"{path}: bundle.json lists no files")
-    for name, digest in files.items():
-        pure = PurePosixPath(name)
-        if pure.is_absolute() or ".." in pure.parts or _kind(name) is None:
-            raise BundleError(f"{path}: refusing member {name!r} (not a cached answer, tile, "
-                              f"annotation volume or server fact)")
-        if version < 2 and _new_in_2(name):
-            raise BundleError(f"{path}: refusing member {name!r} in a version {version} "
-                              f"bundle (only version 2 holds it)")
-        if not isinstance(digest, str) or not _SHA.match(digest):
-            raise BundleError(f"{path}: bundle.json gives {name} no SHA-256 ({digest!r:.80})")
+    return version
+
+
+def _check_listed_member(path, version: int, name: str, digest) -> None:
+    """A member listed in the manifest: a known kind, inside the bundle, of its version,
+    with a SHA-256."""
+    pure = PurePosixPath(name)
+    if pure.is_absolute() or ".." in pure.parts or _kind(name) is None:
+        raise BundleError(f"{path}: refusing member {name!r} (not a cached answer, tile, "
+                          f"annotation volume or server fact)")
+    if version < 2 and _new_in_2(name):
+        raise BundleError(f"{path}: refusing member {name!r} in a version {version} "
+                          f"bundle (only version 2 holds it)")
+    if not isinstance(digest, str) or not _SHA.match(digest):
+        raise BundleError(f"{path}: bundle.json gives {name} no SHA-256 ({digest!r:.80})")
+
+
+def _check_members_listed(path, members: dict, files: dict) -> None:
+    """The archive holds exactly the members the manifest lists (and the manifest)."""
     extra = sorted(set(members) - set(files) - {"bundle.json"})
     if extra:
         raise BundleError(f"{path}: member {extra[0]!r} is not listed in bundle.json "
@@ -434,7 +458,6 @@ def _manifest(zf: zipfile.ZipFile, path, members: dict[str, zipfile.ZipInfo]) ->
     if missing:
         raise BundleError(f"{path}: member {missing[0]} is missing or damaged "
                           f"({len(missing)} listed member(s) absent)")
-    return manifest
 
 
 def import_bundle(path, *, cache=None) -> dict:
@@ -623,37 +646,14 @@ def _land(zf, members, files, order, path, cache):
     try:
         for name in order:
             target = _target(cache, name)
+            if target.is_file() and _file_sha256(target) == files[name]:
+                continue
             backup = None
             if target.is_file():
-                if _file_sha256(target) == files[name]:
-                    continue
-                handle, backup = held_partial(cache.tmp_dir, f"{target.name}.backup")
+                handle, backup = _held_copy(cache, target)
                 held.append(handle)
                 backups.append(backup)
-                with open(target, "rb") as old:
-                    while chunk := old.read(_CHUNK):
-                        handle.write(chunk)
-                handle.flush()
-            kind = _kind(name)
-            if kind == "annotation":
-                # streamed, checksum checked again; lands only whole and checked
-                with cache.write_owned(name) as out:
-                    _copy(zf, members[name], path, _limit(name), files[name], out)
-                # a decoded copy of the volume it replaced is no longer its copy
-                target.with_suffix(".npy").unlink(missing_ok=True)
-                landed.append((target, backup))
-                continue
-            # read again (checksum checked again): a member is never held in memory twice
-            data = _read(zf, members[name], path, _limit(name), files[name])
-            if kind == "rma":
-                cache.store_rma(_RMA.match(name).group(1), _check_rma(path, name, data))
-            elif kind == "tiles":
-                image_id, view, d, size, row, col = _TILE.match(name).groups()
-                cache.store_tile(int(image_id), int(d), int(row), int(col), int(size), data,
-                                 view=view)
-            else:
-                with cache.write_owned(name) as out:
-                    out.write(data)
+            _store_member(zf, members, files, name, path, cache, target)
             landed.append((target, backup))  # atomic: it landed whole, or not at all
     except BaseException as exc:
         problems = _roll_back(landed)
@@ -666,6 +666,46 @@ def _land(zf, members, files, order, path, cache):
         for backup in backups:  # those restored are gone already
             with contextlib.suppress(OSError):
                 backup.unlink(missing_ok=True)
+
+
+def _held_copy(cache, target: Path):
+    """A locked copy of ``target`` (its bytes, streamed): ``(open file, path)``."""
+    handle, backup = held_partial(cache.tmp_dir, f"{target.name}.backup")
+    try:
+        with open(target, "rb") as old:
+            while chunk := old.read(_CHUNK):
+                handle.write(chunk)
+        handle.flush()
+    except BaseException:
+        _close([handle])
+        with contextlib.suppress(OSError):
+            backup.unlink(missing_ok=True)
+        raise
+    return handle, backup
+
+
+def _store_member(zf, members, files, name, path, cache, target: Path) -> None:
+    """Store one member into the cache through its atomic writes, its checksum checked
+    again as it is read."""
+    kind = _kind(name)
+    if kind == "annotation":
+        # streamed, checksum checked again; lands only whole and checked
+        with cache.write_owned(name) as out:
+            _copy(zf, members[name], path, _limit(name), files[name], out)
+        # a decoded copy of the volume it replaced is no longer its copy
+        target.with_suffix(".npy").unlink(missing_ok=True)
+        return
+    # read again (checksum checked again): a member is never held in memory twice
+    data = _read(zf, members[name], path, _limit(name), files[name])
+    if kind == "rma":
+        cache.store_rma(_RMA.match(name).group(1), _check_rma(path, name, data))
+    elif kind == "tiles":
+        image_id, view, d, size, row, col = _TILE.match(name).groups()
+        cache.store_tile(int(image_id), int(d), int(row), int(col), int(size), data,
+                         view=view)
+    else:
+        with cache.write_owned(name) as out:
+            out.write(data)
 
 
 def _close(handles):

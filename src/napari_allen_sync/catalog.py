@@ -472,41 +472,53 @@ def _key(rec):
 
 def _parse_tree(model, item, path) -> list:
     """Parse one record with its nested records (images, atlas data sets)."""
-    out = []
     if model is SectionDataSet:
-        ds = SectionDataSet.from_rma(item, path)
-        out.append(ds)
-        for key, image_model in (("section_images", SectionImage), ("atlas_images", AtlasImage)):
-            nested = item.get(key)
-            if nested is None:
-                continue
-            if not isinstance(nested, list):
-                raise CatalogFormatError("needs a list", path=path, record_id=ds.id, field=key)
-            for im in nested:
-                if isinstance(im, dict) and "data_set_id" not in im:
-                    im = {**im, "data_set_id": ds.id}
-                rec = image_model.from_rma(im, path)
-                if rec.data_set_id != ds.id:
-                    raise CatalogFormatError(
-                        f"nested image belongs to data set {rec.data_set_id}, not {ds.id}",
-                        path=path,
-                        record_id=rec.id,
-                        field="data_set_id",
-                    )
-                out.append(rec)
-    elif model is Atlas:
-        atlas = Atlas.from_rma(item, path)
-        out.append(atlas)
-        for ds_item in item.get("atlas_data_sets") or []:
-            if isinstance(ds_item, dict) and "plane_of_section_id" in ds_item:
-                if "section_images" in ds_item and "atlas_images" not in ds_item:
-                    ds_item = dict(ds_item)
-                    ds_item["atlas_images"] = ds_item.pop("section_images")
-                out.extend(_parse_tree(SectionDataSet, ds_item, path))
-    elif model is Structure:
-        out.extend(_structure_tree(item, path))
-    else:
-        out.append(model.from_rma(item, path))
+        return _data_set_tree(item, path)
+    if model is Atlas:
+        return _atlas_tree(item, path)
+    if model is Structure:
+        return _structure_tree(item, path)
+    return [model.from_rma(item, path)]
+
+
+def _data_set_tree(item, path) -> list:
+    """A SectionDataSet and its nested section or atlas images."""
+    ds = SectionDataSet.from_rma(item, path)
+    out = [ds]
+    for key, image_model in (("section_images", SectionImage), ("atlas_images", AtlasImage)):
+        nested = item.get(key)
+        if nested is None:
+            continue
+        if not isinstance(nested, list):
+            raise CatalogFormatError("needs a list", path=path, record_id=ds.id, field=key)
+        out.extend(_nested_image(image_model, im, ds.id, path) for im in nested)
+    return out
+
+
+def _nested_image(image_model, im, data_set_id: int, path):
+    """One image nested in a data set's record (its ``data_set_id`` implied)."""
+    if isinstance(im, dict) and "data_set_id" not in im:
+        im = {**im, "data_set_id": data_set_id}
+    rec = image_model.from_rma(im, path)
+    if rec.data_set_id != data_set_id:
+        raise CatalogFormatError(
+            f"nested image belongs to data set {rec.data_set_id}, not {data_set_id}",
+            path=path,
+            record_id=rec.id,
+            field="data_set_id",
+        )
+    return rec
+
+
+def _atlas_tree(item, path) -> list:
+    """An Atlas and the data sets (with their plates) nested in it."""
+    out = [Atlas.from_rma(item, path)]
+    for ds_item in item.get("atlas_data_sets") or []:
+        if isinstance(ds_item, dict) and "plane_of_section_id" in ds_item:
+            if "section_images" in ds_item and "atlas_images" not in ds_item:
+                ds_item = dict(ds_item)
+                ds_item["atlas_images"] = ds_item.pop("section_images")
+            out.extend(_data_set_tree(ds_item, path))
     return out
 
 

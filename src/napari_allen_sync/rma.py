@@ -303,34 +303,44 @@ def parse_criteria(text: str) -> RmaQuery:
             raise InvalidIdListError(f"unsupported RMA stage {stage[:60]!r}")
         name, rest = "rma::" + m.group(1), m.group(2)
         if name == "rma::criteria":
-            for item in _split_items(rest):
-                m = re.fullmatch(r"(\w*)((?:\[.*\])+)", item, re.S)
-                if m is None:
-                    raise InvalidIdListError(f"unsupported RMA criteria {item[:80]!r}")
-                conds = _conditions(m.group(2), "criteria")
-                if m.group(1):
-                    query.associations.extend((m.group(1), *c) for c in conds)
-                else:
-                    query.filters.extend(conds)
+            _add_criteria(query, rest)
         elif name == "rma::include":
             query.include = rest
         elif name == "rma::options":
-            for f, op, v in _conditions(rest, "options"):
-                if op != "eq":
-                    raise InvalidIdListError(f"RMA option {f} needs $eq, got ${op}")
-                v = v.strip("'\"")
-                if f in ("num_rows", "start_row"):
-                    if v == "all" and f == "num_rows":
-                        query.num_rows, query.all_rows = None, True
-                        continue
-                    setattr(query, f, _row_number(f"RMA option {f}", v))
-                elif f == "order":
-                    query.order = v
-                elif f == "only":
-                    query.only = tuple(p.strip() for p in v.split(",") if p.strip())
+            _add_options(query, rest)
         else:
             raise InvalidIdListError(f"unsupported RMA stage {stage[:60]!r}")
     return query
+
+
+def _add_criteria(query: RmaQuery, text: str) -> None:
+    """The ``rma::criteria`` stage: ``[field$op value]`` filters, ``assoc[...]``
+    association conditions."""
+    for item in _split_items(text):
+        m = re.fullmatch(r"(\w*)((?:\[.*\])+)", item, re.S)
+        if m is None:
+            raise InvalidIdListError(f"unsupported RMA criteria {item[:80]!r}")
+        conds = _conditions(m.group(2), "criteria")
+        if m.group(1):
+            query.associations.extend((m.group(1), *c) for c in conds)
+        else:
+            query.filters.extend(conds)
+
+
+def _add_options(query: RmaQuery, text: str) -> None:
+    """The ``rma::options`` stage: paging, ``order`` and ``only`` (others are ignored)."""
+    for f, op, v in _conditions(text, "options"):
+        if op != "eq":
+            raise InvalidIdListError(f"RMA option {f} needs $eq, got ${op}")
+        v = v.strip("'\"")
+        if f == "num_rows" and v == "all":
+            query.num_rows, query.all_rows = None, True
+        elif f in ("num_rows", "start_row"):
+            setattr(query, f, _row_number(f"RMA option {f}", v))
+        elif f == "order":
+            query.order = v
+        elif f == "only":
+            query.only = tuple(p.strip() for p in v.split(",") if p.strip())
 
 
 #: A row number or count of the paging options: ASCII digits, at most 18 of them.

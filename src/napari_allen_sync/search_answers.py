@@ -295,24 +295,7 @@ def _rma_text(value) -> str:
 
 
 def _injection_rows(catalog, params) -> list[dict]:
-    wanted: set[int] = set()
-    named = False
-    for p, op, raw in params:
-        if p in ("injection_structures", "injection_domain"):
-            if op != "eq":
-                raise InvalidIdListError(f"{p} needs $eq")
-            named = True
-            for value in _split_list(raw):
-                s = _structure(catalog, unquote(value))
-                if s is not None:
-                    wanted.add(s.id)
-        elif p in ("primary_structure_only", "injection_hemisphere", "transgenic_lines",
-                   "product_ids", "target_domain", "target_hemisphere"):
-            continue  # accepted; the demo's experiments have one primary structure each
-        else:
-            raise InvalidIdListError(f"unknown parameter {p!r} of {INJECTION_SERVICE}")
-    if not named:
-        raise InvalidIdListError(f"{INJECTION_SERVICE} needs injection_structures")
+    wanted = _wanted_injection_structures(catalog, params)
     rows = []
     for ds in sorted(catalog.section_data_sets.values(), key=lambda d: d.id):
         sid = data_set_facets(ds)["injection_structure_id"]
@@ -320,19 +303,42 @@ def _injection_rows(catalog, params) -> list[dict]:
             continue
         s = catalog.structures[sid]
         chain = set(s.structure_id_path) | {s.id}
-        if not chain & wanted:
-            continue
-        rows.append({
-            "id": ds.id,
-            "structure-id": s.id,
-            "structure-abbrev": s.acronym,
-            "structure-name": s.name,
-            "injection-structures": [{"id": s.id, "abbreviation": s.acronym,
-                                      "name": s.name}],
-            "product-id": 5,
-            "transgenic-line": "",
-        })
+        if chain & wanted:
+            rows.append(_injection_row(ds.id, s))
     return rows
+
+
+def _wanted_injection_structures(catalog, params) -> set[int]:
+    """The ids of the structures the service's parameters name (unknown ones left out)."""
+    wanted: set[int] = set()
+    named = False
+    for p, op, raw in params:
+        if p in ("injection_structures", "injection_domain"):
+            if op != "eq":
+                raise InvalidIdListError(f"{p} needs $eq")
+            named = True
+            found = (_structure(catalog, unquote(value)) for value in _split_list(raw))
+            wanted.update(s.id for s in found if s is not None)
+        elif p not in ("primary_structure_only", "injection_hemisphere", "transgenic_lines",
+                       "product_ids", "target_domain", "target_hemisphere"):
+            # (the others are accepted; the demo's experiments have one primary structure)
+            raise InvalidIdListError(f"unknown parameter {p!r} of {INJECTION_SERVICE}")
+    if not named:
+        raise InvalidIdListError(f"{INJECTION_SERVICE} needs injection_structures")
+    return wanted
+
+
+def _injection_row(data_set_id: int, s: Structure) -> dict:
+    """The service's row of an experiment injected in structure ``s``."""
+    return {
+        "id": data_set_id,
+        "structure-id": s.id,
+        "structure-abbrev": s.acronym,
+        "structure-name": s.name,
+        "injection-structures": [{"id": s.id, "abbreviation": s.acronym, "name": s.name}],
+        "product-id": 5,
+        "transgenic-line": "",
+    }
 
 
 def _structure(catalog, text: str) -> Structure | None:

@@ -60,23 +60,8 @@ class StructureIndex:
             return []
         ranked = []
         for k, (a, n) in enumerate(zip(self._acronyms, self._names, strict=True)):
-            if q not in a and q not in n:
-                continue
-            if a == q:
-                key = (0, len(a))
-            elif n == q:
-                key = (1, len(n))
-            elif a.startswith(q):
-                key = (2, len(a))
-            elif n.startswith(q):
-                key = (3, len(n))
-            elif any(w.startswith(q) for w in self._words[k]):
-                key = (4, len(n))
-            elif q in a:
-                key = (5, len(a))
-            else:
-                key = (6, len(n))
-            ranked.append((key, k))
+            if q in a or q in n:
+                ranked.append((_rank(q, a, n, self._words[k]), k))
         ranked.sort()
         if limit is not None:
             ranked = ranked[:limit]
@@ -85,3 +70,22 @@ class StructureIndex:
     def matching_ids(self, text: str) -> set[int]:
         """Ids of every structure matching ``text`` (for filtering a tree)."""
         return {s.id for s in self.search(text, limit=None)}
+
+
+def _rank(q: str, acronym: str, name: str, words) -> tuple[int, int]:
+    """The sort key of a structure matching ``q`` (all case-folded): exact acronym,
+    exact name, acronym prefix, name prefix, word prefix, acronym substring, name
+    substring; shorter first within each."""
+    if acronym == q:
+        return (0, len(acronym))
+    if name == q:
+        return (1, len(name))
+    if acronym.startswith(q):
+        return (2, len(acronym))
+    if name.startswith(q):
+        return (3, len(name))
+    if any(w.startswith(q) for w in words):
+        return (4, len(name))
+    if q in acronym:
+        return (5, len(acronym))
+    return (6, len(name))

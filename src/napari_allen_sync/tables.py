@@ -404,46 +404,15 @@ def _csv_points(data: bytes, name: str, columns: int) -> PointsInput:
     try:
         for row in reader:
             line = reader.line_num
-            if not row:
-                continue
-            head = row[0].lstrip()
-            if head.startswith("#") or (not head and not any(f.strip() for f in row)):
+            if _is_blank_or_comment(row):
                 continue
             if first:
                 first = False
                 if _is_header(row):
                     select = _header(row, wanted, name, line)
-                    last = max(select)
                     continue
-            if select is None:
-                fields = list(row)
-                while fields and not fields[-1].strip():
-                    fields.pop()
-                if len(fields) != columns:
-                    raise PointsFileError(
-                        name, f"{_fields(len(fields))}, expected {columns} "
-                              f"({', '.join(wanted)}; fields are separated by commas, and a "
-                              "header row naming x and y selects columns among others)",
-                        line=line)
-            else:
-                if len(row) <= last:
-                    raise PointsFileError(
-                        name, f"{_fields(len(row))}, but the header puts "
-                              f"{wanted[select.index(last)]} in field {last + 1}",
-                        line=line)
-                fields = [row[k] for k in select]
-            try:
-                if not clean:
-                    raise ValueError  # the careful path, field by field
-                values.extend([float(f) for f in fields])
-            except ValueError:
-                for axis, field in zip(wanted, fields, strict=True):
-                    value = _number(field.strip())
-                    if value is None:
-                        raise PointsFileError(
-                            name, f"{axis} is {_short(field)}, not a number", line=line
-                        ) from None
-                    values.append(value)
+            fields = _point_fields(row, select, wanted, name, line)
+            values.extend(_row_numbers(fields, wanted, clean, name, line))
             lines.append(line)
     except csv.Error as exc:
         line = reader.line_num
@@ -453,6 +422,57 @@ def _csv_points(data: bytes, name: str, columns: int) -> PointsInput:
         raise PointsFileError(name, f"is not valid CSV: {reason}", line=line) from None
     points = np.array(values, dtype=np.float64).reshape(-1, columns)
     return PointsInput(points, name, np.array(lines, dtype=np.int64))
+
+
+def _is_blank_or_comment(row) -> bool:
+    """An empty row, a row of blank fields, or a comment (``#`` first)."""
+    if not row:
+        return True
+    head = row[0].lstrip()
+    return head.startswith("#") or (not head and not any(f.strip() for f in row))
+
+
+def _point_fields(row, select, wanted, name, line) -> list[str]:
+    """The coordinate fields of a row: its fields (trailing blanks dropped) without a
+    header, the header's columns with one."""
+    columns = len(wanted)
+    if select is None:
+        fields = list(row)
+        while fields and not fields[-1].strip():
+            fields.pop()
+        if len(fields) != columns:
+            raise PointsFileError(
+                name, f"{_fields(len(fields))}, expected {columns} "
+                      f"({', '.join(wanted)}; fields are separated by commas, and a "
+                      "header row naming x and y selects columns among others)",
+                line=line)
+        return fields
+    last = max(select)
+    if len(row) <= last:
+        raise PointsFileError(
+            name, f"{_fields(len(row))}, but the header puts "
+                  f"{wanted[select.index(last)]} in field {last + 1}",
+            line=line)
+    return [row[k] for k in select]
+
+
+def _row_numbers(fields, wanted, clean: bool, name, line) -> list[float]:
+    """The numbers of a row's coordinate fields; a field that is not a number is a
+    :class:`PointsFileError` naming its axis and line."""
+    if clean:
+        try:
+            return [float(f) for f in fields]
+        except ValueError:
+            pass  # the careful path, field by field
+    values = []
+    for axis, field in zip(wanted, fields, strict=True):
+        value = _number(field.strip())
+        if value is None:
+            raise PointsFileError(
+                name, f"{axis} is {_short(field)}, not a number", line=line
+            ) from None
+        values.append(value)
+    return values
 
 
 def _is_header(row) -> bool:

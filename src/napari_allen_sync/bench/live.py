@@ -136,7 +136,7 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
     """
     from qtpy.QtWidgets import QApplication
 
-    from napari_allen_sync._napari.canvas import canvas_widget, process_events_until, send_move
+    from napari_allen_sync._napari.canvas import canvas_widget, process_events_until
     from napari_allen_sync._napari.layers import canvas_position
 
     app = QApplication.instance()
@@ -166,32 +166,9 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
         viewer.mouse_move_callbacks.append(follow)
     n_layers = len(viewer.layers)
     moves0, started0, dropped0 = widget.live.moves, widget.live.started, widget.live.dropped
-    sent = []  # (time, x, y)
-    send_s, loop_s = [], []  # time inside send_move, inside one processEvents
-    skipped = 0
-    period = 1.0 / rate_hz
-    t0 = time.perf_counter()
-    i = 0
     try:
-        while i < len(points):
-            due = t0 + i * period
-            now = time.perf_counter()
-            if now < due:
-                t = time.perf_counter()
-                app.processEvents()
-                loop_s.append(time.perf_counter() - t)
-                time.sleep(min(0.001, max(0.0, due - time.perf_counter())))
-                continue
-            late = int((now - due) / period)
-            if late >= 1:  # the GUI was busy: the moves in between are coalesced
-                skipped += min(late, len(points) - 1 - i)
-                i = min(i + late, len(points) - 1)
-            x, y = points[i]
-            sent.append((time.perf_counter(), float(x), float(y)))
-            send_move(canvas, positions[i])
-            send_s.append(time.perf_counter() - sent[-1][0])
-            i += 1
-        elapsed = time.perf_counter() - t0
+        paced = _send_paced_moves(app, canvas, points, positions, 1.0 / rate_hz)
+        sent, send_s, loop_s, skipped, elapsed = paced
         n_frames = len(frames)
         moves = widget.live.moves - moves0
         # let the frame in flight and the image loads finish (not counted in the rates)
@@ -219,24 +196,7 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
         out["napari_one_point_updates_per_s"] = round(len(baseline_moves) / elapsed, 1)
     if not live:
         return out
-    sent_t = np.array([s[0] for s in sent])
-    sent_xy = np.array([s[1:] for s in sent])
-    latency, worker, apply = [], [], []
-    changes: dict = {}
-    last_section: dict = {}
-    for t, outcome in frames:
-        worker.append(outcome.timings_ms.get("total", math.nan))
-        apply.append(outcome.timings_ms.get("draw", math.nan))
-        before = np.flatnonzero(sent_t <= t)
-        if len(before):
-            d = np.hypot(*(sent_xy[before] - [outcome.request.x, outcome.request.y]).T)
-            k = before[np.flatnonzero(d <= d.min() + 1e-6)[-1]]  # the latest nearest
-            latency.append(t - sent_t[k])
-        for h in outcome.hits[1:]:
-            prev = last_section.get(h.key)
-            if prev is not None and prev != h.section_image_id:
-                changes[h.key] = changes.get(h.key, 0) + 1
-            last_section[h.key] = h.section_image_id
+    latency, worker, apply, changes = _frame_figures(frames, sent)
     w_med = statistics.median(worker) if worker else math.nan
     a_med = statistics.median(apply) if apply else math.nan
     out.update({
@@ -302,3 +262,64 @@ if __name__ == "__main__":  # pragma: no cover
     import json
 
     print(json.dumps(run(), indent=1))
+
+
+def _send_paced_moves(app, canvas, points, positions, period):
+    """Send one cursor move per point every ``period`` seconds, processing Qt events in
+    between; when the GUI was busy, the moves in between are coalesced (skipped).
+
+    Returns ``(sent, send_s, loop_s, skipped, elapsed)``: the moves sent as
+    ``(time, x, y)``, the seconds inside each ``send_move`` and each ``processEvents``,
+    the moves skipped and the seconds it all took.
+    """
+    from napari_allen_sync._napari.canvas import send_move
+
+    sent = []  # (time, x, y)
+    send_s, loop_s = [], []  # time inside send_move, inside one processEvents
+    skipped = 0
+    t0 = time.perf_counter()
+    i = 0
+    while i < len(points):
+        due = t0 + i * period
+        now = time.perf_counter()
+        if now < due:
+            t = time.perf_counter()
+            app.processEvents()
+            loop_s.append(time.perf_counter() - t)
+            time.sleep(min(0.001, max(0.0, due - time.perf_counter())))
+            continue
+        late = int((now - due) / period)
+        if late >= 1:  # the GUI was busy: the moves in between are coalesced
+            skipped += min(late, len(points) - 1 - i)
+            i = min(i + late, len(points) - 1)
+        x, y = points[i]
+        sent.append((time.perf_counter(), float(x), float(y)))
+        send_move(canvas, positions[i])
+        send_s.append(time.perf_counter() - sent[-1][0])
+        i += 1
+    return sent, send_s, loop_s, skipped, time.perf_counter() - t0
+
+
+def _frame_figures(frames, sent):
+    """Per live frame: the move-to-frame latency (from the latest move nearest to the
+    frame's request), the worker and draw milliseconds; and the section changes per
+    target. Returns ``(latency, worker, apply, changes)``."""
+    sent_t = np.array([s[0] for s in sent])
+    sent_xy = np.array([s[1:] for s in sent])
+    latency, worker, apply = [], [], []
+    changes: dict = {}
+    last_section: dict = {}
+    for t, outcome in frames:
+        worker.append(outcome.timings_ms.get("total", math.nan))
+        apply.append(outcome.timings_ms.get("draw", math.nan))
+        before = np.flatnonzero(sent_t <= t)
+        if len(before):
+            d = np.hypot(*(sent_xy[before] - [outcome.request.x, outcome.request.y]).T)
+            k = before[np.flatnonzero(d <= d.min() + 1e-6)[-1]]  # the latest nearest
+            latency.append(t - sent_t[k])
+        for h in outcome.hits[1:]:
+            prev = last_section.get(h.key)
+            if prev is not None and prev != h.section_image_id:
+                changes[h.key] = changes.get(h.key, 0) + 1
+            last_section[h.key] = h.section_image_id
+    return latency, worker, apply, changes

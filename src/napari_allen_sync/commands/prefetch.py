@@ -40,45 +40,85 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     """Fill the cache; returns 0 when everything asked for is cached, 1 otherwise."""
-    from tqdm import tqdm
-
-    from ..errors import AllenSyncError
     from ..remote import RemoteSource
 
-    if not args.data_sets and not args.atlases:
-        print("prefetch: nothing to do (give --data-set and/or --atlas)", file=sys.stderr)
+    problem = _argument_problem(args)
+    if problem:
+        print(f"prefetch: {problem}", file=sys.stderr)
         return 2
-    for d in args.tiers:
-        if d < 0:
-            print(f"prefetch: tiers must be >= 0, got {d}", file=sys.stderr)
-            return 2
     source = RemoteSource(args.base_uri, args.cache_dir, tile_size=args.tile_size)
     failures = []
     items = [("data set", i) for i in args.data_sets] + [("atlas", i) for i in args.atlases]
+    images = _fetch_records(source, items, failures, args.quiet)
+    jobs = _tile_jobs(source.tiles, images, args.tiers)
+    skipped = _fetch_tiles(source.tiles, jobs, failures, args.quiet)
+    source.close()
+    print(f"prefetch: {len(items)} records ({len(source.fetched)} answers fetched), "
+          f"{len(jobs)} tiles ({len(jobs) - skipped - sum('tile' in f for f in failures)} "
+          f"downloaded, {skipped} already cached) in {source.cache.root}", file=sys.stderr)
+    for f in failures:
+        print(f"prefetch: failed: {f}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _argument_problem(args) -> str | None:
+    """What is wrong with the arguments (None: nothing)."""
+    if not args.data_sets and not args.atlases:
+        return "nothing to do (give --data-set and/or --atlas)"
+    for d in args.tiers:
+        if d < 0:
+            return f"tiers must be >= 0, got {d}"
+    return None
+
+
+def _fetch_records(source, items, failures: list, quiet: bool) -> list:
+    """Cache the records of the data sets and atlases; return the images to tile (the
+    usable sections of a data set, the annotated plates of an atlas). Failures are
+    appended to ``failures``."""
+    from tqdm import tqdm
+
+    from ..errors import AllenSyncError
+
     images = []
-    with tqdm(items, desc="metadata", unit="record", disable=args.quiet, file=sys.stderr) as bar:
+    with tqdm(items, desc="metadata", unit="record", disable=quiet, file=sys.stderr) as bar:
         for kind, ident in bar:
             bar.set_postfix_str(f"{kind} {ident}")
             try:
-                if kind == "data set":
-                    source.ensure_data_set(ident)
-                    images += [im for im in source.catalog.images_of(ident) if not im.failed]
-                else:
-                    source.ensure_atlas(ident)
-                    ds = source.catalog.atlas_data_set(ident)
-                    images += [im for im in source.catalog.images_of(ds.id) if im.annotated]
+                images += _images_of(source, kind, ident)
             except AllenSyncError as exc:
                 failures.append(f"{kind} {ident}: {exc}")
-    tiles = source.tiles
+    return images
+
+
+def _images_of(source, kind: str, ident: int) -> list:
+    if kind == "data set":
+        source.ensure_data_set(ident)
+        return [im for im in source.catalog.images_of(ident) if not im.failed]
+    source.ensure_atlas(ident)
+    ds = source.catalog.atlas_data_set(ident)
+    return [im for im in source.catalog.images_of(ds.id) if im.annotated]
+
+
+def _tile_jobs(tiles, images, tiers) -> list:
+    """Every ``(image, tier, row, column)`` tile of the images at the tiers they have."""
     jobs = []
-    for d in args.tiers:
+    for d in tiers:
         for im in images:
             if d >= max(im.tier_count, 1):
                 continue
             rows, cols = tiles.tile_grid(im, d)
             jobs += [(im, d, r, c) for r in range(rows) for c in range(cols)]
+    return jobs
+
+
+def _fetch_tiles(tiles, jobs, failures: list, quiet: bool) -> int:
+    """Download the tiles not cached yet; return how many were cached already."""
+    from tqdm import tqdm
+
+    from ..errors import AllenSyncError
+
     skipped = 0
-    with tqdm(jobs, desc="tiles", unit="tile", disable=args.quiet or not jobs,
+    with tqdm(jobs, desc="tiles", unit="tile", disable=quiet or not jobs,
               file=sys.stderr) as bar:
         for im, d, r, c in bar:
             if tiles.is_cached(im, d, r, c):
@@ -89,10 +129,4 @@ def run(args) -> int:
                 tiles.forget_memory()
             except AllenSyncError as exc:
                 failures.append(f"tile {(im.id, d, r, c)}: {exc}")
-    source.close()
-    print(f"prefetch: {len(items)} records ({len(source.fetched)} answers fetched), "
-          f"{len(jobs)} tiles ({len(jobs) - skipped - sum('tile' in f for f in failures)} "
-          f"downloaded, {skipped} already cached) in {source.cache.root}", file=sys.stderr)
-    for f in failures:
-        print(f"prefetch: failed: {f}", file=sys.stderr)
-    return 1 if failures else 0
+    return skipped

@@ -220,16 +220,22 @@ def _prepare(source, args) -> None:
                    inferred.structure_center_space(ds.reference_space_id))
     elif op != "reference_to_image":
         ensure("ensure_section_image", args.section_image_id)
-    if op in ("reference_to_image", "image_to_image"):
-        for d in args.section_data_set_ids:
-            ensure("ensure_data_set", d)
-    elif op == "image_to_image_2d":
-        for t in args.section_image_ids:
-            ensure("ensure_section_image", t)
-    elif op == "image_to_atlas":
-        ensure("ensure_atlas", args.atlas_id)
+    for method, value in _targets_to_prepare(args):
+        ensure(method, value)
     if args.structures and not source.catalog.structures:
         ensure("ensure_structure_centers", 9)  # brings the ontology (names and acronyms)
+
+
+def _targets_to_prepare(args) -> list[tuple[str, int]]:
+    """``(source method, id)`` of the operation's targets: data sets, images or atlas."""
+    op = args.operation
+    if op in ("reference_to_image", "image_to_image"):
+        return [("ensure_data_set", d) for d in args.section_data_set_ids]
+    if op == "image_to_image_2d":
+        return [("ensure_section_image", t) for t in args.section_image_ids]
+    if op == "image_to_atlas":
+        return [("ensure_atlas", args.atlas_id)]
+    return []
 
 
 class _Structures:
@@ -412,21 +418,25 @@ def _check_arguments(args) -> None:
         raise UsageError(f"{args.operation} needs --points FILE")
     if args.cache_dir is not None and args.source is None:
         raise UsageError("--cache-dir goes with --source URL")
-    out = args.output
-    if out != "-":
-        if args.points not in (None, "-") and same_file(args.points, out):
-            raise UsageError(f"the output {out} is the input points file; choose another "
-                             "output file (nothing was written)")
-        path = Path(out)
-        if path.is_dir():
-            raise WriteError(out, "it is a folder")
-        parent = path.parent
-        if parent.exists() and not parent.is_dir():
-            raise WriteError(out, f"{parent} is a file, not a folder")
-        if not parent.is_dir():
-            raise WriteError(out, f"the folder {parent} does not exist")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise WriteError(out, f"permission denied in the folder {parent}")
+    if args.output != "-":
+        _check_output_file(args.output, args.points)
+
+
+def _check_output_file(out: str, points: str | None) -> None:
+    """The output file can be written, and is not the input points file."""
+    if points not in (None, "-") and same_file(points, out):
+        raise UsageError(f"the output {out} is the input points file; choose another "
+                         "output file (nothing was written)")
+    path = Path(out)
+    if path.is_dir():
+        raise WriteError(out, "it is a folder")
+    parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        raise WriteError(out, f"{parent} is a file, not a folder")
+    if not parent.is_dir():
+        raise WriteError(out, f"the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise WriteError(out, f"permission denied in the folder {parent}")
 
 
 def run(args) -> int:

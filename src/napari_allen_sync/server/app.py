@@ -159,31 +159,10 @@ def create_app(source_or_catalog, *, tiles=None, annotation=None,
         return envelope_response(msg)
 
     def rma_model_endpoint(request: Request):
-        _json_only(request)
-        model = request.path_params["model"]
-        if not re.fullmatch(r"[A-Z][A-Za-z0-9_]*", model):
-            raise NotServedError(f"unknown model {model!r}")
-        rid = path_id(request.path_params["id"], model)
-        include = Params(request.url.query).text("include", "")
-        return JSONResponse(service.rma_model(model, rid, include))
+        return _rma_model_answer(service, request)
 
     def rma_query_endpoint(request: Request):
-        _json_only(request)
-        criteria = Params(request.url.query).text("criteria")
-        if len(criteria) > MAX_CRITERIA_CHARS:
-            raise InvalidParameterError("criteria", f"at most {MAX_CRITERIA_CHARS} characters, "
-                                        f"got {len(criteria)}", limit=MAX_CRITERIA_CHARS)
-        if not criteria.isascii():
-            raise InvalidParameterError("criteria", "RMA queries are written in ASCII")
-        try:
-            if is_search_query(criteria):  # finding experiments: napari_allen_sync.search
-                return JSONResponse(_row_cap(answer_query(service.catalog, criteria)))
-            query = parse_criteria(criteria)
-        except AllenSyncError:
-            raise
-        except ValueError as exc:  # a ValueError of a helper: never a 500
-            raise InvalidParameterError("criteria", f"cannot be read: {exc}") from None
-        return JSONResponse(service.rma(query))
+        return _rma_query_answer(service, request)
 
     def image_download_endpoint(request: Request):
         image_id = path_id(request.path_params["id"].removesuffix(".jpg"), "image")
@@ -214,6 +193,44 @@ def create_app(source_or_catalog, *, tiles=None, annotation=None,
     app.add_middleware(_SlashMiddleware)
     app.add_middleware(_HeadLimitMiddleware)
     return app
+
+
+def _rma_model_answer(service: Service, request: Request) -> JSONResponse:
+    """``/api/v2/data/{model}/{id}.json``: one record (and what it includes)."""
+    _json_only(request)
+    model = request.path_params["model"]
+    if not re.fullmatch(r"[A-Z][A-Za-z0-9_]*", model):
+        raise NotServedError(f"unknown model {model!r}")
+    rid = path_id(request.path_params["id"], model)
+    include = Params(request.url.query).text("include", "")
+    return JSONResponse(service.rma_model(model, rid, include))
+
+
+def _rma_query_answer(service: Service, request: Request) -> JSONResponse:
+    """``/api/v2/data/query.json?criteria=...``: a search (napari_allen_sync.search) or
+    a record lookup."""
+    _json_only(request)
+    criteria = _criteria_text(request)
+    try:
+        if is_search_query(criteria):  # finding experiments: napari_allen_sync.search
+            return JSONResponse(_row_cap(answer_query(service.catalog, criteria)))
+        query = parse_criteria(criteria)
+    except AllenSyncError:
+        raise
+    except ValueError as exc:  # a ValueError of a helper: never a 500
+        raise InvalidParameterError("criteria", f"cannot be read: {exc}") from None
+    return JSONResponse(service.rma(query))
+
+
+def _criteria_text(request: Request) -> str:
+    """The ``criteria`` parameter: ASCII, at most :data:`MAX_CRITERIA_CHARS`."""
+    criteria = Params(request.url.query).text("criteria")
+    if len(criteria) > MAX_CRITERIA_CHARS:
+        raise InvalidParameterError("criteria", f"at most {MAX_CRITERIA_CHARS} characters, "
+                                    f"got {len(criteria)}", limit=MAX_CRITERIA_CHARS)
+    if not criteria.isascii():
+        raise InvalidParameterError("criteria", "RMA queries are written in ASCII")
+    return criteria
 
 
 class _HeadLimitMiddleware:

@@ -156,59 +156,76 @@ class Service:
             self._large.release()
 
     def _synchronize(self, service: str, path_id: int, p: Params):
+        answer = {
+            "image_to_reference": self._image_to_reference,
+            "image_to_atlas": self._image_to_atlas,
+            "reference_to_image": self._reference_to_image,
+            "image_to_image": self._image_to_image,
+            "image_to_image_2d": self._image_to_image_2d,
+        }.get(service, self._structure_to_image)
+        return answer(path_id, p)
+
+    def _image_to_reference(self, path_id: int, p: Params):
+        return self.sync.image_to_reference(path_id, p.number("x"), p.number("y"))
+
+    def _image_to_atlas(self, path_id: int, p: Params):
+        x, y = p.number("x"), p.number("y")
+        return self.sync.image_to_atlas(path_id, x, y, p.identifier("atlas_id"))
+
+    def _reference_to_image(self, path_id: int, p: Params):
         sync = self.sync
-        if service == "image_to_reference":
-            return sync.image_to_reference(path_id, p.number("x"), p.number("y"))
-        if service == "image_to_atlas":
-            x, y = p.number("x"), p.number("y")
-            return sync.image_to_atlas(path_id, x, y, p.identifier("atlas_id"))
-        if service == "reference_to_image":
-            x, y, z = p.number("x"), p.number("y"), p.number("z")
-            ids = p.id_list("section_data_set_ids")
-            return _fan_out(
-                ids,
-                lambda good: fanout.to_data_sets(sync, path_id, x, y, z, good),
-                lambda d: sync.reference_to_image(path_id, x, y, z, [d])[0],
-                lambda d: self._data_set_usable(d, path_id),
-                _failed,
-            )
-        if service == "image_to_image":
-            x, y = p.number("x"), p.number("y")
-            ids = p.id_list("section_data_set_ids")
-            _, seed_ds = sync.seed(path_id)
-            space = seed_ds.reference_space_id
+        x, y, z = p.number("x"), p.number("y"), p.number("z")
+        ids = p.id_list("section_data_set_ids")
+        return _fan_out(
+            ids,
+            lambda good: fanout.to_data_sets(sync, path_id, x, y, z, good),
+            lambda d: sync.reference_to_image(path_id, x, y, z, [d])[0],
+            lambda d: self._data_set_usable(d, path_id),
+            _failed,
+        )
 
-            def to_data_sets(good):
-                ref = sync.image_to_reference_batch(path_id, [x], [y])
-                return fanout.to_data_sets(sync, ref.reference_space_id, ref.x[0], ref.y[0],
-                                           ref.z[0], good)
+    def _image_to_image(self, path_id: int, p: Params):
+        sync = self.sync
+        x, y = p.number("x"), p.number("y")
+        ids = p.id_list("section_data_set_ids")
+        _, seed_ds = sync.seed(path_id)
+        space = seed_ds.reference_space_id
 
-            return _fan_out(
-                ids,
-                to_data_sets,
-                lambda d: sync.image_to_image(path_id, x, y, [d])[0],
-                lambda d: self._data_set_usable(d, space),
-                _failed,
-            )
-        if service == "image_to_image_2d":
-            x, y = p.number("x"), p.number("y")
-            ids = p.id_list("section_image_ids")
-            _, seed_ds = sync.seed(path_id)
-            images = self.catalog.section_images
+        def to_data_sets(good):
+            ref = sync.image_to_reference_batch(path_id, [x], [y])
+            return fanout.to_data_sets(sync, ref.reference_space_id, ref.x[0], ref.y[0],
+                                       ref.z[0], good)
 
-            def failed(t):
-                im = images.get(t)
-                return _failed(None if im is None else im.data_set_id)
+        return _fan_out(
+            ids,
+            to_data_sets,
+            lambda d: sync.image_to_image(path_id, x, y, [d])[0],
+            lambda d: self._data_set_usable(d, space),
+            _failed,
+        )
 
-            return _fan_out(
-                ids,
-                lambda good: [b.to_msg(0) for b in
-                              sync.image_to_image_2d_batch(path_id, [x], [y], good)],
-                lambda t: sync.image_to_image_2d(path_id, x, y, [t])[0],
-                lambda t: self._image_usable(t, seed_ds),
-                failed,
-            )
-        # structure_to_image
+    def _image_to_image_2d(self, path_id: int, p: Params):
+        sync = self.sync
+        x, y = p.number("x"), p.number("y")
+        ids = p.id_list("section_image_ids")
+        _, seed_ds = sync.seed(path_id)
+        images = self.catalog.section_images
+
+        def failed(t):
+            im = images.get(t)
+            return _failed(None if im is None else im.data_set_id)
+
+        return _fan_out(
+            ids,
+            lambda good: [b.to_msg(0) for b in
+                          sync.image_to_image_2d_batch(path_id, [x], [y], good)],
+            lambda t: sync.image_to_image_2d(path_id, x, y, [t])[0],
+            lambda t: self._image_usable(t, seed_ds),
+            failed,
+        )
+
+    def _structure_to_image(self, path_id: int, p: Params):
+        sync = self.sync
         ids = p.id_list("structure_ids")
         ds = self.catalog.section_data_set(path_id)
         space = inferred.structure_center_space(ds.reference_space_id)

@@ -1,0 +1,63 @@
+"""Fixtures of the napari tests, and the GUI smoke subset.
+
+- the loopback servers (``served``/``server``: the synthetic catalog;
+  ``demo_served``/``demo_server``: the demo), from support/loopback.py;
+- pytest-qt's ``qtbot`` and napari's ``make_napari_viewer``;
+- ``make_widget``, ``wait_idle``, ``demo_scene_ready``, ``FakeSource`` ... are plain
+  functions of support/widget_fixtures.py (``from widget_fixtures import make_widget``).
+
+:data:`SMOKE` names the tests marked ``smoke``: the few dock tests ``make test`` runs
+again on the oldest supported napari with PySide6 (``.venv-floor``, ``-m smoke``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+from loopback import demo_served, demo_server, served, server  # noqa: F401
+
+#: ``file::test`` of the GUI smoke subset: the dock docks and draws the demo, a real click
+#: synchronizes, the npe2 manifest's widget and writer work.
+SMOKE = frozenset({
+    "test_widget_demo.py::test_demo_scene_and_real_click",
+    "test_widget_demo.py::test_plugin_manifest_widget",
+    "test_widget.py::test_real_click_synchronizes_every_target_and_atlas",
+    "test_widget_dock.py::test_a_click_says_at_once_what_is_being_done",
+    "test_napari_io.py::test_writer_round_trip_after_batch_sync",
+})
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k / -m deselect anything
+def pytest_collection_modifyitems(config, items):
+    found, files = set(), set()
+    for item in items:
+        name = f"{item.path.name}::{item.originalname}"
+        files.add(item.path.name)
+        if name in SMOKE:
+            item.add_marker(pytest.mark.smoke)
+            found.add(name)
+    lost = sorted(n for n in SMOKE - found if n.split("::")[0] in files)
+    if lost:  # a renamed smoke test would silently leave the subset
+        raise pytest.UsageError(f"tests/napari/conftest.py SMOKE names missing tests: {lost}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """PySide6 (6.12, the newest napari 0.9.0 resolves to) aborts the interpreter while
+    it garbage-collects at exit ("none_dealloc: deallocating None"), after every test
+    passed: under PySide6, leave with pytest's exit status before that finalization."""
+    if os.environ.get("QT_API", "").lower() != "pyside6" or "PySide6" not in sys.modules:
+        return
+    status = getattr(config, "_allen_sync_exit_status", None)
+    if status is None:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(int(status))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config._allen_sync_exit_status = exitstatus

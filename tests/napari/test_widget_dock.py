@@ -1,0 +1,204 @@
+"""What a first-time user meets in the dock (issue 11), each driven with real Qt events:
+the wheel, the choosers, a source switch, a reopened dock, busy feedback, history."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from qtpy.QtCore import QPoint, QPointF, Qt
+from qtpy.QtGui import QWheelEvent
+from qtpy.QtWidgets import QApplication
+
+from napari_allen_sync._napari.canvas import canvas_widget, send_click
+from napari_allen_sync._napari.layers import canvas_position
+from napari_allen_sync._napari.widget import AllenSyncWidget
+from widget_fixtures import (
+    ATLAS_ID,
+    SEED_DS,
+    TARGETS,
+    WAIT,
+    FakeSource,
+    make_widget,
+    wait_idle,
+)
+
+pytestmark = pytest.mark.gui
+
+
+def wheel(target, steps=-3):
+    """A real wheel event over the middle of a widget (negative: scroll down)."""
+    pos = QPointF(target.width() / 2, target.height() / 2)
+    event = QWheelEvent(pos, target.mapToGlobal(pos), QPoint(0, 0), QPoint(0, 120 * steps),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(target, event)
+
+
+def test_the_wheel_over_an_unfocused_control_scrolls_the_dock(qtbot, make_napari_viewer):
+    _viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource())
+    widget.resize(360, 300)  # the dock needs scrolling
+    qtbot.wait(50)
+    slider, atlas = widget.seed_view.slider, widget.targets_view.atlas
+    bar = widget._scroll.verticalScrollBar()
+    assert bar.maximum() > 0
+    section, atlas_index, target_ids = slider.value(), atlas.currentIndex(), widget.target_ids
+    for control in (slider, atlas, widget.targets_view.offered, widget.batch_view.layer):
+        assert control.focusPolicy() == Qt.FocusPolicy.StrongFocus
+        before = bar.value()
+        wheel(control)
+        assert bar.value() > before
+        bar.setValue(0)
+    qtbot.wait(100)
+    assert slider.value() == section and atlas.currentIndex() == atlas_index
+    assert widget.target_ids == target_ids and widget.seed_image.id == SEED_DS * 1000 + 10
+
+
+def test_a_known_data_set_is_added_with_add_and_the_seeds_own_is_refused(
+        qtbot, make_napari_viewer):
+    _viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), targets=(),
+                                 atlas=None)
+    view = widget.targets_view
+    index = view.offered.findData(TARGETS[0])
+    view.offered.setCurrentIndex(index)  # choosing alone adds nothing
+    qtbot.wait(200)
+    assert widget.target_ids == [] and not widget.running_workers()
+    with qtbot.waitSignal(widget.targets_changed, timeout=WAIT):
+        qtbot.mouseClick(view.add_offered_button, Qt.MouseButton.LeftButton)
+    assert widget.target_ids == [TARGETS[0]]
+    # the seed's own data set
+    view.offered.setCurrentIndex(view.offered.findData(SEED_DS))
+    with qtbot.waitSignal(widget.failed, timeout=WAIT) as blocker:
+        qtbot.mouseClick(view.add_offered_button, Qt.MouseButton.LeftButton)
+    assert "seed's own data set" in blocker.args[0]
+    assert widget.target_ids == [TARGETS[0]]
+
+
+def test_adding_or_removing_a_target_redraws_without_a_history_entry(qtbot,
+                                                                     make_napari_viewer):
+    _viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), targets=TARGETS[:1],
+                                 atlas=None, click=(300.0, 300.0))
+    assert len(widget.history) == 1 and widget.readout_view.history.count() == 1
+    with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
+        widget.add_target(TARGETS[1])
+    wait_idle(qtbot, widget)
+    assert f"ds:{TARGETS[1]}" in widget.layers.markers
+    with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
+        widget.remove_target(TARGETS[1])
+    wait_idle(qtbot, widget)
+    assert len(widget.history) == 1 and widget.readout_view.history.count() == 1
+    assert re.search(r"seed x \d+, y \d+ px", widget.readout_view.history.item(0).text())
+
+
+def test_a_source_switch_clears_and_coming_back_restores(qtbot, make_napari_viewer):
+    first = FakeSource()
+    viewer, widget = make_widget(qtbot, make_napari_viewer, first, click=(300.0, 300.0))
+    clicked = widget.last_outcome.request
+    ours = {id(lay) for lay in widget.layers.layers()}
+    assert widget.readout_view.table.rowCount() == 1 + len(TARGETS) + 1
+    with qtbot.waitSignal(widget.source_ready, timeout=WAIT):
+        widget.set_source(FakeSource())
+    wait_idle(qtbot, widget)
+    assert not any(id(lay) in ours for lay in viewer.layers)
+    assert widget.seed_image is None and widget.target_ids == [] and widget.atlas_id is None
+    assert widget.readout_view.table.rowCount() == 0
+    with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
+        widget.set_source(first)
+    wait_idle(qtbot, widget)
+    assert widget.seed_image.id == SEED_DS * 1000 + 10
+    assert widget.target_ids == list(TARGETS) and widget.atlas_id == ATLAS_ID
+    again = widget.last_outcome.request
+    assert (again.x, again.y) == (clicked.x, clicked.y)
+    assert widget.targets_view.atlas.currentData() == ATLAS_ID
+    assert len(viewer.layers) == 2 * (2 + len(TARGETS))
+
+
+def test_a_reopened_dock_removes_the_old_layers(qtbot, make_napari_viewer):
+    viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), targets=TARGETS[:1],
+                                 atlas=None, click=(300.0, 300.0))
+    user = viewer.add_points(np.array([[10.0, 10.0]]), name="cells")
+    viewer.window.remove_dock_widget(widget)
+    widget2 = AllenSyncWidget(viewer, source=FakeSource())
+    viewer.window.add_dock_widget(widget2)
+    qtbot.waitUntil(lambda: widget2.source is not None, timeout=WAIT)
+    assert list(viewer.layers) == [user]
+    with qtbot.waitSignal(widget2.seed_loaded, timeout=WAIT):
+        widget2.open_seed_section(SEED_DS * 1000 + 10)
+    with qtbot.waitSignal(widget2.synchronized, timeout=WAIT):
+        widget2.synchronize(300.0, 300.0)
+    names = [lay.name for lay in viewer.layers]
+    assert sum(n.startswith("seed ") and "marker" not in n for n in names) == 1
+    assert not any("[1]" in n for n in names)
+    widget2.close()
+
+
+def test_a_click_says_at_once_what_is_being_done(qtbot, make_napari_viewer):
+    source = FakeSource()
+    viewer, widget = make_widget(qtbot, make_napari_viewer, source, click=(300.0, 300.0))
+    source.delay = 0.5  # a slow network: the answer comes later
+    pos = canvas_position(viewer, widget.layers.seed_layer, (320.0, 310.0))
+    send_click(canvas_widget(widget), pos, hold_s=0.0)
+    # before any answer: the dock, the status bar and the markers say it
+    busy = widget.readout_view.busy
+    assert busy.isVisibleTo(widget) and "synchronizing" in busy.text()
+    assert "synchronizing" in viewer.status
+    assert all(m.opacity < 1 for m in widget.layers.markers.values())
+    (worker,) = widget.runner.workers - widget.runner.quiet  # started, maybe not yet running
+    assert worker.pbar.total == 0  # napari's activity dock: a moving (busy) bar
+    with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
+        pass
+    wait_idle(qtbot, widget)
+    assert not busy.isVisibleTo(widget)
+    assert all(m.opacity == 1 for m in widget.layers.markers.values())
+
+
+def test_the_batch_chooser_offers_only_the_users_points_layers(qtbot, make_napari_viewer):
+    viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), click=(300.0, 300.0))
+    chooser = widget.batch_view.chooser
+    assert chooser.choices == ()  # the markers are the plugin's own
+    cells = viewer.add_points(np.array([[300.0, 300.0]]), name="cells")
+    assert chooser.choices == (cells,) and chooser.value is cells
+    viewer.layers.remove(cells)
+    assert chooser.choices == ()
+
+
+def test_an_allen_image_opened_with_the_reader_becomes_the_seed(qtbot, make_napari_viewer):
+    from napari_allen_sync._napari.reader import get_reader
+    from widget_fixtures import demo_scene_ready
+
+    viewer = make_napari_viewer()
+    widget = AllenSyncWidget(viewer)  # the demo scene
+    viewer.window.add_dock_widget(widget)
+    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
+    other = next(sid for sid, _n in widget.session.sections if sid != widget.seed_image.id)
+    path = f"allen://section_image/{other}"
+    ((data, kwargs, kind),) = get_reader(path)(path)
+    assert kind == "image" and kwargs["metadata"]["allen"]["section_image_id"] == other
+    with qtbot.waitSignal(widget.seed_loaded, timeout=WAIT):
+        opened = viewer.add_image(data, **kwargs)  # what File ▸ Open does with it
+    assert widget.seed_image.id == other and widget.layers.seed_layer is opened
+    seeds = [lay for lay in viewer.layers
+             if (lay.metadata.get("allen_sync") or {}).get("key") == "seed"
+             and lay.__class__.__name__ == "Image"]
+    assert seeds == [opened]
+    wait_idle(qtbot, widget)
+    widget.close()
+
+
+def test_a_section_change_keeps_the_panels_and_the_point(qtbot, make_napari_viewer):
+    viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), click=(300.0, 300.0))
+    before = dict(widget.layers.images)
+    point = widget.session.last_point
+    camera = (tuple(viewer.scene.camera.center), viewer.scene.camera.zoom)
+    slider = widget.seed_view.slider
+    with qtbot.waitSignal(widget.synchronized, timeout=WAIT) as blocker:
+        qtbot.keyClick(slider, Qt.Key.Key_Right)  # the next section
+        assert "opening" in widget.readout_view.busy.text()  # said at once
+    outcome = blocker.args[0]
+    wait_idle(qtbot, widget)
+    assert outcome.request.section_image_id == widget.seed_image.id != SEED_DS * 1000 + 10
+    assert (outcome.request.x, outcome.request.y) == point  # the targets follow the point
+    assert widget.layers.images == before  # the same layers, their images swapped in place
+    assert (tuple(viewer.scene.camera.center), viewer.scene.camera.zoom) == camera
+    assert len(widget.history) == 1  # not a click

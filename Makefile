@@ -30,6 +30,22 @@ $(ALLENSDK_STAMP):
 	$(ALLENSDK_VENV)/bin/pip install --quiet --disable-pip-version-check requests requests-toolbelt simplejson numpy pandas SimpleITK xarray pynwb
 	touch $(ALLENSDK_STAMP)
 
+# The oldest supported napari (the floor of the `all` extra in pyproject.toml) with the
+# other Qt binding, PySide6: `make test` runs the GUI smoke subset there (`-m smoke`,
+# tests/napari/conftest.py names it). Only the package, the server extra and the test
+# runner are installed.
+FLOOR_VENV   := .venv-floor
+FLOOR_STAMP  := $(FLOOR_VENV)/.installed
+NAPARI_FLOOR := $(shell sed -n 's/.*"napari\[pyqt6\]>=\([0-9.]*\)".*/\1/p' pyproject.toml)
+$(FLOOR_STAMP): pyproject.toml
+	@echo "setting up $(FLOOR_VENV) (napari==$(NAPARI_FLOOR) with PySide6)" >&2
+	$(PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/pip install --quiet --disable-pip-version-check -e ".[server]" \
+	  "napari[pyside6]==$(NAPARI_FLOOR)" "qtpy>=2.3" "superqt>=0.7" "magicgui>=0.7" \
+	  "pytest>=8" "pytest-qt>=4.4" "pytest-xvfb>=3.0" "pytest-timeout>=2.3" "hypothesis>=6.100" \
+	  "psutil>=5.9"
+	touch $(FLOOR_STAMP)
+
 ## demo: napari with the plugin on the embedded demo atlas (headless: a screenshot instead)
 demo: $(STAMP)
 	@if [ "$$(uname -s)" = "Linux" ] && [ -z "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
@@ -40,10 +56,12 @@ demo: $(STAMP)
 	  $(VENV)/bin/napari-allen-sync demo; \
 	fi
 
-## test: the whole suite, headless (Xvfb + Mesa through pytest-xvfb)
-test: $(STAMP) $(ALLENSDK_STAMP)
+## test: the whole suite, headless (Xvfb + Mesa through pytest-xvfb), then the GUI smoke
+## subset on the oldest supported napari with PySide6
+test: $(STAMP) $(ALLENSDK_STAMP) $(FLOOR_STAMP)
 	bash tools/display-deps.sh
 	QT_API=pyqt6 $(PY) -m pytest
+	QT_API=pyside6 $(FLOOR_VENV)/bin/python -m pytest -m smoke tests/napari
 
 ## bench: benchmark figures as JSON on stdout (the GUI benchmark needs a display: Xvfb)
 bench: $(STAMP)

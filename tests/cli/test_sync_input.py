@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from cli_helpers import DEMO, SEED, assert_one_line_error, fresh_dir, run_cli
+from cli_helpers import DEMO, SEED, assert_one_line_error, fresh_dir
 from napari_allen_sync.commands import sync as sync_command
 from napari_allen_sync.tables import read_points
 
@@ -98,7 +98,7 @@ def test_well_formed_csv_of_three_columns(case):
 
 @settings(max_examples=60, deadline=None)
 @given(case=csv_files())
-def test_sync_of_well_formed_csv_equals_the_engine(case):
+def test_sync_of_well_formed_csv_equals_the_engine(run_cli, case):
     """First point kept whatever precedes it (a BOM, no header, a comment)."""
     data, expected, _ = case
     folder = fresh_dir()
@@ -113,7 +113,7 @@ def test_sync_of_well_formed_csv_equals_the_engine(case):
     np.testing.assert_array_equal([float(r["z"]) for r in rows], ref.z)
 
 
-def test_bom_without_header_keeps_the_first_point(tmp_path):
+def test_bom_without_header_keeps_the_first_point(run_cli, tmp_path):
     (tmp_path / "p.csv").write_bytes(b"\xef\xbb\xbf1000,2000\n1500,2500\n")
     code, out, err = run_cli("sync", "--demo", "image_to_reference", "--section-image-id",
                              SEED, "--points", tmp_path / "p.csv")
@@ -193,7 +193,7 @@ def faulty_csv(draw):
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=faulty_csv())
-def test_one_fault_anywhere_is_named_by_line_and_nothing_is_written(case):
+def test_one_fault_anywhere_is_named_by_line_and_nothing_is_written(run_cli, case):
     data, _, expect = case
     folder = fresh_dir()
     (folder / "p.csv").write_bytes(data)
@@ -208,7 +208,7 @@ def test_one_fault_anywhere_is_named_by_line_and_nothing_is_written(case):
 
 @settings(max_examples=300, deadline=None)
 @given(data=st.binary(max_size=400), via_stdin=st.booleans())
-def test_any_bytes_give_an_answer_or_one_error_line(data, via_stdin):
+def test_any_bytes_give_an_answer_or_one_error_line(run_cli, data, via_stdin):
     """Whatever the bytes (binary files, binary stdin, truncated .npy headers), the
     outcome is exit 0 with a table or exit 2 with one line; never a traceback."""
     folder = fresh_dir()
@@ -230,7 +230,7 @@ def test_any_bytes_give_an_answer_or_one_error_line(data, via_stdin):
 
 @settings(max_examples=100, deadline=None)
 @given(data=st.binary(min_size=0, max_size=300))
-def test_npy_magic_followed_by_anything_is_refused_cleanly(data):
+def test_npy_magic_followed_by_anything_is_refused_cleanly(run_cli, data):
     folder = fresh_dir()
     (folder / "p.npy").write_bytes(b"\x93NUMPY" + data)
     code, _, err = run_cli("sync", "--demo", "image_to_reference", "--section-image-id", SEED,
@@ -259,7 +259,7 @@ REFUSED = {
 @settings(max_examples=120, deadline=None)
 @given(dtype=st.sampled_from(NUMERIC + sorted(REFUSED)), n=st.integers(0, 20),
        fortran=st.booleans(), via_stdin=st.booleans(), data=st.data())
-def test_npy_of_every_dtype_is_read_exactly_or_refused(dtype, n, fortran, via_stdin, data):
+def test_npy_of_every_dtype_is_read_exactly_or_refused(run_cli, dtype, n, fortran, via_stdin, data):
     """Real numbers are read exactly; booleans, complex numbers, dates, text, records and
     objects are refused naming what they hold, never converted."""
     folder = fresh_dir()
@@ -294,21 +294,21 @@ def test_npy_of_every_dtype_is_read_exactly_or_refused(dtype, n, fortran, via_st
 
 
 @pytest.mark.parametrize("shape", [(4,), (4, 1), (4, 3), (2, 2, 2), (), (3, 2, 1)])
-def test_npy_of_the_wrong_shape_is_refused(tmp_path, shape):
+def test_npy_of_the_wrong_shape_is_refused(run_cli, tmp_path, shape):
     np.save(tmp_path / "p.npy", np.ones(shape))
     code, _, err = run_cli("sync", "--demo", "image_to_reference", "--section-image-id", SEED,
                            "--points", tmp_path / "p.npy")
     assert "must hold an (N, 2) array (x, y), got shape" in assert_one_line_error(code, err)
 
 
-def test_a_file_named_npy_that_is_not_one(tmp_path):
+def test_a_file_named_npy_that_is_not_one(run_cli, tmp_path):
     (tmp_path / "p.npy").write_text("1,2\n")
     code, _, err = run_cli("sync", "--demo", "image_to_reference", "--section-image-id", SEED,
                            "--points", tmp_path / "p.npy")
     assert "is not a NumPy .npy file" in assert_one_line_error(code, err)
 
 
-def test_npy_whatever_its_name_is_read_as_npy(tmp_path):
+def test_npy_whatever_its_name_is_read_as_npy(run_cli, tmp_path):
     np.save(tmp_path / "p.npy", np.array([[1000.0, 2000.0]]))
     (tmp_path / "p.npy").rename(tmp_path / "points.dat")
     code, out, err = run_cli("sync", "--demo", "image_to_reference", "--section-image-id",
@@ -319,7 +319,7 @@ def test_npy_whatever_its_name_is_read_as_npy(tmp_path):
 
 
 @pytest.mark.parametrize("what", ["missing", "folder"])
-def test_an_input_that_is_not_a_file(tmp_path, what):
+def test_an_input_that_is_not_a_file(run_cli, tmp_path, what):
     path = tmp_path / "nothing.csv"
     if what == "folder":
         path.mkdir()
@@ -333,7 +333,7 @@ def test_an_input_that_is_not_a_file(tmp_path, what):
 @given(n=st.integers(2, 400), chunk=st.integers(1, 60), data=st.data(),
        fmt=st.sampled_from(["csv", "npy"]), op=st.sampled_from(["image_to_reference",
                                                                 "image_to_image"]))
-def test_bad_value_in_a_later_chunk_names_its_absolute_point(n, chunk, data, fmt, op):
+def test_bad_value_in_a_later_chunk_names_its_absolute_point(run_cli, n, chunk, data, fmt, op):
     folder = fresh_dir()
     k = data.draw(st.integers(0, n - 1))
     bad = data.draw(st.sampled_from([np.nan, np.inf, -np.inf, 5e9]))
@@ -360,7 +360,7 @@ def test_bad_value_in_a_later_chunk_names_its_absolute_point(n, chunk, data, fmt
     assert not (folder / "o.csv").exists()
 
 
-def test_point_1000001_is_named_point_1000001(tmp_path):
+def test_point_1000001_is_named_point_1000001(run_cli, tmp_path):
     """The issue's own case: a NaN in the second chunk of the real chunk size."""
     pts = np.full((sync_command.CHUNK + 5, 2), 1000.0)
     pts[sync_command.CHUNK, 1] = np.nan
@@ -380,7 +380,7 @@ def test_point_1000001_is_named_point_1000001(tmp_path):
        value=st.one_of(st.text(max_size=30), st.integers(-10, 2**70).map(str),
                        st.lists(st.integers(0, 10**12), max_size=4).map(
                            lambda v: ",".join(map(str, v)))))
-def test_any_id_argument_gives_an_answer_or_a_usage_error(option, value):
+def test_any_id_argument_gives_an_answer_or_a_usage_error(run_cli, option, value):
     """Ids typed by a user: ASCII digits or a usage error (status 2); never a traceback,
     never an internal error, never a silently reinterpreted number."""
     folder = fresh_dir()

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cli_helpers import DEMO, SEED, TARGETS, assert_one_line_error, fresh_dir, run_cli
+from cli_helpers import DEMO, SEED, TARGETS, assert_one_line_error, fresh_dir
 
 ARGS = ["sync", "--demo", "image_to_image", "--section-image-id", SEED,
         "--section-data-set-ids", ",".join(map(str, TARGETS))]
@@ -41,7 +41,7 @@ def points(tmp_path):
          "is a file, not a folder"),
     ],
 )
-def test_output_that_cannot_be_written_fails_with_status_1(points, make, words):
+def test_output_that_cannot_be_written_fails_with_status_1(run_cli, points, make, words):
     out = make(points.parent)
     before = _ls(points.parent)
     code, _, err = run_cli(*ARGS, "--points", points, "-o", out)
@@ -50,7 +50,7 @@ def test_output_that_cannot_be_written_fails_with_status_1(points, make, words):
     assert _ls(points.parent) == before
 
 
-def test_unwritable_output_fails_with_status_1(points, tmp_path):
+def test_unwritable_output_fails_with_status_1(run_cli, points, tmp_path):
     if os.geteuid() == 0:
         # root writes through file modes: use a read-only file system instead
         target = Path("/sys/napari-allen-sync-test.csv")
@@ -79,7 +79,7 @@ def _can_create_in(folder: str) -> bool:
 @pytest.mark.parametrize("spelling", ["same", "relative", "dotted", "symlink", "hardlink"])
 @pytest.mark.parametrize("fmt", ["csv", "npy"])
 def test_output_equal_to_the_input_is_refused_before_anything_is_written(
-        tmp_path, monkeypatch, spelling, fmt):
+        run_cli, tmp_path, monkeypatch, spelling, fmt):
     src = tmp_path / f"p.{fmt}"
     if fmt == "csv":
         src.write_text(POINTS)
@@ -104,7 +104,7 @@ def test_output_equal_to_the_input_is_refused_before_anything_is_written(
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
 
 
-def test_a_failed_run_leaves_the_previous_output_untouched(points, tmp_path):
+def test_a_failed_run_leaves_the_previous_output_untouched(run_cli, points, tmp_path):
     out = tmp_path / "out.csv"
     out.write_text("previous results\n")
     (tmp_path / "bad.csv").write_text("x,y\n1,2\n3,inf\n")
@@ -116,7 +116,7 @@ def test_a_failed_run_leaves_the_previous_output_untouched(points, tmp_path):
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(0, 30), fmt=st.sampled_from(["csv", "json", "stdout"]),
        structures=st.booleans())
-def test_outputs_agree_with_the_engine_in_every_format(n, fmt, structures):
+def test_outputs_agree_with_the_engine_in_every_format(run_cli, n, fmt, structures):
     """CSV file, JSON file and CSV on stdout hold the same rows: point-major, one per
     (point, target), exact coordinates; a header even for zero points."""
     folder = fresh_dir()

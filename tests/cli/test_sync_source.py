@@ -17,7 +17,7 @@ import pytest
 
 import _http_fixtures
 from _http_fixtures import ATLAS_ID, CORONAL, SAGITTAL, STRUCTURES, catalog_folder
-from cli_helpers import DEMO, SEED, TARGETS, assert_one_line_error, run_cli
+from cli_helpers import DEMO, SEED, TARGETS, assert_one_line_error
 from napari_allen_sync.remote import RemoteSource
 
 CATALOG = _http_fixtures.synthetic_catalog()
@@ -58,7 +58,7 @@ def _free_port_url() -> str:
 
 
 @pytest.mark.parametrize("op", sorted(OPERATIONS))
-def test_source_gives_the_bytes_of_the_catalog_path_and_fetches_once(server, tmp_path, op):
+def test_source_gives_the_bytes_of_the_catalog_path_and_fetches_once(run_cli, server, tmp_path, op):
     args, columns = OPERATIONS[op]
     pts = _points(tmp_path, columns)
     folder = catalog_folder(tmp_path / "catalog")
@@ -80,7 +80,7 @@ def test_source_gives_the_bytes_of_the_catalog_path_and_fetches_once(server, tmp
     assert code == 0 and gone == want, err  # computed locally with the server gone
 
 
-def test_source_errors_are_one_line(server, tmp_path):
+def test_source_errors_are_one_line(run_cli, server, tmp_path):
     pts = _points(tmp_path, 2)
     cache = tmp_path / "cache"
     code, _, err = run_cli("sync", "--source", server.base, "--cache-dir", cache,
@@ -93,7 +93,7 @@ def test_source_errors_are_one_line(server, tmp_path):
     assert_one_line_error(code, err, status=1)
 
 
-def test_cache_dir_needs_a_source(tmp_path):
+def test_cache_dir_needs_a_source(run_cli, tmp_path):
     pts = _points(tmp_path, 2)
     code, _, err = run_cli("sync", "--demo", "--cache-dir", tmp_path, "image_to_reference",
                            "--section-image-id", SEED, *pts)
@@ -126,7 +126,7 @@ DEMO_POINTS = np.array([[6569.0, 3333.0], [5200.0, 2600.0], [7400.0, 3900.0],
 
 @pytest.mark.parametrize("op", ["image_to_image", "image_to_atlas", "image_to_image_2d",
                                 "reference_to_image", "image_to_reference"])
-def test_structures_at_points_and_answers_on_the_demo(tmp_path, op):
+def test_structures_at_points_and_answers_on_the_demo(run_cli, tmp_path, op):
     sync = DEMO.synchronizer
     x, y = DEMO_POINTS[:, 0], DEMO_POINTS[:, 1]
     ref = sync.image_to_reference_batch(SEED, x, y)
@@ -163,7 +163,7 @@ def test_structures_at_points_and_answers_on_the_demo(tmp_path, op):
         _check_structures(rows[k::t], "", *_lookup(a.reference_space_id, a.x, a.y, a.z))
 
 
-def test_structures_of_structure_to_image_on_the_demo():
+def test_structures_of_structure_to_image_on_the_demo(run_cli):
     ids = [1089, 315, 8]
     code, out, err = run_cli("sync", "--demo", "--structures", "structure_to_image",
                              "--section-data-set-id", TARGETS[0], "--structure-ids",
@@ -176,7 +176,7 @@ def test_structures_of_structure_to_image_on_the_demo():
     assert point[0][:2] == [1089, 315]  # these centres lie inside their own structures
 
 
-def test_structures_from_a_catalog_folder_are_empty_and_said_so(tmp_path):
+def test_structures_from_a_catalog_folder_are_empty_and_said_so(run_cli, tmp_path):
     folder = catalog_folder(tmp_path / "catalog")
     pts = _points(tmp_path, 2, n=3)
     code, out, err = run_cli("sync", "--catalog", folder, "--structures", "image_to_reference",
@@ -188,7 +188,7 @@ def test_structures_from_a_catalog_folder_are_empty_and_said_so(tmp_path):
 
 
 @pytest.mark.slow
-def test_structures_over_http_from_serve_demo(tmp_path):
+def test_structures_over_http_from_serve_demo(run_cli, tmp_path):
     """Against ``serve --demo`` in its own process: the same table as the demo source.
     The structure columns match the demo's when RemoteSource has ``structure_ids_at``
     (issue 10 item 1), and are empty with a note until then."""

@@ -3,8 +3,12 @@
 - the loopback servers (``served``/``server``: the synthetic catalog;
   ``demo_served``/``demo_server``: the demo), from support/loopback.py;
 - pytest-qt's ``qtbot`` and napari's ``make_napari_viewer``;
-- ``make_widget``, ``wait_idle``, ``demo_scene_ready``, ``FakeSource`` ... are plain
-  functions of support/widget_fixtures.py (``from widget_fixtures import make_widget``).
+- ``make_widget(source, targets=..., atlas=..., show=True, click=None)``: a viewer with
+  the dock on ``source``, seed/targets/atlas loaded (and a first real click), returns
+  ``(viewer, widget)``; ``wait_idle(widget)``: wait until no worker runs; ``fake_source``:
+  the synthetic widget catalog with grey tiles. The plain functions behind them, the ids
+  (``SEED_DS``, ``TARGETS``, ``ATLAS_ID``) and ``demo_scene_ready`` are in
+  support/widget_fixtures.py (``from widget_fixtures import TARGETS``).
 
 :data:`SMOKE` names the tests marked ``smoke``: the few dock tests ``make test`` runs
 again on the oldest supported napari with PySide6 (``.venv-floor``, ``-m smoke``).
@@ -12,12 +16,33 @@ again on the oldest supported napari with PySide6 (``.venv-floor``, ``-m smoke``
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
 import pytest
 
+import widget_fixtures
 from loopback import demo_served, demo_server, served, server  # noqa: F401
+
+
+@pytest.fixture
+def make_widget(qtbot, make_napari_viewer):
+    """:func:`widget_fixtures.make_widget` with this test's ``qtbot`` and viewer maker."""
+    return functools.partial(widget_fixtures.make_widget, qtbot, make_napari_viewer)
+
+
+@pytest.fixture
+def wait_idle(qtbot):
+    """:func:`widget_fixtures.wait_idle` with this test's ``qtbot``."""
+    return functools.partial(widget_fixtures.wait_idle, qtbot)
+
+
+@pytest.fixture
+def fake_source():
+    """:class:`widget_fixtures.FakeSource`: the synthetic widget catalog, grey tiles."""
+    return widget_fixtures.FakeSource()
+
 
 #: ``file::test`` of the GUI smoke subset: the dock docks and draws the demo, a real click
 #: synchronizes, the npe2 manifest's widget and writer work.

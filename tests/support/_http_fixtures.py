@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from engine_fixtures import inverse, rotation
 from napari_allen_sync.catalog import Catalog
 from napari_allen_sync.records import (
     Alignment2d,
@@ -32,6 +31,7 @@ from napari_allen_sync.records import (
     Structure,
     StructureCenter,
 )
+from synthetic import Section, catalog, data_set, inverse, rotation
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -48,33 +48,26 @@ STRUCTURES = (997, 315, 698, 1089)
 
 
 def _data_set(rng, ds_id, *, space=9, plane=1, thickness=25.0, numbers, image_cls=SectionImage,
-              annotated=lambda k: False, failed=lambda k: False):
+              annotated=lambda k: False, failed=lambda k: False, aligned=True):
+    """Random affines and crops drawn from ``rng``, built by :func:`synthetic.data_set`
+    (``aligned=False``: the data set without its alignment, the draws unchanged)."""
     lin = rotation(rng, 5) @ np.diag(rng.uniform(0.92, 1.08, 3))
     tvr = np.column_stack([lin, rng.uniform(-1500, 1500, 3)])
-    ds = SectionDataSet(
-        id=ds_id, plane_of_section_id=plane, section_thickness=thickness,
-        reference_space_id=space,
-        alignment3d=Alignment3d.from_matrices(tvr, inverse(tvr), id=ds_id + 500000,
-                                              aligned_id=ds_id),
-    )
-    images = []
+    sections = []
     for k, n in enumerate(numbers):
         res = rng.uniform(1.0, 1.6)
         a = np.deg2rad(rng.uniform(-3, 3))
         tsv = np.column_stack([res * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]),
                                rng.uniform(-300, 2000, 2)])
-        image_id = ds_id * 1000 + k
         bad = failed(k)
-        images.append(image_cls(
-            id=image_id, data_set_id=ds_id, section_number=int(n),
-            x=int(rng.integers(0, 400)), y=int(rng.integers(0, 400)),
-            width=int(rng.integers(3000, 6000)), height=int(rng.integers(2500, 4500)),
-            image_width=7000, image_height=5500, resolution=float(res), tier_count=5,
-            annotated=annotated(k), failed=bad,
-            alignment2d=None if bad else Alignment2d.from_matrices(
-                tsv, inverse(tsv), id=image_id + 700000, section_image_id=image_id),
-        ))
-    return ds, images
+        sections.append(Section(n, None if bad else tsv, {
+            "x": int(rng.integers(0, 400)), "y": int(rng.integers(0, 400)),
+            "width": int(rng.integers(3000, 6000)), "height": int(rng.integers(2500, 4500)),
+            "image_width": 7000, "image_height": 5500, "resolution": float(res),
+            "tier_count": 5, "annotated": annotated(k), "failed": bad,
+        }, alignment_id=ds_id * 1000 + k + 700000))
+    return data_set(ds_id, tvr if aligned else None, sections, space=space, plane=plane,
+                    thickness=thickness, image_cls=image_cls, alignment_id=ds_id + 500000)
 
 
 def synthetic_catalog(seed: int = 7) -> Catalog:
@@ -82,22 +75,17 @@ def synthetic_catalog(seed: int = 7) -> Catalog:
     failed, an atlas (annotated and plain plates), a small ontology with centres in
     both spaces, a transform and equalizations."""
     rng = np.random.default_rng(seed)
+    data_sets = [_data_set(rng, ds_id, numbers=3 + 8 * np.arange(40)) for ds_id in CORONAL]
+    data_sets += [
+        _data_set(rng, SAGITTAL, space=10, plane=2, numbers=5 + 8 * np.arange(18)),
+        _data_set(rng, ALL_FAILED, numbers=[10, 20], failed=lambda k: True),
+        _data_set(rng, NO_ALIGNMENT, numbers=[10, 18, 26], aligned=False),
+        _data_set(rng, ATLAS_DATA_SET, thickness=100.0, numbers=np.arange(1, 133),
+                  image_cls=AtlasImage, annotated=lambda k: k % 4 != 1),
+    ]
+    atlas = Atlas(id=ATLAS_ID, name="Mouse, P56, Coronal (synthetic)", reference_space_id=9,
+                  structure_graph_id=1, data_set_ids=(ATLAS_DATA_SET,))
     records = []
-    for ds_id in CORONAL:
-        ds, ims = _data_set(rng, ds_id, numbers=3 + 8 * np.arange(40))
-        records += [ds, *ims]
-    ds, ims = _data_set(rng, SAGITTAL, space=10, plane=2, numbers=5 + 8 * np.arange(18))
-    records += [ds, *ims]
-    ds, ims = _data_set(rng, ALL_FAILED, numbers=[10, 20], failed=lambda k: True)
-    records += [ds, *ims]
-    ds, ims = _data_set(rng, NO_ALIGNMENT, numbers=[10, 18, 26])
-    records += [SectionDataSet(id=NO_ALIGNMENT, plane_of_section_id=1, section_thickness=25.0,
-                               reference_space_id=9), *ims]
-    ds, plates = _data_set(rng, ATLAS_DATA_SET, thickness=100.0, numbers=np.arange(1, 133),
-                           image_cls=AtlasImage, annotated=lambda k: k % 4 != 1)
-    records += [ds, *plates,
-                Atlas(id=ATLAS_ID, name="Mouse, P56, Coronal (synthetic)", reference_space_id=9,
-                      structure_graph_id=1, data_set_ids=(ATLAS_DATA_SET,))]
     records += [
         Structure(id=997, acronym="root", name="root", structure_id_path=(997,),
                   color_hex_triplet="FFFFFF"),
@@ -120,7 +108,7 @@ def synthetic_catalog(seed: int = 7) -> Catalog:
         records.append(Equalization(section_data_set_id=ds_id, red_lower=10, red_upper=3000,
                                     green_lower=12, green_upper=3100, blue_lower=9,
                                     blue_upper=2900, id=ds_id + 90000))
-    return Catalog(records)
+    return catalog(data_sets, atlas=atlas, records=records)
 
 
 def catalog_folder(folder, seed: int = 7) -> Path:

@@ -8,19 +8,16 @@ import time
 
 import numpy as np
 
-from engine_fixtures import inverse
 from napari_allen_sync.catalog import Catalog
 from napari_allen_sync.errors import ServiceUnavailableError, UnknownIdError
 from napari_allen_sync.records import (
-    Alignment2d,
-    Alignment3d,
     Atlas,
     AtlasImage,
-    SectionDataSet,
     SectionImage,
     Structure,
 )
 from napari_allen_sync.synchronizer import Synchronizer
+from synthetic import Section, data_set
 
 SEED_DS, TARGETS, FAILED_DS, ATLAS_ID, ATLAS_DS = 11, (12, 13), 14, 1, 100
 
@@ -28,25 +25,20 @@ SEED_DS, TARGETS, FAILED_DS, ATLAS_ID, ATLAS_DS = 11, (12, 13), 14, 1, 100
 def _data_set(ds_id, *, space, plane, thickness, tvr, numbers, res, size, angle=0.0,
               offset=(700.0, 500.0), image_cls=SectionImage, annotated=False, failed=False,
               extra=None):
-    ds = SectionDataSet(
-        id=ds_id, plane_of_section_id=plane, section_thickness=thickness,
-        reference_space_id=space,
-        alignment3d=Alignment3d.from_matrices(tvr, inverse(tvr), aligned_id=ds_id),
-        extra=extra or {},
-    )
-    images = []
+    """Planned geometry (section k turned by ``angle + 0.3 k`` degrees), built by
+    :func:`synthetic.data_set`."""
+    sections = []
     for k, n in enumerate(numbers):
         a = np.deg2rad(angle + 0.3 * k)
         lin = res * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
         tsv = np.column_stack([lin, offset])
-        iid = ds_id * 1000 + k
-        images.append(image_cls(
-            id=iid, data_set_id=ds_id, section_number=int(n), width=size[0], height=size[1],
-            image_width=size[0], image_height=size[1], resolution=res, tier_count=3,
-            annotated=annotated, failed=failed,
-            alignment2d=None if failed else Alignment2d.from_matrices(tsv, inverse(tsv),
-                                                                      section_image_id=iid),
-        ))
+        sections.append(Section(n, None if failed else tsv, {
+            "width": size[0], "height": size[1], "image_width": size[0],
+            "image_height": size[1], "resolution": res, "tier_count": 3,
+            "annotated": annotated, "failed": failed,
+        }))
+    ds, images = data_set(ds_id, tvr, sections, space=space, plane=plane, thickness=thickness,
+                          image_cls=image_cls, extra=extra)
     return [ds, *images]
 
 

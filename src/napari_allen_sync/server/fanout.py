@@ -7,7 +7,7 @@ the opposite: one point, up to 10,000 targets. :func:`to_data_sets` computes tha
 arrays over the targets: the engine's own tables (:meth:`Synchronizer.stack`, its
 ``reference_transform``) and the same arithmetic, operation for operation, as the
 engine's ``_to_stack`` for one point (so every float is the same:
-``tests/test_server_fanout.py`` checks the answers against the engine's Allen form, one
+``tests/http/test_server_fanout.py`` checks the answers against the engine's Allen form, one
 target at a time):
 
 - ``(vx, vy, vz) = M · (x, y, z, 1)`` with ``M = compose_3x4(TRV, T)`` per target;

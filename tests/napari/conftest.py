@@ -73,12 +73,16 @@ def pytest_collection_modifyitems(config, items):
 def pytest_unconfigure(config):
     """PySide6 (6.12, the newest napari 0.9.0 resolves to) aborts the interpreter while
     it garbage-collects at exit ("none_dealloc: deallocating None"), after every test
-    passed: under PySide6, leave with pytest's exit status before that finalization."""
+    passed: under PySide6, stop pytest-xvfb's Xvfb (an atexit handler, which os._exit
+    skips) and leave with pytest's exit status before that finalization."""
     if os.environ.get("QT_API", "").lower() != "pyside6" or "PySide6" not in sys.modules:
         return
     status = getattr(config, "_allen_sync_exit_status", None)
     if status is None:
         return
+    xvfb = sys.modules.get("pytest_xvfb")
+    if xvfb is not None:
+        xvfb.shutdown_xvfb()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(int(status))

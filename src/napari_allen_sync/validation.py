@@ -3,7 +3,7 @@
 Bad input raises the package's own errors naming the parameter and the value; it never
 becomes a wrong number.
 
-Rules (each tested in ``tests/test_bad_input.py``):
+Rules (each tested in ``tests/core/test_bad_input.py``):
 
 - Coordinates are real numbers (integer or float dtypes). Strings, ``None``, booleans,
   complex numbers, dates and other objects are refused, never converted.

@@ -14,7 +14,7 @@ every demo experiment: the nearest section is at most half a section spacing (10
 away.
 
 Computing them needs the phantom's label volume (about a second), so the values are
-stored in :data:`STRUCTURE_CENTERS_9`; ``tests/test_demo_phantom.py`` checks that
+stored in :data:`STRUCTURE_CENTERS_9`; ``tests/demo/test_demo_phantom.py`` checks that
 :func:`compute_structure_centers` still gives them.
 """
 

@@ -33,7 +33,13 @@ import numpy as np
 
 from . import atomic
 from .arithmetic import builtin_reference_transform
-from .errors import AnnotationError, ServiceError, ServiceTimeoutError, ServiceUnavailableError
+from .errors import (
+    AllenSyncError,
+    AnnotationError,
+    ServiceError,
+    ServiceTimeoutError,
+    ServiceUnavailableError,
+)
 from .validation import as_coordinates, as_id
 
 __all__ = [
@@ -44,6 +50,7 @@ __all__ = [
     "PUBLISHED_SHA256",
     "RESOLUTIONS_UM",
     "AnnotationVolume",
+    "DownloadCancelled",
     "annotation_file_name",
     "annotation_url",
     "expected_shape",
@@ -81,6 +88,14 @@ LOOKUP_BLOCK = 1 << 15
 MAX_VOLUME_BYTES = 4 << 30
 
 Progress = Callable[[int, int | None], None]
+
+
+class DownloadCancelled(AllenSyncError):
+    """The user stopped a download: a ``progress`` callback raised it.
+
+    :func:`fetch_annotation` lets it through after deleting what had arrived, so a
+    cancelled download leaves nothing in the cache (the next one starts over).
+    """
 
 
 def _resolution(resolution) -> int:
@@ -438,6 +453,8 @@ def fetch_annotation(url: str, dest, *, session=None, timeout=(10.0, 60.0),
         Voxel size in µm: the shape must then be :func:`expected_shape`.
     progress : callable, optional
         ``progress(done_bytes, total_bytes)`` as pieces arrive (total None if unknown).
+        When it raises :class:`DownloadCancelled` the download stops and what had
+        arrived is deleted (nothing of it stays in the cache).
     attempts : int
         Downloads tried in all when a file arrives damaged.
 
@@ -452,6 +469,8 @@ def fetch_annotation(url: str, dest, *, session=None, timeout=(10.0, 60.0),
     ServiceError
         The server cannot be reached or stops answering (the partial file is kept so
         that the next call resumes it).
+    DownloadCancelled
+        ``progress`` raised it (the partial file is deleted).
     """
     import requests
 
@@ -467,7 +486,12 @@ def fetch_annotation(url: str, dest, *, session=None, timeout=(10.0, 60.0),
     try:
         problem = None
         for attempt in range(max(1, attempts)):
-            body = _download(session, url, dest, timeout, progress)
+            try:
+                body = _download(session, url, dest, timeout, progress)
+            except DownloadCancelled:
+                with contextlib.suppress(OSError):
+                    _resume_path(dest).unlink()
+                raise
             try:
                 _verify_bytes(body, url, sha256)
                 volume = AnnotationVolume.from_nrrd_bytes(

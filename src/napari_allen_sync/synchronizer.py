@@ -157,6 +157,7 @@ class Synchronizer:
                 f"{failed} failed, {unaligned} without alignment2d"
             )
         tvs = np.array([im.alignment2d.tvs_matrix.ravel() for im in chosen]).T.copy()
+        numbers = np.array([im.section_number for im in chosen], dtype=np.int64)
         trv = a3.trv_matrix
         out = _Stack(
             data_set=ds,
@@ -164,11 +165,10 @@ class Synchronizer:
             trv=trv,
             thickness=ds.section_thickness,
             image_ids=np.array([im.id for im in chosen], dtype=np.int64),
-            section_numbers=np.array([im.section_number for im in chosen], dtype=np.int64),
+            section_numbers=numbers,
             tvs=tvs,
             plane_norm=float(np.linalg.norm(trv[2, :3])),
-            lookup=SectionLookup(np.array([im.section_number for im in chosen],
-                                          dtype=np.int64)),
+            lookup=SectionLookup(numbers),
         )
         self._stacks[key] = out
         return out

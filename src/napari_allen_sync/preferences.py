@@ -1,4 +1,5 @@
-"""User preferences of the remote source: API base URL, cache folder, timeouts, retries.
+"""User preferences of the remote source: API base URL, cache folder, timeouts, retries,
+and the annotation volume (its resolution and where it is downloaded from).
 
 :class:`Preferences` is the validated, immutable form of the settings that the napari
 plugin declares in its manifest (``contributions.configurations``, key
@@ -10,10 +11,13 @@ the core (no napari, no Qt) so that scripts and tests can build the same
     source = RemoteSource(**prefs.remote_source_kwargs())
 
 Reading the napari settings is the job of :mod:`napari_allen_sync._napari.preferences`.
+Scripts and the command line can keep a set in a JSON file (:meth:`Preferences.save`,
+written atomically, and :meth:`Preferences.load`, validated).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -23,6 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import atomic
+from .annotation import DEFAULT_DOWNLOAD_BASE_URL, DEFAULT_RESOLUTION_UM, RESOLUTIONS_UM
 from .client import DEFAULT_BASE_URI, DEFAULT_DEADLINE, DEFAULT_TIMEOUT
 from .errors import AllenSyncError
 
@@ -55,6 +61,8 @@ TITLES = {
     "connect_timeout_s": "Connect timeout (s)",
     "read_timeout_s": "Read timeout (s)",
     "retries": "Retries",
+    "annotation_resolution": "Annotation resolution (µm)",
+    "annotation_base_url": "Annotation download URL",
 }
 
 
@@ -85,32 +93,56 @@ class InvalidPreferenceError(AllenSyncError, ValueError):
         super().__init__(f"preference {name} = {value!r}: {reason}")
 
 
-def _url(value: Any) -> str:
+def _url(value: Any, setting: str = "api_base_url", example: str = DEFAULT_BASE_URI) -> str:
     if not isinstance(value, str):
-        raise InvalidPreferenceError("api_base_url", value, "must be a string")
+        raise InvalidPreferenceError(setting, value, "must be a string")
     text = value.strip()
     if not text:
-        raise InvalidPreferenceError("api_base_url", value, "must not be empty")
+        raise InvalidPreferenceError(setting, value, "must not be empty")
     if any(c.isspace() for c in text):
-        raise InvalidPreferenceError("api_base_url", value, "must not contain spaces")
+        raise InvalidPreferenceError(setting, value, "must not contain spaces")
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018  (raises ValueError on a bad port)
     except ValueError as exc:
-        raise InvalidPreferenceError("api_base_url", value, f"is not a URL ({exc})") from None
+        raise InvalidPreferenceError(setting, value, f"is not a URL ({exc})") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise InvalidPreferenceError(
-            "api_base_url", value, "must begin with http:// or https://, e.g. "
-            f"{DEFAULT_BASE_URI}")
+            setting, value, f"must begin with http:// or https://, e.g. {example}")
     if not parts.hostname:
-        raise InvalidPreferenceError("api_base_url", value, "has no host name")
+        raise InvalidPreferenceError(setting, value, "has no host name")
     if parts.query or parts.fragment or text.endswith(("?", "#")):
-        raise InvalidPreferenceError("api_base_url", value,
+        raise InvalidPreferenceError(setting, value,
                                      "must not have a query (?) or fragment (#)")
     if parts.username is not None or parts.password is not None:
-        raise InvalidPreferenceError("api_base_url", value, "must not contain a user name")
+        raise InvalidPreferenceError(setting, value, "must not contain a user name")
     return scheme + text[len(parts.scheme):].rstrip("/")
+
+
+def _download_url(value: Any) -> str:
+    """The annotation download server: empty for "automatic", else an http(s) URL."""
+    if isinstance(value, str) and not value.strip():
+        return ""
+    return _url(value, "annotation_base_url", DEFAULT_DOWNLOAD_BASE_URL)
+
+
+def _resolution(value: Any) -> int:
+    """One of Allen's voxel sizes, as an int (napari's dropdown gives the text "25")."""
+    allowed = ", ".join(str(r) for r in RESOLUTIONS_UM)
+    out = None
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        out = int(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        out = int(value.strip())
+    elif isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(
+            float(value)) and float(value).is_integer():
+        out = int(value)
+    if out not in RESOLUTIONS_UM:
+        raise InvalidPreferenceError(
+            "annotation_resolution", value,
+            f"must be one of {allowed} µm (the voxel sizes Allen publishes)")
+    return out
 
 
 def _folder(value: Any) -> str:
@@ -163,6 +195,8 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "connect_timeout_s": lambda v: _number("connect_timeout_s", v),
     "read_timeout_s": lambda v: _number("read_timeout_s", v),
     "retries": lambda v: _count("retries", v),
+    "annotation_resolution": _resolution,
+    "annotation_base_url": _download_url,
 }
 
 
@@ -192,6 +226,18 @@ class Preferences:
     retries : int
         Retries after a connection error or a 5xx, within :data:`LIMITS`. Default
         :data:`DEFAULT_RETRIES`.
+    annotation_resolution : int
+        Voxel size (µm) of the CCFv3 annotation volume that names the structure at a
+        point: one of :data:`~napari_allen_sync.annotation.RESOLUTIONS_UM` (the text
+        ``"25"`` is accepted). Default
+        :data:`~napari_allen_sync.annotation.DEFAULT_RESOLUTION_UM`; 10 µm is a large
+        download, 100 µm coarse.
+    annotation_base_url : str
+        Scheme and host serving the volume under Allen's path layout
+        (:data:`~napari_allen_sync.annotation.ANNOTATION_PATH`), or ``""`` (default)
+        for automatic: Allen's download server
+        (:data:`~napari_allen_sync.annotation.DEFAULT_DOWNLOAD_BASE_URL`) with the Allen
+        API, else the API server itself (``napari-allen-sync serve`` serves it).
 
     Raises
     ------
@@ -214,6 +260,8 @@ class Preferences:
     connect_timeout_s: float = DEFAULT_TIMEOUT[0]
     read_timeout_s: float = DEFAULT_TIMEOUT[1]
     retries: int = DEFAULT_RETRIES
+    annotation_resolution: int = DEFAULT_RESOLUTION_UM
+    annotation_base_url: str = ""
 
     def __post_init__(self):
         for name, check in _CHECKS.items():
@@ -311,7 +359,8 @@ class Preferences:
             ``base_uri`` (None for :data:`~napari_allen_sync.client.DEFAULT_BASE_URI`, so
             that the source keeps its name "Allen Brain Atlas API"), ``cache_dir`` (None
             for the default), ``timeout`` (connect, read), ``retries`` and ``deadline``
-            (see :attr:`deadline`).
+            (see :attr:`deadline`), ``annotation_resolution`` and ``annotation_base_url``
+            (None for automatic).
 
         Examples
         --------
@@ -324,4 +373,50 @@ class Preferences:
             "timeout": self.timeout,
             "retries": self.retries,
             "deadline": self.deadline,
+            "annotation_resolution": self.annotation_resolution,
+            "annotation_base_url": self.annotation_base_url or None,
         }
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The settings as a plain dict (JSON-able), in :meth:`names` order."""
+        return {name: getattr(self, name) for name in self.names()}
+
+    def save(self, path) -> Path:
+        """Write the settings to a JSON file, all or nothing
+        (:func:`~napari_allen_sync.atomic.atomic_write`).
+
+        Raises
+        ------
+        WriteError
+            The folder is missing or read-only, or the disk is full; the old file, if
+            any, is untouched.
+        """
+        path = Path(path)
+        atomic.write_text(path, json.dumps(self.to_mapping(), indent=1, ensure_ascii=False)
+                          + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path) -> Preferences:
+        """Read settings written by :meth:`save` (or by hand), validated.
+
+        Missing settings take their default; unknown keys are ignored.
+
+        Raises
+        ------
+        InvalidPreferenceError
+            The file cannot be read, is not a JSON object (``setting`` is ``"file"``),
+            or a value cannot be used (``setting`` names it).
+        """
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise InvalidPreferenceError("file", str(path),
+                                         f"cannot be read ({exc.strerror or exc})") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidPreferenceError("file", str(path), f"is not JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise InvalidPreferenceError("file", str(path), "must hold a JSON object of "
+                                         "settings")
+        return cls.from_mapping(data)

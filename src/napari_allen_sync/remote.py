@@ -49,10 +49,13 @@ from .errors import (
     MissingAlignmentError,
     NoUsableImagesError,
     ServiceError,
+    ServiceTimeoutError,
+    ServiceUnavailableError,
     UnknownIdError,
 )
 from .records import Atlas, AtlasImage, SectionDataSet, SectionImage, Structure
 from .rma import RmaApi, RmaQuery
+from .status import describe_cached_name
 from .synchronizer import Synchronizer
 from .validation import as_coordinates, as_id, as_id_list
 
@@ -564,6 +567,20 @@ class RemoteSource:
         self._status = (now, state)
         return state
 
+    def cache_status(self):
+        """What the cache holds for this source
+        (:class:`~napari_allen_sync.status.CacheStatus`; reads the disk, no request)."""
+        from .status import cache_status
+
+        return cache_status(self)
+
+    def _offline(self, exc, needed: str | None = None, data_set_ids=()):
+        """A connection failure as an error that says what is cached, what is missing
+        and how to get it (:func:`~napari_allen_sync.status.offline_error`)."""
+        from .status import offline_error
+
+        return offline_error(self, exc, needed, data_set_ids)
+
     # ------------------------------------------------------------------ listing
     def _atlas_data_set_ids(self) -> set[int]:
         return {d for a in self.catalog.atlases.values() for d in a.data_set_ids}
@@ -586,7 +603,13 @@ class RemoteSource:
                 records = self.cache.load_records([name])
                 if records or empty_ok:
                     return records
-            data = fetch()
+            try:
+                data = fetch()
+            except (ServiceUnavailableError, ServiceTimeoutError) as exc:
+                ds = name.split("-", 1)[1] if name.startswith(("SectionDataSet-",
+                                                               "Equalization-")) else ""
+                raise self._offline(exc, describe_cached_name(name),
+                                    [int(ds)] if ds.isdigit() else []) from exc
             records = self.cache.store_rma(name, data, check=check)
             self.fetched.append(name)
             return records
@@ -648,7 +671,10 @@ class RemoteSource:
         image = self.catalog.section_images.get(sid)
         if image is None:
             url = self.api.url(RmaQuery("SectionImage", [("id", "eq", str(sid))]).path())
-            msg = self.api.get_msg(url)
+            try:
+                msg = self.api.get_msg(url)
+            except (ServiceUnavailableError, ServiceTimeoutError) as exc:
+                raise self._offline(exc, f"the metadata of SectionImage {sid}") from exc
             if not msg or not isinstance(msg, list) or not isinstance(msg[0], dict):
                 raise UnknownIdError("SectionImage", sid, f"the service does not know it ({url})")
             ds_id = msg[0].get("data_set_id")
@@ -728,16 +754,19 @@ class RemoteSource:
                                              check_graph))
 
     # ------------------------------------------------------------------ annotation
-    def annotation_path(self) -> Path:
+    def annotation_path(self, resolution: int | None = None) -> Path:
         """Where the annotation volume is kept in the cache (one folder per download
-        server, so that a demo server's volume never stands in for Allen's)."""
+        server, so that a demo server's volume never stands in for Allen's); the
+        source's resolution, or ``resolution`` µm from the same server."""
         import hashlib
 
         base = self.annotation_url.rsplit("/informatics-archive/", 1)[0]
-        digest = hashlib.sha256(self.annotation_url.encode()).hexdigest()[:12]
+        res = self.annotation_resolution if resolution is None else _annotation_resolution(
+            resolution)
+        url = annotation_url(res, base)
+        digest = hashlib.sha256(url.encode()).hexdigest()[:12]
         safe = "".join(c if c.isalnum() else "_" for c in base.split("//")[-1])[:60]
-        return (self.cache.root / "annotation" / f"{safe}-{digest}"
-                / annotation_file_name(self.annotation_resolution))
+        return self.cache.root / "annotation" / f"{safe}-{digest}" / annotation_file_name(res)
 
     def annotation_cached(self) -> bool:
         """Whether the annotation volume is on disk (no download needed)."""
@@ -795,6 +824,10 @@ class RemoteSource:
                                                               ANNOTATION_READ_TIMEOUT)),
                             sha256=sha, resolution=res,
                             progress=progress)
+                    except (ServiceUnavailableError, ServiceTimeoutError) as exc:
+                        self.annotation_problem = self._offline(
+                            exc, f"the annotation volume at {res} µm")
+                        raise self.annotation_problem from exc
                     except AllenSyncError as exc:
                         self.annotation_problem = exc
                         raise

@@ -48,9 +48,10 @@ from .errors import (
 )
 from .records import SectionDataSet, SectionImage
 from .results import ImageSyncBatch, ReferencePoints
+from .section_lookup import SectionLookup
 from .validation import as_id, as_id_array, as_id_list, as_one_coordinate, as_points
 
-__all__ = ["SERVICES", "Synchronizer"]
+__all__ = ["BLOCK_POINTS", "SERVICES", "Synchronizer"]
 
 #: The six synchronization services of the Allen Brain Atlas API, in Allen's names.
 SERVICES = (
@@ -61,6 +62,12 @@ SERVICES = (
     "image_to_atlas",
     "structure_to_image",
 )
+
+#: The batch forms answer points in blocks of this many: the dozen temporary arrays of a
+#: block (32768 points, 256 KiB each) stay in the CPU cache instead of streaming a
+#: million-point array through memory at every step. Each point's arithmetic is the
+#: same, so the answers do not depend on it.
+BLOCK_POINTS = 1 << 15
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,6 +82,7 @@ class _Stack:
     section_numbers: np.ndarray  # (n,) int64, strictly increasing
     tvs: np.ndarray  # (6, n): rows a00 a01 a02 a10 a11 a12 of each image's TVS
     plane_norm: float  # |∇vz| in reference space: µm of vz per µm of reference
+    lookup: SectionLookup  # nearest section of a fractional section number
 
 
 def _one(**coordinates) -> list[list[float]]:
@@ -149,6 +157,7 @@ class Synchronizer:
                 f"{failed} failed, {unaligned} without alignment2d"
             )
         tvs = np.array([im.alignment2d.tvs_matrix.ravel() for im in chosen]).T.copy()
+        numbers = np.array([im.section_number for im in chosen], dtype=np.int64)
         trv = a3.trv_matrix
         out = _Stack(
             data_set=ds,
@@ -156,9 +165,10 @@ class Synchronizer:
             trv=trv,
             thickness=ds.section_thickness,
             image_ids=np.array([im.id for im in chosen], dtype=np.int64),
-            section_numbers=np.array([im.section_number for im in chosen], dtype=np.int64),
+            section_numbers=numbers,
             tvs=tvs,
             plane_norm=float(np.linalg.norm(trv[2, :3])),
+            lookup=SectionLookup(numbers),
         )
         self._stacks[key] = out
         return out
@@ -227,6 +237,18 @@ class Synchronizer:
         InvalidIdListError
             A per-point id is not an integer (a None names its position).
         """
+        space, n, points = self._seed_points(section_image_id, x, y)
+        if isinstance(points, ReferencePoints):
+            return points
+        out = ReferencePoints(space, np.empty(n), np.empty(n), np.empty(n))
+        for block in _blocks(n):
+            points(block, (out.x[block], out.y[block], out.z[block]))
+        return out
+
+    def _seed_points(self, section_image_id, x, y):
+        """Checked seed pixels as ``(space, n, points)``: ``points(block, out=None)``
+        gives the reference points of a block of them (into ``out`` when given). With one
+        image per point, ``points`` is the whole :class:`ReferencePoints` instead."""
         x, y = as_points(x=x, y=y)
         n = len(x)
         if np.ma.isMaskedArray(section_image_id) or not np.isscalar(section_image_id):
@@ -239,10 +261,11 @@ class Synchronizer:
         if single:
             image, ds = self.seed(section_image_id)
             m = self._image_matrix(image, ds)
-            p = m[0, 0] * x + m[0, 1] * y + m[0, 2]
-            i = m[1, 0] * x + m[1, 1] * y + m[1, 2]
-            r = m[2, 0] * x + m[2, 1] * y + m[2, 2]
-            return ReferencePoints(ds.reference_space_id, p, i, r)
+
+            def points(block, out=None):
+                return _reference_block(m, x[block], y[block], out)
+
+            return ds.reference_space_id, n, points
         ids = as_id_array("section_image_id", ids, n)
         out = np.empty((3, n))
         space = None
@@ -258,7 +281,7 @@ class Synchronizer:
             xs, ys = x[sel], y[sel]
             for k in range(3):
                 out[k, sel] = m[k, 0] * xs + m[k, 1] * ys + m[k, 2]
-        return ReferencePoints(space, out[0], out[1], out[2])
+        return space, n, ReferencePoints(space, out[0], out[1], out[2])
 
     def _image_matrix(self, image: SectionImage, ds: SectionDataSet) -> np.ndarray:
         vz = float(section_depth(image.section_number, ds.section_thickness))
@@ -268,26 +291,37 @@ class Synchronizer:
 
     def _to_stack(self, stack: _Stack, space: int, x, y, z, data_set_id) -> ImageSyncBatch:
         """Reference points (in ``space``) → nearest image of one stack."""
-        m = compose_3x4(
-            stack.trv, self.reference_transform(space, stack.data_set.reference_space_id)
-        )
-        vx, vy, vz = apply_3x4(m, x, y, z)
-        q = vz / stack.thickness
-        index, clamped = inferred.nearest_sections(stack.section_numbers, q)
-        if len(stack.image_ids) == 1:
-            a = stack.tvs[:, 0]
-            sx = a[0] * vx + a[1] * vy + a[2]
-            sy = a[3] * vx + a[4] * vy + a[5]
-            ids = np.full(len(x), stack.image_ids[0])
-            sn = np.full(len(x), stack.section_numbers[0])
-        else:
-            t = stack.tvs
-            sx = t[0].take(index) * vx + t[1].take(index) * vy + t[2].take(index)
-            sy = t[3].take(index) * vx + t[4].take(index) * vy + t[5].take(index)
-            ids = stack.image_ids.take(index)
-            sn = stack.section_numbers.take(index)
-        distance = (vz - sn * stack.thickness) / stack.plane_norm
-        return ImageSyncBatch(data_set_id, ids, sn, sx, sy, distance, clamped)
+        return self._to_stacks([stack], space, len(x), _given(x, y, z), [data_set_id])[0]
+
+    def _to_stacks(self, stacks, space: int, n: int, points, data_set_ids):
+        """``n`` reference points (in ``space``) → nearest image of each stack.
+
+        ``points(block)`` gives the ``(x, y, z)`` arrays of a block of points. Block by
+        block (:data:`BLOCK_POINTS`), every stack in turn, so a block's points are made
+        or read once. Per point: ``(vx, vy, vz) = TRV · T · (x, y, z, 1)``
+        (:func:`~napari_allen_sync.arithmetic.apply_3x4`'s operations in its order), the
+        nearest section of ``vz / thickness`` (:class:`SectionLookup`, exactly
+        :func:`inferred.nearest_sections`), its image's ``TVS · (vx, vy, 1)``
+        (:func:`~napari_allen_sync.arithmetic.apply_2x3`), and the distance to its plane.
+
+        Returns
+        -------
+        list of ImageSyncBatch
+            One per stack, in order.
+        """
+        jobs = []
+        for stack, ds in zip(stacks, data_set_ids, strict=True):
+            m = compose_3x4(
+                stack.trv, self.reference_transform(space, stack.data_set.reference_space_id)
+            )
+            out = ImageSyncBatch(ds, np.empty(n, np.int64), np.empty(n, np.int64),
+                                 np.empty(n), np.empty(n), np.empty(n), np.empty(n, bool))
+            jobs.append((stack, m, out))
+        for block in _blocks(n):
+            x, y, z = points(block)
+            for stack, m, out in jobs:
+                _answer_block(stack, m, x, y, z, out, block)
+        return [out for _, _, out in jobs]
 
     def reference_to_image_batch(
         self, reference_space_id, x, y, z, section_data_set_ids
@@ -303,7 +337,7 @@ class Synchronizer:
         x, y, z = as_points(x=x, y=y, z=z)
         ids = as_id_list("section_data_set_ids", section_data_set_ids)
         stacks = [self.stack(d) for d in ids]
-        return [self._to_stack(s, space, x, y, z, d) for s, d in zip(stacks, ids, strict=True)]
+        return self._to_stacks(stacks, space, len(x), _given(x, y, z), ids)
 
     def image_to_image_batch(self, section_image_id, x, y, section_data_set_ids):
         """Seed pixels → the matching section and pixel of each data set, for N points.
@@ -312,12 +346,9 @@ class Synchronizer:
         target (converting reference spaces when they differ).
         """
         ids = as_id_list("section_data_set_ids", section_data_set_ids)
-        ref = self.image_to_reference_batch(section_image_id, x, y)
+        space, n, points = self._seed_points(section_image_id, x, y)
         stacks = [self.stack(d) for d in ids]
-        return [
-            self._to_stack(s, ref.reference_space_id, ref.x, ref.y, ref.z, d)
-            for s, d in zip(stacks, ids, strict=True)
-        ]
+        return self._to_stacks(stacks, space, n, _reference_of(points), ids)
 
     def image_to_atlas_batch(self, section_image_id, x, y, atlas_id) -> ImageSyncBatch:
         """Seed pixels → the nearest annotated plate of an atlas, for N points.
@@ -328,8 +359,8 @@ class Synchronizer:
         atlas_id = as_id("atlas_id", atlas_id)
         ds = self.catalog.atlas_data_set(atlas_id)
         stack = self.stack(ds.id, kind="atlas")
-        ref = self.image_to_reference_batch(section_image_id, x, y)
-        return self._to_stack(stack, ref.reference_space_id, ref.x, ref.y, ref.z, None)
+        space, n, points = self._seed_points(section_image_id, x, y)
+        return self._to_stacks([stack], space, n, _reference_of(points), [None])[0]
 
     def image_to_image_2d_batch(self, section_image_id, x, y, section_image_ids):
         """Seed pixels → the closest (x, y) on each listed image, for N points.
@@ -435,3 +466,69 @@ class Synchronizer:
         """As ``SynchronizationApi.get_structure_to_image``: the service's ``msg``."""
         batch = self.structure_to_image_batch(section_data_set_id, structure_ids)
         return [batch.to_msg(i) for i in range(len(batch))]
+
+
+def _blocks(n: int):
+    """Slices of :data:`BLOCK_POINTS` points covering ``range(n)``."""
+    for start in range(0, n, BLOCK_POINTS):
+        yield slice(start, min(n, start + BLOCK_POINTS))
+
+
+def _given(x, y, z):
+    """``points(block)`` of points already computed."""
+    return lambda block: (x[block], y[block], z[block])
+
+
+def _reference_of(points):
+    """``points(block)`` of :meth:`Synchronizer._seed_points`' answer, either form."""
+    if isinstance(points, ReferencePoints):
+        return _given(points.x, points.y, points.z)
+    return points
+
+
+def _reference_block(m: np.ndarray, x, y, out=None):
+    """Seed pixels → reference µm with the 3 × 3 image matrix: ``m[k, 0]·x + m[k, 1]·y +
+    m[k, 2]`` for each row ``k``, added in that order; into ``out`` (3 arrays) if given."""
+    if out is None:
+        out = (np.empty(len(x)), np.empty(len(x)), np.empty(len(x)))
+    scratch = np.empty(len(x))
+    for k, row in enumerate(out):
+        np.multiply(x, m[k, 0], out=row)
+        row += np.multiply(y, m[k, 1], out=scratch)
+        row += m[k, 2]
+    return out
+
+
+def _affine_row(row, x, y, z) -> np.ndarray:
+    """``row[0]·x + row[1]·y + row[2]·z + row[3]``, added in that order (as apply_3x4)."""
+    out = row[0] * x
+    out += row[1] * y
+    out += row[2] * z
+    out += row[3]
+    return out
+
+
+def _answer_block(stack: _Stack, m: np.ndarray, x, y, z, out: ImageSyncBatch, block: slice):
+    """One block of :meth:`Synchronizer._to_stacks` for one stack, written into ``out``.
+
+    The gathers use ``mode="clip"``: the indices come from :class:`SectionLookup` and are
+    always in range, and ``"raise"`` would copy through a buffer to check them.
+    """
+    vx = _affine_row(m[0], x, y, z)
+    vy = _affine_row(m[1], x, y, z)
+    vz = _affine_row(m[2], x, y, z)
+    q = np.divide(vz, stack.thickness)
+    index = stack.lookup.index(q)
+    stack.lookup.clamped(q, out=out.clamped[block])
+    t = stack.tvs
+    scratch = q  # q is not needed any more
+    for k, target in ((0, out.x[block]), (3, out.y[block])):  # apply_2x3, row by row
+        np.multiply(t[k].take(index, mode="clip", out=target), vx, out=target)
+        target += np.multiply(t[k + 1].take(index, mode="clip", out=scratch), vy, out=scratch)
+        target += t[k + 2].take(index, mode="clip", out=scratch)
+    stack.image_ids.take(index, mode="clip", out=out.section_image_id[block])
+    number = stack.section_numbers.take(index, mode="clip", out=out.section_number[block])
+    distance = out.distance[block]
+    np.multiply(number, stack.thickness, out=distance)
+    np.subtract(vz, distance, out=distance)
+    distance /= stack.plane_norm

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import logging
 import math
 import os
@@ -22,9 +23,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from npe2 import PluginManifest
 
+from napari_allen_sync.annotation import (
+    DEFAULT_DOWNLOAD_BASE_URL,
+    DEFAULT_RESOLUTION_UM,
+    RESOLUTIONS_UM,
+    annotation_url,
+)
 from napari_allen_sync.cache import default_cache_dir
 from napari_allen_sync.client import DEFAULT_BASE_URI, DEFAULT_DEADLINE, DEFAULT_TIMEOUT, AllenApi
-from napari_allen_sync.errors import AllenSyncError
+from napari_allen_sync.errors import AllenSyncError, WriteError
 from napari_allen_sync.preferences import (
     CONFIGURATION_KEY,
     DEFAULT_RETRIES,
@@ -89,6 +96,15 @@ BAD = [
     ("retries", math.nan, "whole number"),
     ("retries", False, "whole number"),
     ("retries", "3", "whole number"),
+    ("annotation_resolution", 30, "must be one of 10, 25, 50, 100 µm"),
+    ("annotation_resolution", "25 µm", "must be one of 10, 25, 50, 100 µm"),
+    ("annotation_resolution", 25.5, "must be one of 10, 25, 50, 100 µm"),
+    ("annotation_resolution", True, "must be one of 10, 25, 50, 100 µm"),
+    ("annotation_resolution", None, "must be one of 10, 25, 50, 100 µm"),
+    ("annotation_base_url", "download.alleninstitute.org", "must begin with http:// or "
+                                                           "https://, e.g. http://download"),
+    ("annotation_base_url", "http://x/?q", "query"),
+    ("annotation_base_url", 5, "must be a string"),
 ]
 
 
@@ -128,7 +144,40 @@ def test_preferences_are_frozen_and_hashable():
         p.retries = 1
     assert hash(p) == hash(Preferences())
     assert Preferences.names() == (
-        "api_base_url", "cache_dir", "connect_timeout_s", "read_timeout_s", "retries")
+        "api_base_url", "cache_dir", "connect_timeout_s", "read_timeout_s", "retries",
+        "annotation_resolution", "annotation_base_url")
+
+
+def test_annotation_settings_default_to_allens_and_are_normalized():
+    p = Preferences()
+    assert (p.annotation_resolution, p.annotation_base_url) == (DEFAULT_RESOLUTION_UM, "")
+    for text in ("10", " 50 ", 100, 25.0):
+        assert Preferences(annotation_resolution=text).annotation_resolution == int(text)
+    assert Preferences(annotation_base_url="  ").annotation_base_url == ""
+    got = Preferences(annotation_base_url="HTTP://127.0.0.1:8765/").annotation_base_url
+    assert got == "http://127.0.0.1:8765"
+
+
+def test_save_and_load_round_trip_atomically(tmp_path):
+    p = Preferences(api_base_url="http://127.0.0.1:8765", annotation_resolution="50",
+                    annotation_base_url="http://127.0.0.1:8766", retries=0)
+    path = p.save(tmp_path / "prefs.json")
+    assert Preferences.load(path) == p
+    assert json.loads(path.read_text())["annotation_resolution"] == 50
+    assert [f.name for f in tmp_path.iterdir()] == ["prefs.json"]  # no partial left
+    with pytest.raises(WriteError):  # a missing folder: nothing written
+        p.save(tmp_path / "missing" / "prefs.json")
+    path.write_text('{"annotation_resolution": 30}')
+    with pytest.raises(InvalidPreferenceError, match="annotation_resolution"):
+        Preferences.load(path)
+    path.write_text("[1, 2]")
+    with pytest.raises(InvalidPreferenceError, match="JSON object"):
+        Preferences.load(path)
+    path.write_text("{not json")
+    with pytest.raises(InvalidPreferenceError, match="is not JSON"):
+        Preferences.load(path)
+    with pytest.raises(InvalidPreferenceError, match="cannot be read"):
+        Preferences.load(tmp_path / "absent.json")
 
 
 def test_from_mapping_raises_or_falls_back_per_setting():
@@ -181,7 +230,8 @@ def test_kwargs_build_a_real_remote_source(tmp_path):
     p = Preferences(api_base_url=LOOPBACK + "/", cache_dir=str(tmp_path / "cache"),
                     connect_timeout_s=0.5, read_timeout_s=120, retries=0)
     kwargs = p.remote_source_kwargs()
-    assert set(kwargs) == {"base_uri", "cache_dir", "timeout", "retries", "deadline"}
+    assert set(kwargs) == {"base_uri", "cache_dir", "timeout", "retries", "deadline",
+                           "annotation_resolution", "annotation_base_url"}
     source = RemoteSource(**kwargs)
     try:
         assert source.api.base_uri == LOOPBACK
@@ -192,6 +242,17 @@ def test_kwargs_build_a_real_remote_source(tmp_path):
         assert source.cache.root == tmp_path / "cache"
         assert (tmp_path / "cache" / "VERSION").is_file()
         assert source.fetched == []  # nothing was requested
+        # the annotation volume comes from the API server itself (automatic), at 25 µm
+        assert source.annotation_url == annotation_url(25, LOOPBACK)
+    finally:
+        source.close()
+    p = dataclasses.replace(p, annotation_resolution=50,
+                            annotation_base_url="http://127.0.0.1:10")
+    source = RemoteSource(**p.remote_source_kwargs())
+    try:
+        assert source.annotation_resolution == 50
+        assert source.annotation_url == annotation_url(50, "http://127.0.0.1:10")
+        assert source.annotation_path().name == "annotation_50.nrrd"
     finally:
         source.close()
 
@@ -204,6 +265,8 @@ def test_default_kwargs_build_the_default_remote_source():
         assert source.api.timeout == DEFAULT_TIMEOUT
         assert source.api.deadline == DEFAULT_DEADLINE
         assert source.cache.root == default_cache_dir()  # $NAPARI_ALLEN_SYNC_CACHE (conftest)
+        assert source.annotation_url == annotation_url(DEFAULT_RESOLUTION_UM,
+                                                       DEFAULT_DOWNLOAD_BASE_URL)
     finally:
         source.close()
 
@@ -228,7 +291,14 @@ def test_manifest_configuration_matches_the_core():
     assert tuple(conf.properties) == Preferences.names()
     defaults = Preferences()
     kinds = {str: "string", float: "number", int: "integer"}
+    # napari's dropdown needs text choices: the resolution is declared as strings
+    resolution = conf.properties["annotation_resolution"]
+    assert resolution.type == "string"
+    assert resolution.enum == [str(r) for r in RESOLUTIONS_UM]
+    assert Preferences.check("annotation_resolution", resolution.default) == 25
     for name, prop in conf.properties.items():
+        if name == "annotation_resolution":
+            continue
         default = getattr(defaults, name)
         assert prop.default == default, name
         assert prop.type == kinds[type(default)], name
@@ -401,3 +471,78 @@ def test_an_environment_variable_overrides_a_setting(npe2pm, plugin_settings, mo
     p = napari_prefs.current_preferences()
     assert p.retries == 5
     assert p.api_base_url == "http://127.0.0.1:9999"
+
+
+# ------------------------------------------------------------ napari's Preferences dialog
+def _preferences_dialog(viewer, qtbot):
+    """napari's Preferences dialog, opened from the File menu."""
+    from qtpy.QtWidgets import QApplication, QDialog
+
+    (action,) = [a for a in viewer.window.file_menu.actions() if a.text() == "Preferences"]
+    action.trigger()
+    dialogs = []
+
+    def found():
+        dialogs[:] = [w for w in QApplication.topLevelWidgets()
+                      if isinstance(w, QDialog) and w.windowTitle() == "Preferences"
+                      and w.isVisible()]
+        return bool(dialogs)
+
+    qtbot.waitUntil(found, timeout=10_000)
+    return dialogs[0]
+
+
+def _our_page(dialog, qtbot):
+    """Click our plugin's entry in the dialog's list; the page's form layout."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QFormLayout, QLabel, QListWidget
+
+    listing = dialog.findChild(QListWidget, "Preferences")
+    (item,) = listing.findItems("Allen Brain Atlas Sync", Qt.MatchFlag.MatchExactly)
+    listing.scrollToItem(item)
+    qtbot.mouseClick(listing.viewport(), Qt.MouseButton.LeftButton,
+                     pos=listing.visualItemRect(item).center())
+    assert listing.currentItem() is item
+    fields = {}
+    for layout in dialog.findChildren(QFormLayout):
+        for row in range(layout.rowCount()):
+            label = layout.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            field = layout.itemAt(row, QFormLayout.ItemRole.FieldRole)
+            if label is not None and field is not None and isinstance(label.widget(), QLabel):
+                fields[label.widget().text().strip()] = field.widget()
+    return fields
+
+
+@pytest.mark.gui
+def test_the_annotation_settings_in_naparis_preferences_dialog(registered, qtbot,
+                                                                make_napari_viewer):
+    """Real clicks and keys in napari's own dialog: the resolution dropdown and the
+    download URL reach the plugin's settings file and the RemoteSource it builds."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QPushButton
+
+    viewer = make_napari_viewer(show=True)
+    dialog = _preferences_dialog(viewer, qtbot)
+    fields = _our_page(dialog, qtbot)
+    combo = fields["Annotation resolution (µm)"]
+    url = fields["Annotation download URL"]
+    assert [combo.itemText(i) for i in range(combo.count())] == ["10", "25", "50", "100"]
+    assert combo.currentText() == "25"
+    combo.setFocus()
+    qtbot.keyClick(combo, Qt.Key.Key_Down)  # 25 → 50
+    assert combo.currentText() == "50"
+    qtbot.mouseClick(url, Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(url, "http://127.0.0.1:8766/")
+    (ok,) = [b for b in dialog.findChildren(QPushButton) if b.text() == "OK"]
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5_000)
+    p = napari_prefs.current_preferences()
+    assert (p.annotation_resolution, p.annotation_base_url) == (50, "http://127.0.0.1:8766")
+    saved = registered.read_text()
+    assert "annotation_resolution: '50'" in saved
+    assert "annotation_base_url: http://127.0.0.1:8766/" in saved
+    source = RemoteSource(**p.remote_source_kwargs())
+    try:
+        assert source.annotation_url == annotation_url(50, "http://127.0.0.1:8766")
+    finally:
+        source.close()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..annotation import label_points
 from ..errors import InvalidCoordinateError
 from ..results import ImageSyncBatch
 from ..tables import write_columns
@@ -162,16 +163,11 @@ def _coordinates(request) -> tuple[np.ndarray, np.ndarray]:
 
 def _structures(source, space, ref):
     """Structure id (-1 outside) and acronym ("" outside) of every reference point; with
-    the array form of the source (``structure_ids_at``) when it has one."""
+    the array form of the source (``structure_ids_at``) and
+    :func:`~napari_allen_sync.annotation.label_points` when it has one."""
     ids_at = getattr(source, "structure_ids_at", None)
     if callable(ids_at):
-        ids = np.asarray(ids_at(space, ref.x, ref.y, ref.z), dtype=np.int64)
-        unique, inverse = np.unique(ids, return_inverse=True)
-        structures = source.catalog.structures
-        known = [structures.get(int(u)) if u else None for u in unique]
-        uid = np.array([-1 if s is None else s.id for s in known], dtype=np.int64)
-        uacr = np.array(["" if s is None else s.acronym for s in known], dtype=object)
-        return uid[inverse], uacr[inverse]
+        return label_points(ids_at(space, ref.x, ref.y, ref.z), source.catalog.structures)
     found = source.structure_at(space, ref.x, ref.y, ref.z)
     return (np.array([-1 if s is None else s.id for s in found], dtype=np.int64),
             np.array(["" if s is None else s.acronym for s in found], dtype=object))

@@ -1,0 +1,208 @@
+"""The annotation volume fetched in napari's activity dock: against ``serve --demo`` in a
+child process (real HTTP on loopback) with a real napari viewer, the bar moves up to the
+file's size, the file lands in the cache, and a cancel keeps nothing."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import requests
+
+from _http_fixtures import server_process
+from napari_allen_sync import annotation
+from napari_allen_sync.demo import DemoSource
+from napari_allen_sync.demo.annotation import demo_annotation
+from napari_allen_sync.errors import ServiceError
+from napari_allen_sync.remote import RemoteSource
+
+pytestmark = pytest.mark.gui
+
+RESOLUTION = 100
+#: Small pieces, so that the 127 KiB volume arrives in several progress steps.
+PIECE = 16 * 1024
+
+
+@pytest.fixture(scope="module")
+def demo_server():
+    with server_process() as base:  # napari-allen-sync serve --demo
+        yield base
+
+
+@pytest.fixture
+def small_pieces(monkeypatch):
+    monkeypatch.setattr(annotation, "CHUNK_BYTES", PIECE)
+
+
+def _served(source) -> bytes:
+    """The volume file exactly as the server sends it."""
+    return requests.get(source.annotation_url, timeout=30).content
+
+
+def _leftovers(source):
+    folder = source.annotation_path().parent
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def test_download_shows_progress_and_lands_in_the_cache(
+    demo_server, tmp_path, qtbot, make_napari_viewer, small_pieces
+):
+    from napari_allen_sync._napari.annotation_download import start_annotation_download
+
+    make_napari_viewer(show=True)  # the activity dock listens for progress bars
+    source = RemoteSource(demo_server, tmp_path, annotation_resolution=RESOLUTION)
+    assert not source.annotation_cached()
+    got, values = [], []
+    download = start_annotation_download(
+        source, returned=got.append, errored=lambda exc: got.append(exc)
+    )
+    download.progress.events.value.connect(lambda e: values.append(e.value))
+    assert "downloading the annotation volume (100 µm)" in download.progress.desc
+    qtbot.waitUntil(lambda: bool(got), timeout=60_000)
+    (volume,) = got
+    assert volume is download.volume and np.array_equal(volume.ids, demo_annotation(100).ids)
+    size_kib = -(-len(_served(source)) // 1024)
+    # the bar went up piece by piece to the file's size, in KiB
+    assert download.progress.total == size_kib
+    # (napari's bar redraws with processEvents, so the value events may nest: their
+    # order is not asserted, the steps and the end are)
+    assert download.progress.n == size_kib and max(values) == size_kib
+    assert len(set(values)) >= 4 and min(values) < size_kib / 2
+    assert download.progress.gui  # napari's activity dock made a bar of it
+    qtbot.waitUntil(
+        lambda: download.progress.disable or download.worker.is_running is False, timeout=10_000
+    )
+    # in the cache, verified: a new source reads it with no request
+    assert source.annotation_cached()
+    assert source.annotation_path().read_bytes() == _served(source)
+    again = RemoteSource("http://127.0.0.1:9", tmp_path, annotation_resolution=RESOLUTION)
+    assert again.annotation_url != source.annotation_url
+    cached = RemoteSource(demo_server, tmp_path, annotation_resolution=RESOLUTION)
+    done = []
+    second = start_annotation_download(cached, returned=done.append)
+    assert "reading the annotation volume" in second.progress.desc
+    qtbot.waitUntil(lambda: bool(done), timeout=30_000)
+    assert np.array_equal(done[0].ids, volume.ids)
+
+
+class _Gated(RemoteSource):
+    """A RemoteSource whose download waits after its first piece until ``gate`` opens
+    (the HTTP transfer is real; only the pace is held)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.gate = threading.Event()
+        self.first_piece = threading.Event()
+
+    def annotation(self, progress=None):
+        def held(done, total):
+            progress(done, total)
+            if done and not self.first_piece.is_set():
+                self.first_piece.set()
+                self.gate.wait(30)
+
+        return super().annotation(progress=held if progress else None)
+
+
+def _open_activity_dock(qtbot):
+    """Click the activity toggle in napari's status bar, as a user opens the dock."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QAbstractButton, QApplication
+
+    (toggle,) = [
+        w
+        for w in QApplication.allWidgets()
+        if type(w).__name__ == "ActivityToggleItem" and w.isVisible()
+    ]
+    (button,) = toggle.findChildren(QAbstractButton)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def _cancel_button(download):
+    """The Cancel button napari's activity dock shows beside our bar."""
+    from qtpy.QtWidgets import QApplication, QPushButton
+
+    for widget in QApplication.allWidgets():
+        if (
+            isinstance(widget, QPushButton)
+            and widget.text() == "Cancel"
+            and getattr(widget.parent(), "progress", None) is download.progress
+        ):
+            return widget
+    return None
+
+
+def test_cancel_in_the_activity_dock_keeps_nothing(
+    demo_server, tmp_path, qtbot, make_napari_viewer, small_pieces
+):
+    from qtpy.QtCore import Qt
+
+    from napari_allen_sync._napari.annotation_download import start_annotation_download
+
+    make_napari_viewer(show=True)
+    source = _Gated(demo_server, tmp_path, annotation_resolution=RESOLUTION)
+    outcome = []
+    download = start_annotation_download(
+        source,
+        returned=outcome.append,
+        errored=outcome.append,
+        cancelled=lambda: outcome.append("cancelled"),
+    )
+    try:
+        assert source.first_piece.wait(30)  # a piece arrived and is on disk (partial)
+        assert any(name.endswith(".partial") for name in _leftovers(source))
+        _open_activity_dock(qtbot)
+        qtbot.waitUntil(
+            lambda: _cancel_button(download) is not None and _cancel_button(download).isVisible(),
+            timeout=10_000,
+        )
+        qtbot.mouseClick(_cancel_button(download), Qt.MouseButton.LeftButton)
+        assert download.cancelled
+    finally:
+        source.gate.set()
+    qtbot.waitUntil(lambda: bool(outcome), timeout=30_000)
+    assert outcome == ["cancelled"]
+    assert isinstance(download.error, annotation.DownloadCancelled)
+    assert download.volume is None
+    # nothing half-written: no volume, no partial, no decoded copy
+    assert not source.annotation_cached()
+    assert _leftovers(source) == []
+    # the next try starts over and completes
+    plain = RemoteSource(demo_server, tmp_path, annotation_resolution=RESOLUTION)
+    done = []
+    start_annotation_download(plain, returned=done.append)
+    qtbot.waitUntil(lambda: bool(done), timeout=60_000)
+    assert plain.annotation_path().read_bytes() == _served(plain)
+
+
+def test_an_unreachable_server_is_an_error_not_a_cancel(tmp_path, qtbot, make_napari_viewer):
+    from napari_allen_sync._napari.annotation_download import start_annotation_download
+
+    make_napari_viewer()
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    source = RemoteSource(
+        f"http://127.0.0.1:{port}",
+        tmp_path,
+        timeout=(0.5, 0.5),
+        retries=0,
+        annotation_resolution=RESOLUTION,
+    )
+    errors, cancels = [], []
+    download = start_annotation_download(
+        source, errored=errors.append, cancelled=lambda: cancels.append(1)
+    )
+    qtbot.waitUntil(lambda: bool(errors), timeout=30_000)
+    assert isinstance(errors[0], ServiceError) and cancels == []
+    assert download.error is errors[0]
+    assert _leftovers(source) == []
+
+
+def test_the_demo_source_needs_no_download():
+    from napari_allen_sync._napari.annotation_download import start_annotation_download
+
+    assert start_annotation_download(DemoSource()) is None

@@ -20,7 +20,7 @@ from napari_allen_sync.annotation import (
 from napari_allen_sync.id_lookup import IdLookup
 from napari_allen_sync.records import Structure
 
-ONTOLOGY_FILE = Path(__file__).parent / "data" / "real" / "structure_graph_download-1.json"
+ONTOLOGY_FILE = Path(__file__).parents[1] / "data" / "real" / "structure_graph_download-1.json"
 
 
 @settings(max_examples=100, deadline=None)

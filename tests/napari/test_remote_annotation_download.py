@@ -25,7 +25,7 @@ PIECE = 16 * 1024
 
 
 @pytest.fixture(scope="module")
-def demo_server():
+def demo_server_process():
     with server_process() as base:  # napari-allen-sync serve --demo
         yield base
 
@@ -46,12 +46,12 @@ def _leftovers(source):
 
 
 def test_download_shows_progress_and_lands_in_the_cache(
-    demo_server, tmp_path, qtbot, make_napari_viewer, small_pieces
+    demo_server_process, tmp_path, qtbot, make_napari_viewer, small_pieces
 ):
     from napari_allen_sync._napari.annotation_download import start_annotation_download
 
     make_napari_viewer(show=True)  # the activity dock listens for progress bars
-    source = RemoteSource(demo_server, tmp_path, annotation_resolution=RESOLUTION)
+    source = RemoteSource(demo_server_process, tmp_path, annotation_resolution=RESOLUTION)
     assert not source.annotation_cached()
     got, values = [], []
     download = start_annotation_download(
@@ -78,7 +78,7 @@ def test_download_shows_progress_and_lands_in_the_cache(
     assert source.annotation_path().read_bytes() == _served(source)
     again = RemoteSource("http://127.0.0.1:9", tmp_path, annotation_resolution=RESOLUTION)
     assert again.annotation_url != source.annotation_url
-    cached = RemoteSource(demo_server, tmp_path, annotation_resolution=RESOLUTION)
+    cached = RemoteSource(demo_server_process, tmp_path, annotation_resolution=RESOLUTION)
     done = []
     second = start_annotation_download(cached, returned=done.append)
     assert "reading the annotation volume" in second.progress.desc
@@ -134,14 +134,14 @@ def _cancel_button(download):
 
 
 def test_cancel_in_the_activity_dock_keeps_nothing(
-    demo_server, tmp_path, qtbot, make_napari_viewer, small_pieces
+    demo_server_process, tmp_path, qtbot, make_napari_viewer, small_pieces
 ):
     from qtpy.QtCore import Qt
 
     from napari_allen_sync._napari.annotation_download import start_annotation_download
 
     make_napari_viewer(show=True)
-    source = _Gated(demo_server, tmp_path, annotation_resolution=RESOLUTION)
+    source = _Gated(demo_server_process, tmp_path, annotation_resolution=RESOLUTION)
     outcome = []
     download = start_annotation_download(
         source,
@@ -169,7 +169,7 @@ def test_cancel_in_the_activity_dock_keeps_nothing(
     assert not source.annotation_cached()
     assert _leftovers(source) == []
     # the next try starts over and completes
-    plain = RemoteSource(demo_server, tmp_path, annotation_resolution=RESOLUTION)
+    plain = RemoteSource(demo_server_process, tmp_path, annotation_resolution=RESOLUTION)
     done = []
     start_annotation_download(plain, returned=done.append)
     qtbot.waitUntil(lambda: bool(done), timeout=60_000)

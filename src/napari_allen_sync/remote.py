@@ -798,39 +798,9 @@ class RemoteSource:
             path = self.annotation_path()
             decoded = path.with_suffix(".npy")
             with self.cache.lock(f"annotation-{path.parent.name}-{res}"):
-                volume = None
-                if path.is_file() and decoded.is_file():
-                    try:
-                        volume = AnnotationVolume.read_decoded(decoded, res, expected_shape(res))
-                    except AnnotationError as exc:
-                        log.warning("decoded annotation volume unusable, reading the file: %s",
-                                    exc)
-                if volume is None and path.is_file():
-                    try:
-                        volume = AnnotationVolume.read(path, resolution_um=res,
-                                                       shape=expected_shape(res))
-                    except AnnotationError as exc:
-                        log.warning("cached annotation volume is damaged, fetching it again: "
-                                    "%s", exc)
-                        path.unlink(missing_ok=True)
-                        decoded.unlink(missing_ok=True)
+                volume = self._cached_annotation(path, decoded, res)
                 if volume is None:
-                    sha = PUBLISHED_SHA256.get(res) if self.annotation_url.startswith(
-                        DEFAULT_DOWNLOAD_BASE_URL + "/") else None
-                    try:
-                        volume = fetch_annotation(
-                            self.annotation_url, path, session=self.api.session,
-                            timeout=(self.api.timeout[0], max(self.api.timeout[1],
-                                                              ANNOTATION_READ_TIMEOUT)),
-                            sha256=sha, resolution=res,
-                            progress=progress)
-                    except (ServiceUnavailableError, ServiceTimeoutError) as exc:
-                        self.annotation_problem = self._offline(
-                            exc, f"the annotation volume at {res} µm")
-                        raise self.annotation_problem from exc
-                    except AllenSyncError as exc:
-                        self.annotation_problem = exc
-                        raise
+                    volume = self._download_annotation(path, res, progress)
                 if volume.mapped_from is None:
                     try:  # the next start maps it instead of decompressing the NRRD
                         volume.write_decoded(decoded)
@@ -839,6 +809,41 @@ class RemoteSource:
             self.annotation_problem = None
             self._annotation = volume
             return volume
+
+    @staticmethod
+    def _cached_annotation(path, decoded, res) -> AnnotationVolume | None:
+        """The volume from the cache: the decoded array if usable, else the NRRD file;
+        None if neither is there. A damaged file is deleted so that it is fetched again."""
+        if path.is_file() and decoded.is_file():
+            try:
+                return AnnotationVolume.read_decoded(decoded, res, expected_shape(res))
+            except AnnotationError as exc:
+                log.warning("decoded annotation volume unusable, reading the file: %s", exc)
+        if path.is_file():
+            try:
+                return AnnotationVolume.read(path, resolution_um=res, shape=expected_shape(res))
+            except AnnotationError as exc:
+                log.warning("cached annotation volume is damaged, fetching it again: %s", exc)
+                path.unlink(missing_ok=True)
+                decoded.unlink(missing_ok=True)
+        return None
+
+    def _download_annotation(self, path, res, progress) -> AnnotationVolume:
+        """Fetch the volume into ``path`` (streamed, resumable, verified); a network
+        failure raises with the offline report (what is cached, what is missing)."""
+        sha = PUBLISHED_SHA256.get(res) if self.annotation_url.startswith(
+            DEFAULT_DOWNLOAD_BASE_URL + "/") else None
+        try:
+            return fetch_annotation(
+                self.annotation_url, path, session=self.api.session,
+                timeout=(self.api.timeout[0], max(self.api.timeout[1], ANNOTATION_READ_TIMEOUT)),
+                sha256=sha, resolution=res, progress=progress)
+        except (ServiceUnavailableError, ServiceTimeoutError) as exc:
+            self.annotation_problem = self._offline(exc, f"the annotation volume at {res} µm")
+            raise self.annotation_problem from exc
+        except AllenSyncError as exc:
+            self.annotation_problem = exc
+            raise
 
     def structure_ids_at(self, reference_space_id: int, x, y, z) -> np.ndarray:
         """The structure id at each reference point (µm, space 9 or 10), 0 outside the

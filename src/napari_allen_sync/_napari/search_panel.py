@@ -81,7 +81,10 @@ class SearchController:
     def _found(self, token: int, result) -> None:
         if self.runner.released or token != self.token:
             return
+        same = self.session.search_result == result  # an equal answer fires no event
         self.session.search_result = result
+        if same:
+            self.view.show_result(result)
         self.dock.experiments_found.emit(result)
 
     def _failed(self, token: int, exc: Exception) -> None:
@@ -89,6 +92,7 @@ class SearchController:
             return
         text = user_message(exc)
         self.session.search_result = None
+        self.view.show_result(None)
         self.view.show_message(text)
         if isinstance(exc, AllenSyncError):
             self.runner.notify(text)

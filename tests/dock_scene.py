@@ -87,3 +87,15 @@ def cell(viewer, layer) -> tuple:
     layers = viewer.layers
     index = next(i for i, lay in enumerate(layers) if lay is layer)
     return tuple(grid(viewer).position(index, layers))
+
+
+def change_section(qtbot, widget, key=Qt.Key.Key_PageUp):
+    """Another seed section through the slider, by keyboard (a page: several sections);
+    waits until the targets followed."""
+    slider = widget.seed_view.slider
+    before = widget.seed_image.id
+    slider.setFocus()
+    with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
+        qtbot.keyClick(slider, key)
+    qtbot.waitUntil(lambda: widget.seed_image.id != before, timeout=WAIT)
+    wait_idle(qtbot, widget)

@@ -76,7 +76,7 @@ def test_the_session_drives_the_toggle(qtbot, make_napari_viewer):
     assert not widget.targets_view.annotated.isChecked()
     # before any click there is no atlas image: the first click draws it as Nissl
     key = f"atlas:{demo.DEMO_ATLAS_ID}"
-    image_id, x, y = demo.demo_click()
+    _image_id, x, y = demo.demo_click()
     click_seed(qtbot, viewer, widget, (y, x))
     layer = widget.layers.images[key]
     np.testing.assert_array_equal(

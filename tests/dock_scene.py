@@ -43,8 +43,9 @@ def demo_scene(qtbot, viewer, source, targets=None, atlas=True, click=True):
     with qtbot.waitSignal(widget.seed_loaded, timeout=WAIT):
         widget.open_seed_section(image_id)
     targets = tuple(demo.DEMO_TARGET_DATA_SET_IDS) if targets is None else tuple(targets)
-    for ds in targets:
+    for ds in targets:  # one at a time: the same order on every source
         widget.add_target(ds)
+        qtbot.waitUntil(lambda ds=ds: ds in widget.target_ids, timeout=WAIT)
     if atlas:
         widget.set_atlas(demo.DEMO_ATLAS_ID)
     qtbot.waitUntil(
@@ -62,10 +63,14 @@ def click_seed(qtbot, viewer, widget, rc):
     from napari_allen_sync._napari.canvas import canvas_widget, send_click
     from napari_allen_sync._napari.layers import canvas_position
 
-    qtbot.wait(20)
+    canvas = canvas_widget(widget)
+    # a window just shown may not have sized its canvas yet
+    qtbot.waitUntil(lambda: canvas.width() > 1 and canvas.height() > 1
+                    and min(viewer.canvas.size) > 1, timeout=WAIT)
+    qtbot.wait(50)
     pos = canvas_position(viewer, widget.layers.seed_layer, rc)
     with qtbot.waitSignal(widget.synchronized, timeout=WAIT) as blocker:
-        send_click(canvas_widget(widget), pos)
+        send_click(canvas, pos)
     wait_idle(qtbot, widget)
     return blocker.args[0]
 

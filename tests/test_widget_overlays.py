@@ -15,7 +15,7 @@ pytestmark = pytest.mark.gui
 demo = pytest.importorskip("napari_allen_sync.demo")
 
 from napari_allen_sync._napari._layer_utils import grid  # noqa: E402
-from napari_allen_sync._napari.overlays import OVERLAY_COLORMAPS  # noqa: E402
+from napari_allen_sync._napari.overlays import OVERLAY_STYLES  # noqa: E402
 from napari_allen_sync.images import overlay_view, tier_shape, tile_view  # noqa: E402
 
 
@@ -33,8 +33,13 @@ def check_overlay(viewer, widget, source, key):
     layers = widget.layers
     image, overlay = layers.images[key], layers.overlays[key]
     kind = overlay.metadata["allen_sync"]["overlay"]
-    assert overlay.visible and overlay.blending == "additive"
-    assert overlay.colormap.name == OVERLAY_COLORMAPS[kind]
+    blending, colormap = OVERLAY_STYLES[kind]
+    assert overlay.visible and overlay.blending == blending
+    assert overlay.colormap.name == colormap
+    # a mask's zero leaves the image unchanged: black added over a dark-field image,
+    # white (minimum) over a bright-field one
+    zero = np.asarray(overlay.colormap.map([0.0]))[0][:3]
+    assert np.allclose(zero, 0.0 if blending == "additive" else 1.0)
     assert overlay.metadata["allen_sync"]["section_image_id"] == layers.shown[key]
     np.testing.assert_array_equal(overlay.affine.affine_matrix, image.affine.affine_matrix)
     np.testing.assert_array_equal(overlay.scale, image.scale)

@@ -2,11 +2,11 @@
 
 A target whose overlay is on (``Target.overlay`` in the session) gets an Image layer of
 its section's expression mask (in-situ data sets, Allen's ``view=expression``) or
-projection mask (connectivity, ``view=projection``), drawn with additive blending and a
-colormap over its image, in the same grid cell and with exactly the same placement
-(``affine``, ``scale``, ``translate``). It follows the target's section (a click, a
-section change, a live frame) and goes when the overlay is toggled off or the target is
-removed.
+projection mask (connectivity, ``view=projection``), drawn with a colormap over its
+image (additive blending over fluorescence; bright-field: see below), in the same grid
+cell and with exactly the same placement (``affine``, ``scale``, ``translate``). It
+follows the target's section (a click, a section change, a live frame) and goes when the
+overlay is toggled off or the target is removed.
 
 napari's grid puts ``stride`` consecutive layers in each cell. With an overlay on, each
 cell holds one more layer: the overlay right above its image, and an empty hidden
@@ -15,10 +15,15 @@ a cell of their own). :class:`OverlaySyncLayers` adds that to
 :class:`~napari_allen_sync._napari.layers.SyncLayers` by extending its grid order
 (:meth:`layers`, :attr:`stride`); :class:`OverlayController` loads the masks in workers.
 
-Colormaps (:data:`OVERLAY_COLORMAPS`): ``"magma"`` for expression (Allen's own
-expression view is a heat map: black → red → yellow for low → high expression) and
-``"green"`` for projection (the fluorescent tracer's colour in Allen's connectivity
-viewer). With additive blending a black mask pixel leaves the image as it is.
+How each kind is drawn (:data:`OVERLAY_STYLES`): a projection mask (connectivity
+images are fluorescence, dark-field) with **additive** blending and napari's ``"green"``
+colormap (the tracer's colour in Allen's connectivity viewer): a black mask pixel leaves
+the image as it is, signal adds green light. An expression mask goes over bright-field
+in-situ images, nearly white where there is no tissue: light added to white stays white,
+so additive blending would show nothing there. It is drawn with **minimum** blending,
+additive's bright-field counterpart, and a colormap from white (no expression: the image
+unchanged) through yellow to red (strong expression, as the heat colours of Allen's
+expression view), so stained tissue takes the colour of its expression.
 """
 
 from __future__ import annotations
@@ -29,10 +34,32 @@ from ..session import workflow
 from ._layer_utils import same as _same
 from .layers import SyncLayers
 
-__all__ = ["OVERLAY_COLORMAPS", "OverlayController", "OverlaySyncLayers", "mask_levels"]
+__all__ = [
+    "OVERLAY_COLORMAPS",
+    "OVERLAY_STYLES",
+    "OverlayController",
+    "OverlaySyncLayers",
+    "mask_levels",
+]
 
-#: Colormap of each overlay kind.
-OVERLAY_COLORMAPS = {"expression": "magma", "projection": "green"}
+#: (blending, colormap) of each overlay kind (see the module's documentation).
+OVERLAY_STYLES = {
+    "expression": ("minimum", "expression heat (white → red)"),
+    "projection": ("additive", "green"),
+}
+#: The colormap of each overlay kind, by name (napari's, or :func:`_colormap`'s).
+OVERLAY_COLORMAPS = {kind: style[1] for kind, style in OVERLAY_STYLES.items()}
+
+
+def _colormap(name: str):
+    """A colormap of :data:`OVERLAY_STYLES`: napari's own by name, or the expression
+    heat map (white → yellow → red), built here."""
+    if name != OVERLAY_STYLES["expression"][1]:
+        return name
+    from napari.utils.colormaps import Colormap
+
+    colours = [[1.0, 1.0, 1.0, 1.0], [1.0, 0.85, 0.2, 1.0], [0.9, 0.1, 0.0, 1.0]]
+    return Colormap(colours, name=name)
 
 
 def mask_levels(levels) -> list:
@@ -185,8 +212,8 @@ class OverlaySyncLayers(SyncLayers):
                     multiscale=True,
                     rgb=False,
                     name=name,
-                    colormap=OVERLAY_COLORMAPS.get(loaded.kind, "magma"),
-                    blending="additive",
+                    colormap=_colormap(OVERLAY_STYLES[loaded.kind][1]),
+                    blending=OVERLAY_STYLES[loaded.kind][0],
                     contrast_limits=(0, 255),
                     affine=image.affine.affine_matrix,
                     scale=image.scale,

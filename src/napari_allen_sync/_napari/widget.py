@@ -232,9 +232,10 @@ class AllenSyncWidget(QWidget):
         self.session.next_generation()
         self.runner.quit_all()
 
-    def reveal(self, view) -> None:
-        """Scroll the dock so that one of its views (or any child widget) is visible."""
-        self._scroll.ensureWidgetVisible(view, 0, 0)
+    def reveal(self, view, margin: int = 0) -> None:
+        """Scroll the dock so that one of its views (or any child widget) is visible,
+        with ``margin`` pixels around it."""
+        self._scroll.ensureWidgetVisible(view, margin, margin)
 
     # ================================================================ closing
     def close_session(self) -> None:

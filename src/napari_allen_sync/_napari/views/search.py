@@ -28,16 +28,16 @@ PRODUCT_CHOICES = (
 )
 #: Plane choices: (label, plane; "" for any).
 PLANE_CHOICES = (("any plane", ""), ("coronal", "coronal"), ("sagittal", "sagittal"))
-#: Columns of the result list.
-SEARCH_COLUMNS = ("id", "gene", "plane", "product", "sections")
+#: Columns of the result list (n: the data set's usable sections).
+SEARCH_COLUMNS = ("id", "gene", "plane", "product", "n")
 
 
 def hit_row(hit) -> tuple[str, ...]:
     """The result list's cells of one :class:`~napari_allen_sync.search.DataSetHit`."""
     if hit.genes:
-        gene = hit.gene_acronym + (f" ({hit.gene_name})" if hit.gene_name else "")
+        gene = hit.gene_acronym  # the name is in the row's tooltip
     elif hit.injection_structures:
-        gene = "injection " + ",".join(hit.injection_structures)
+        gene = "inj. " + ",".join(hit.injection_structures)
     else:
         gene = "-"
     count = "?" if hit.section_count is None else str(hit.section_count)
@@ -76,10 +76,14 @@ class SearchView(QGroupBox):
         self.results.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.results.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.results.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents
+        # narrow columns that fit the dock's column (gene acronyms, product abbreviations;
+        # every row's tooltip has the whole line)
+        header = self.results.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.results.horizontalHeaderItem(len(SEARCH_COLUMNS) - 1).setToolTip(
+            "usable (not failed) sections"
         )
-        self.results.horizontalHeader().setStretchLastSection(True)
         self.results.setMaximumHeight(150)
         self.seed_button = QPushButton("Make seed")
         self.target_button = QPushButton("Add as target")

@@ -12,6 +12,7 @@ from qtpy.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -37,10 +38,13 @@ class _TargetRow(QWidget):
         self.overlay.setToolTip(
             f"draw this target's {kind} mask over its image (additive)" if kind
             else "this data set's images have no expression or projection overlay")
+        # the label gives way (cut at the list's edge), the toggle stays in view
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.label.setMinimumWidth(0)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 0, 4, 0)
-        lay.addWidget(self.label, 1)
         lay.addWidget(self.overlay)
+        lay.addWidget(self.label, 1)
         self.overlay.toggled.connect(lambda checked: toggled(int(ds_id), bool(checked)))
 
 
@@ -67,6 +71,7 @@ class TargetsView(QGroupBox):
         self.add_offered_button.setToolTip("add the chosen data set as a target")
         self.targets = QListWidget()
         self.targets.setMaximumHeight(90)
+        self.targets.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.remove_button = QPushButton("Remove selected")
         self.atlas = QComboBox()
         self.atlas.addItem("none", 0)

@@ -134,3 +134,75 @@ def test_overlay_on_before_the_first_click(qtbot, make_napari_viewer):
         click_seed(qtbot, viewer, widget, (y, x))
     wait_idle(qtbot, widget)
     check_overlay(viewer, widget, source, f"ds:{ds_id}")
+
+
+def test_overlay_and_batch_share_the_cells(qtbot, make_napari_viewer):
+    """With a batch (its points in every cell) and an overlay, each cell holds image,
+    overlay (or placeholder), batch points and marker: four layers, all in one cell."""
+    from qtpy.QtCore import Qt
+
+    source = demo.DemoSource()
+    viewer = make_napari_viewer(show=True)
+    widget = demo_scene(qtbot, viewer, source)
+    ds_id = widget.target_ids[-1]
+    with qtbot.waitSignal(widget.overlay_shown, timeout=WAIT):
+        click_box(qtbot, widget.targets_view.overlay_box(ds_id))
+    wait_idle(qtbot, widget)
+    _image_id, x, y = demo.demo_click()
+    cells = viewer.add_points(np.array([[y, x], [y + 200.0, x - 300.0]]), name="cells")
+    view = widget.batch_view
+    view.layer.setCurrentIndex(view.layer.findText("cells"))
+    with qtbot.waitSignal(widget.batch_synchronized, timeout=WAIT):
+        qtbot.mouseClick(view.sync_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, widget)
+    layers = widget.layers
+    assert grid(viewer).stride == 4
+    for key in layers.order:
+        where = cell(viewer, layers.images[key])
+        assert cell(viewer, layers.markers[key]) == where
+        assert cell(viewer, layers.batch[key]) == where
+    check_overlay(viewer, widget, source, f"ds:{ds_id}")
+    # the batch gone: three layers a cell, the overlay still over its image
+    viewer.layers.remove(cells)
+    qtbot.waitUntil(lambda: grid(viewer).stride == 3, timeout=WAIT)
+    check_overlay(viewer, widget, source, f"ds:{ds_id}")
+
+
+def test_overlay_follows_live_frames(qtbot, make_napari_viewer):
+    """Live sync moves the markers to other sections; each overlay ends on its
+    target's new section."""
+    from qtpy.QtCore import Qt
+
+    from napari_allen_sync._napari.canvas import canvas_widget, send_move
+    from napari_allen_sync._napari.layers import canvas_position
+
+    source = demo.DemoSource()
+    viewer = make_napari_viewer(show=True)
+    widget = demo_scene(qtbot, viewer, source)
+    for ds_id in widget.target_ids:
+        with qtbot.waitSignal(widget.overlay_shown, timeout=WAIT):
+            click_box(qtbot, widget.targets_view.overlay_box(ds_id))
+        wait_idle(qtbot, widget)
+    layers = widget.layers
+    shown = dict(layers.shown)
+    qtbot.mouseClick(widget.readout_view.live, Qt.MouseButton.LeftButton)
+    assert widget.session.live
+    seed = layers.seed_layer
+    h, w = seed.level_shapes[0][:2]
+    canvas = canvas_widget(widget)
+    for k in range(1, 9):  # across the seed: sagittal and atlas targets change section
+        with qtbot.waitSignal(widget.live_updated, timeout=WAIT):
+            send_move(canvas, canvas_position(viewer, seed, (0.5 * h, (0.1 + 0.1 * k) * w)))
+    wait_idle(qtbot, widget)
+    keys = [f"ds:{d}" for d in widget.target_ids]
+    qtbot.waitUntil(
+        lambda: all(
+            layers.overlays[k].metadata["allen_sync"]["section_image_id"] == layers.shown[k]
+            and layers.overlays[k].visible
+            for k in keys
+        ),
+        timeout=WAIT,
+    )
+    assert any(layers.shown[k] != shown[k] for k in keys)
+    for key in keys:
+        check_overlay(viewer, widget, source, key)

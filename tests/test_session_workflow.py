@@ -240,3 +240,30 @@ def test_load_overlay_refuses_what_is_not_an_overlay(source, seed):
 
     with pytest.raises(InvalidParameterError, match="overlay"):
         run(workflow.load_overlay(source, "ds:1", seed, "annotation"))
+
+
+def test_find_experiments_by_injection_structure(source):
+    """Connectivity experiments by the structure injected (``injection:ACRONYM``): the
+    demo's connectivity set is found by its injection structure and by every ancestor
+    of it, and not by a structure elsewhere."""
+    from napari_allen_sync.search import data_set_facets
+
+    catalog = source.catalog
+    found_any = False
+    for ds_id in source.data_set_ids():
+        sid = data_set_facets(catalog.section_data_set(ds_id)).get("injection_structure_id")
+        if not sid:
+            continue
+        found_any = True
+        structure = catalog.structure(int(sid))
+        for ancestor in structure.structure_id_path:
+            acronym = catalog.structure(int(ancestor)).acronym
+            _, result = run(workflow.find_experiments(source, f"injection:{acronym}"))
+            assert ds_id in result.ids, acronym
+            assert all(h.injection_structures for h in result.hits)
+        path = set(structure.structure_id_path)
+        elsewhere = next(s for s in catalog.structures.values()
+                         if s.id not in path and sid not in s.structure_id_path)
+        _, result = run(workflow.find_experiments(source, f"injection:{elsewhere.acronym}"))
+        assert ds_id not in result.ids
+    assert found_any

@@ -159,3 +159,22 @@ def test_cancel_drops_the_answer(qtbot, make_napari_viewer):
     wait_idle(qtbot, widget)
     assert found == [] and widget.session.search_result is None
     assert view.results.rowCount() == 0
+
+
+def test_find_connectivity_by_injection_structure(qtbot, make_napari_viewer, source):
+    catalog = demo.demo_catalog()
+    found = [
+        (d, data_set_facets(catalog.section_data_set(d)).get("injection_structure_id"))
+        for d in sorted(catalog.section_data_sets)
+    ]
+    ds_id, sid = next((d, s) for d, s in found if s)
+    acronym = catalog.structure(int(sid)).acronym
+    widget = open_dock(qtbot, make_napari_viewer(show=True), source)
+    view = widget.search_view
+    view.product.setCurrentIndex(view.product.findData("connectivity"))
+    type_and_find(qtbot, widget, f"injection:{acronym}")
+    want = ExperimentSearch.for_source(demo.DemoSource()).find(injection=acronym)
+    assert listed_ids(view) == want.ids and ds_id in want.ids
+    row = listed_ids(view).index(ds_id)
+    assert acronym in view.results.item(row, 1).text()
+    assert "Connectivity" in view.results.item(row, 3).text()

@@ -12,7 +12,12 @@ Every picture is made by the project's own commands, as a user would run them:
 - ``demo-live.png``: ``demo --scene live``: live sync on, the cursor moved over the seed
   with real mouse events, the markers following it;
 - ``demo-batch.png``: ``demo --scene batch``: demo cell detections on the seed
-  synchronized by the dock's "Sync layer" button to every target and the atlas.
+  synchronized by the dock's "Sync layer" button to every target and the atlas;
+- ``served-overlays.png``: against a local ``napari-allen-sync serve --demo`` over HTTP
+  (the dock's Custom server source, as a real Allen-compatible server is used), at
+  napari's default window size: a real click, the annotated atlas plate, every
+  target's expression or projection overlay turned on by its checkbox, and a search
+  by gene ("gad1") in the dock's Find experiments.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import tempfile
 from pathlib import Path
 
 STRIATUM = 477
+#: Seconds the served scene may take (server start, downloads, drawing).
+SERVED_TIMEOUT_S = 300.0
 
 
 def _cli(*args: str, env=None) -> None:
@@ -35,6 +42,8 @@ def _cli(*args: str, env=None) -> None:
 def main(argv=None) -> int:
     """Write the screenshots into the folder given (default ``screenshots``)."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--served"]:
+        return served_scene(Path(argv[1]))
     out = Path(argv[0] if argv else "screenshots")
     out.mkdir(parents=True, exist_ok=True)
 
@@ -55,6 +64,115 @@ def main(argv=None) -> int:
              str(out / "demo-default-window.png"), env=env)
     _cli("demo", "--scene", "live", "--screenshot", str(out / "demo-live.png"))
     _cli("demo", "--scene", "batch", "--screenshot", str(out / "demo-batch.png"))
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "NAPARI_CONFIG": os.path.join(tmp, "settings.yaml")}
+        cmd = [sys.executable, "-m", "napari_allen_sync.screenshots", "--served",
+               str(out / "served-overlays.png")]
+        print("+ python -m napari_allen_sync.screenshots --served", file=sys.stderr)
+        subprocess.run(cmd, check=True, timeout=SERVED_TIMEOUT_S + 60, env=env)
+    return 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve_demo():
+    """``napari-allen-sync serve --demo`` on a free loopback port; (process, base URL)."""
+    import time
+
+    import requests
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "napari_allen_sync.cli", "serve", "--demo", "--port",
+         str(port), "--log-level", "warning"], stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError("napari-allen-sync serve --demo exited")
+        try:
+            requests.get(base + "/api/v2/data/query.json?criteria=model::Atlas", timeout=1)
+            return proc, base
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                proc.terminate()
+                raise
+            time.sleep(0.1)
+
+
+def served_scene(path) -> int:
+    """The dock against a local ``serve --demo``: the demo's seed, targets and atlas, a
+    real click at the demo point, every target's overlay on; the window saved to ``path``."""
+    import time
+
+    import napari
+    from qtpy.QtCore import QThreadPool
+
+    from . import demo
+    from ._napari.canvas import canvas_widget, process_events_until, send_click
+    from ._napari.layers import canvas_position
+    from ._napari.widget import AllenSyncWidget
+    from .remote import RemoteSource
+
+    proc, base = _serve_demo()
+    viewer = widget = None
+    try:
+        with tempfile.TemporaryDirectory() as cache:
+            deadline = time.monotonic() + SERVED_TIMEOUT_S
+
+            def wait(condition, what):
+                if not process_events_until(condition, deadline - time.monotonic()):
+                    raise RuntimeError(f"{what} within {SERVED_TIMEOUT_S} s "
+                                       f"({'; '.join(widget.messages) or 'no message'})")
+
+            viewer = napari.Viewer(title="napari-allen-sync on serve --demo", show=True)
+            widget = AllenSyncWidget(viewer, source=RemoteSource(base, cache_dir=cache))
+            viewer.window.add_dock_widget(widget, name="Allen Brain Atlas sync", area="right")
+            idle = lambda: not widget.running_workers() and not widget.runner.workers  # noqa: E731
+            wait(lambda: widget.source is not None and idle(), "no source")
+            image_id, x, y = demo.demo_click()
+            widget.open_seed_section(image_id)
+            wait(lambda: widget.seed_image is not None and idle(), "no seed")
+            for ds_id in demo.DEMO_TARGET_DATA_SET_IDS:
+                widget.add_target(ds_id)
+                wait(lambda d=ds_id: d in widget.target_ids and idle(), f"no target {ds_id}")
+            widget.set_atlas(demo.DEMO_ATLAS_ID)
+            wait(lambda: widget.atlas_id == demo.DEMO_ATLAS_ID and idle(), "no atlas")
+            process_events_until(lambda: False, 0.3)
+            done = []
+            widget.synchronized.connect(done.append)
+            send_click(canvas_widget(widget),
+                       canvas_position(viewer, widget.layers.seed_layer, (y, x)))
+            wait(lambda: bool(done) and idle(), "no synchronization")
+            for ds_id in widget.target_ids:
+                box = widget.targets_view.overlay_box(ds_id)
+                if box is not None and box.isEnabled():
+                    box.click()
+            wanted = set(widget.session.overlays())
+            wait(lambda: set(widget.layers.overlays) == wanted and idle(), "no overlays")
+            # a search by gene, as typed in the dock: its answer listed above the targets
+            found = []
+            widget.experiments_found.connect(found.append)
+            widget.search_view.text.setText("gad1")
+            widget.search_view.find_button.click()
+            wait(lambda: bool(found) and idle(), "no search answer")
+            widget.reveal(widget.targets_view.annotated, margin=12)
+            process_events_until(lambda: False, 1.0)  # napari fetches and draws the tiles
+            viewer.screenshot(str(path), canvas_only=False)
+            print(f"wrote {path}: {len(wanted)} overlays, atlas "
+                  f"{widget.layers.shown.get(f'atlas:{demo.DEMO_ATLAS_ID}')}", file=sys.stderr)
+            widget.close()
+            viewer.close()
+            QThreadPool.globalInstance().waitForDone(30_000)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
     return 0
 
 

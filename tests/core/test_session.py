@@ -92,11 +92,37 @@ def test_switching_source_saves_and_restores_the_setup(session):
     assert "allen" not in session.saved
 
 
-def test_overlay_flag_and_atlas_view_leave_room_for_overlays(session):
-    session.add_target(2)
-    session.set_overlay(2, True)
-    assert session.targets[0].overlay and session.targets[0].key == "ds:2"
-    assert session.atlas_view in ("nissl", "annotation")
+def test_overlay_needs_an_overlay_kind_and_follows_the_target(session):
+    seen = []
+    session.events.targets.connect(lambda new, old: seen.append(len(new)))
+    session.add_target(2)  # no overlay known: the toggle is refused
+    assert not session.set_overlay(2, True)
+    assert not session.targets[0].overlay and session.overlays() == {}
+    session.add_target(3, "three", "expression")
+    session.add_target(4, "four", "made up")  # not an overlay kind: none
+    assert session.targets[2].overlay_kind is None
+    assert session.set_overlay(3, True)
+    assert not session.set_overlay(3, True)  # already on: no event
+    assert session.overlays() == {"ds:3": "expression"}
+    assert not session.set_overlay(99, True)  # not a target
+    assert seen == [1, 2, 3, 3]  # three adds, one overlay change
+    session.remove_target(3)
+    assert session.overlays() == {}
+    assert session.set_overlay(2, False) is False
+
+
+def test_atlas_view_is_annotation_or_nissl(session):
+    from napari_allen_sync.errors import InvalidParameterError
+    from napari_allen_sync.session.model import ATLAS_VIEWS
+
+    seen = []
+    session.events.atlas_view.connect(seen.append)
+    assert session.atlas_view == ATLAS_VIEWS[0] == "annotation"
+    assert session.set_atlas_view("nissl") and session.atlas_view == "nissl"
+    assert not session.set_atlas_view("nissl")
+    with pytest.raises(InvalidParameterError, match=r"atlas_view.*'coloured'"):
+        session.set_atlas_view("coloured")
+    assert seen == ["nissl"] and session.atlas_view == "nissl"
 
 
 @given(st.lists(st.tuples(st.sampled_from(["add", "remove"]), st.integers(1, 6)),

@@ -120,3 +120,150 @@ def test_the_session_records_an_outcome_and_the_history(source, seed, tmp_path):
     path = s.history.export(tmp_path / "h.csv")
     assert path.read_text().count("\n") == 2  # the header and the seed's row
     assert not list(tmp_path.glob(".*"))  # no partial file left by the atomic write
+
+
+# ---------------------------------------------------------------------- issue 10
+def _genes(source):
+    """(data set id, gene acronym) of every demo data set that has a gene."""
+    from napari_allen_sync.search import data_set_facets
+
+    out = []
+    for ds_id in source.data_set_ids():
+        genes = data_set_facets(source.catalog.section_data_set(ds_id))["genes"]
+        if genes and genes[0].get("acronym"):
+            out.append((ds_id, genes[0]["acronym"]))
+    return out
+
+
+def test_find_experiments_finds_each_demo_gene_in_any_case(source):
+    genes = _genes(source)
+    assert genes, "the demo has in-situ data sets"
+    for ds_id, acronym in genes:
+        for text in (acronym.lower(), acronym.upper(), f"{acronym}, coronal"):
+            steps, result = run(workflow.find_experiments(source, text))
+            assert steps and "finding" in steps[0]
+            want_plane = "coronal" if "coronal" in text else None
+            ds = source.catalog.section_data_set(ds_id)
+            if want_plane is None or ds.plane == want_plane:
+                assert ds_id in result.ids
+            else:
+                assert ds_id not in result.ids
+            for hit in result.hits:
+                assert hit.gene_acronym.lower() == acronym.lower()
+                assert hit.section_count == len(workflow._sections(source.catalog, hit.id))
+
+
+def test_find_experiments_explicit_plane_and_product_win_over_words(source):
+    ds_id, acronym = _genes(source)[0]
+    plane = source.catalog.section_data_set(ds_id).plane
+    other = "sagittal" if plane == "coronal" else "coronal"
+    _, hit = run(workflow.find_experiments(source, f"{acronym} {other}", plane=plane))
+    assert ds_id in hit.ids
+    _, miss = run(workflow.find_experiments(source, acronym, product="connectivity"))
+    assert ds_id not in miss.ids
+
+
+def test_find_experiments_unknown_gene_is_empty_with_a_message(source):
+    _, result = run(workflow.find_experiments(source, "Nosuchgene1"))
+    assert len(result) == 0 and result.message and "Nosuchgene1".lower() in result.message.lower()
+
+
+@pytest.mark.parametrize("text", ["coronal", "", "  ", "sagittal ish"])
+def test_find_experiments_without_a_gene_says_what_to_type(source, text):
+    from napari_allen_sync.errors import InvalidIdListError
+
+    with pytest.raises(InvalidIdListError, match="names no gene"):
+        run(workflow.find_experiments(source, text))
+
+
+def _pixels(tiles, image, tier=4):
+    from napari_allen_sync.images import tier_shape
+
+    h, w = tier_shape(image, tier)
+    return np.asarray(tiles.read_region(image, tier, 0, 0, w, h))
+
+
+def test_atlas_tiles_follow_the_atlas_view(source, seed):
+    from napari_allen_sync.images import tile_view
+
+    request = workflow.SyncRequest(0, seed.id, *demo.demo_click()[1:], (),
+                                   demo.DEMO_ATLAS_ID, atlas_view="nissl")
+    _, nissl = run(workflow.synchronize_click(source, request))
+    _, annotated = run(workflow.synchronize_click(
+        source, workflow.SyncRequest(0, seed.id, *demo.demo_click()[1:], (),
+                                     demo.DEMO_ATLAS_ID)))
+    a_n, a_a = nissl.hits[-1], annotated.hits[-1]
+    assert a_n.key == a_a.key == f"atlas:{demo.DEMO_ATLAS_ID}"
+    assert a_n.section_image_id == a_a.section_image_id
+    plate = a_n.image
+    low_n = np.asarray(a_n.levels[-1])
+    low_a = np.asarray(a_a.levels[-1])
+    np.testing.assert_array_equal(low_n, _pixels(tile_view(source.tiles, "image"), plate,
+                                                 len(a_n.levels) - 1))
+    np.testing.assert_array_equal(low_a, _pixels(source.tiles, plate, len(a_a.levels) - 1))
+    assert np.abs(low_n.astype(int) - low_a.astype(int)).mean() > 1  # colours differ
+    # any other key is drawn as stained whatever the atlas view
+    assert workflow.tiles_for(source, "ds:1", "nissl") is source.tiles
+    assert workflow.tiles_for(source, "atlas:1", "annotation") is source.tiles
+
+
+def test_load_images_draws_the_atlas_in_its_view(source, seed):
+    from napari_allen_sync.images import tile_view
+
+    plate = source.catalog.images_of(source.catalog.atlas_data_set(demo.DEMO_ATLAS_ID).id)[60]
+    _, [(_key, image, levels)] = run(workflow.load_images(
+        source, [(f"atlas:{demo.DEMO_ATLAS_ID}", plate, np.eye(3))], None, "nissl"))
+    assert image is plate
+    np.testing.assert_array_equal(np.asarray(levels[-1]), _pixels(
+        tile_view(source.tiles, "image"), plate, len(levels) - 1))
+
+
+@pytest.mark.parametrize("ds_id", TARGETS)
+def test_load_overlay_is_the_data_sets_mask(source, ds_id):
+    from napari_allen_sync.images import overlay_view, tile_view
+
+    kind = overlay_view(source.catalog.section_data_set(ds_id))
+    assert kind in ("expression", "projection")
+    images = source.catalog.images_of(ds_id)
+    image = images[len(images) // 2]  # a section through the labelled anatomy
+    steps, ov = run(workflow.load_overlay(source, f"ds:{ds_id}", image, kind))
+    assert steps and ov.key == f"ds:{ds_id}" and ov.kind == kind and ov.image is image
+    low = np.asarray(ov.levels[-1])
+    np.testing.assert_array_equal(low, _pixels(tile_view(source.tiles, kind), image,
+                                               len(ov.levels) - 1))
+    stained = _pixels(source.tiles, image, len(ov.levels) - 1)
+    assert not np.array_equal(low, stained) and low.max() > 0
+
+
+def test_load_overlay_refuses_what_is_not_an_overlay(source, seed):
+    from napari_allen_sync.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="overlay"):
+        run(workflow.load_overlay(source, "ds:1", seed, "annotation"))
+
+
+def test_find_experiments_by_injection_structure(source):
+    """Connectivity experiments by the structure injected (``injection:ACRONYM``): the
+    demo's connectivity set is found by its injection structure and by every ancestor
+    of it, and not by a structure elsewhere."""
+    from napari_allen_sync.search import data_set_facets
+
+    catalog = source.catalog
+    found_any = False
+    for ds_id in source.data_set_ids():
+        sid = data_set_facets(catalog.section_data_set(ds_id)).get("injection_structure_id")
+        if not sid:
+            continue
+        found_any = True
+        structure = catalog.structure(int(sid))
+        for ancestor in structure.structure_id_path:
+            acronym = catalog.structure(int(ancestor)).acronym
+            _, result = run(workflow.find_experiments(source, f"injection:{acronym}"))
+            assert ds_id in result.ids, acronym
+            assert all(h.injection_structures for h in result.hits)
+        path = set(structure.structure_id_path)
+        elsewhere = next(s for s in catalog.structures.values()
+                         if s.id not in path and sid not in s.structure_id_path)
+        _, result = run(workflow.find_experiments(source, f"injection:{elsewhere.acronym}"))
+        assert ds_id not in result.ids
+    assert found_any

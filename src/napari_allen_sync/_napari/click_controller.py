@@ -79,6 +79,7 @@ class ClickController:
             generation, s.seed_image.id, float(x), float(y), s.target_ids, s.atlas_id,
             dict(self.dock.layers.shown),
             view=self.dock.layers.view_for(n_keys, (float(y), float(x))),
+            atlas_view=s.atlas_view,
         )
         self.dock.layers.dim(True)
         self.worker = self.runner.start(workflow.synchronize_click, s.source, request,
@@ -143,7 +144,8 @@ class ClickController:
         self.record = True
         request = workflow.NavigateRequest(
             generation, s.seed_data_set.id, s.seed_image.id, s.target_ids, s.atlas_id,
-            dict(self.dock.layers.shown), structure_id=structure_id, point=point)
+            dict(self.dock.layers.shown), structure_id=structure_id, point=point,
+            atlas_view=s.atlas_view)
         self.dock.layers.dim(True)
         self.worker = self.runner.start(
             workflow.navigate, s.source, request, desc=f"going to {what}",

@@ -72,7 +72,7 @@ class LiveController:
         request = workflow.SyncRequest(
             s.generation, s.seed_image.id, float(col), float(row), s.target_ids, s.atlas_id,
             dict(layers.shown), view=layers.view_for(len(keys), (float(row), float(col))),
-            images=not ready,
+            images=not ready, atlas_view=s.atlas_view,
         )
         worker = self.runner.start(
             workflow.synchronize_click, s.source, request, desc="live sync",
@@ -129,7 +129,8 @@ class LiveController:
             self.on_error(exc)
 
         self.images_worker = self.runner.start(
-            workflow.load_images, s.source, tuple(stale), view, desc="live images",
+            workflow.load_images, s.source, tuple(stale), view, s.atlas_view,
+            desc="live images",
             returned=self.on_images, errored=errored, finished=finished, progress=False)
 
     def on_images(self, loaded) -> None:

@@ -9,6 +9,7 @@ session's events. A source switch removes the old source's layers and saves its 
 from __future__ import annotations
 
 from ..errors import AllenSyncError
+from ..images import overlay_view
 from ..session import workflow
 from .runner import close_source
 from .views import DEFAULT_ATLASES
@@ -251,8 +252,8 @@ class SetupController:
         def added(result):
             if self.runner.released:
                 return
-            _ds, text = result
-            if self.session.add_target(ds_id, text) and resync:
+            ds, text = result
+            if self.session.add_target(ds_id, text, overlay_view(ds)) and resync:
                 self.resync()
 
         self.runner.start(workflow.prepare_data_set, self.session.source, ds_id,
@@ -282,3 +283,14 @@ class SetupController:
 
         self.runner.start(workflow.prepare_atlas, self.session.source, int(atlas_id),
                           desc=f"opening atlas {atlas_id}", returned=ready)
+
+    def set_atlas_view(self, view: str) -> None:
+        """Show the atlas as annotated plates (``"annotation"``) or plain Nissl
+        (``"nissl"``): stored in the session; the atlas image shown now is loaded again
+        in that view (a worker: the last point drawn again with the atlas reloaded)."""
+        if not self.session.set_atlas_view(view):
+            return
+        atlas = f"atlas:{self.session.atlas_id}" if self.session.atlas_id else None
+        if atlas is not None and atlas in self.dock.layers.shown:
+            self.dock.layers.shown.pop(atlas, None)  # not the section it needs: reload
+            self.resync()

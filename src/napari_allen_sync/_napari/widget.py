@@ -19,10 +19,12 @@ from ..session import Session
 from . import dialogs
 from .batch_controller import BatchController
 from .click_controller import ClickController
-from .layers import ClickToSync, SyncLayers
+from .layers import ClickToSync
 from .live_controller import LiveController
+from .overlays import OverlayController, OverlaySyncLayers
 from .readouts import show_readouts
 from .runner import Runner
+from .search_panel import SearchController
 from .setup_controller import SetupController, SourceUnavailableError
 from .views import DockPanel
 
@@ -62,6 +64,8 @@ class AllenSyncWidget(QWidget):
     live_images_swapped = Signal(list)  #: Live sync showed new sections (target keys).
     batch_synchronized = Signal(object)  #: A Points layer's batch is drawn (PointsBatch).
     batch_exported = Signal(str)  #: The batch table was written (its path).
+    experiments_found = Signal(object)  #: A search's SearchResult (None: it failed).
+    overlay_shown = Signal(str)  #: A target's overlay is drawn (its layer key).
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, source=None, parent=None):
         super().__init__(parent)
@@ -72,13 +76,13 @@ class AllenSyncWidget(QWidget):
         self.source_view, self.seed_view = panel.source_view, panel.seed_view
         self.targets_view, self.readout_view = panel.targets_view, panel.readout_view
         self.structure_view, self.coordinate_view = panel.structure_view, panel.coordinate_view
-        self.batch_view = panel.batch_view
+        self.batch_view, self.search_view = panel.batch_view, panel.search_view
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(panel)
         self.setMinimumWidth(300)
 
-        self.layers = SyncLayers(napari_viewer)
+        self.layers = OverlaySyncLayers(napari_viewer)
         self.click_callback = ClickToSync(
             napari_viewer, lambda: self.layers.seed_layer,
             lambda p: self.click.synchronize(x=p[1], y=p[0]))
@@ -88,6 +92,8 @@ class AllenSyncWidget(QWidget):
         self.click = ClickController(self)
         self.live_sync = LiveController(self)
         self.batch_sync = BatchController(self)
+        self.search = SearchController(self)
+        self.overlays = OverlayController(self)
         self._public_api()
         self._connect_views()
         self._connect_session()
@@ -108,6 +114,8 @@ class AllenSyncWidget(QWidget):
         self.targets_view.add_requested.connect(setup.add_target)
         self.targets_view.remove_requested.connect(setup.remove_target)
         self.targets_view.atlas_requested.connect(lambda a: setup.set_atlas(a or None))
+        self.targets_view.atlas_view_requested.connect(setup.set_atlas_view)
+        self.targets_view.overlay_toggled.connect(self.set_overlay)
         self.readout_view.row_selected.connect(self.layers.centre)
         self.readout_view.cancel_requested.connect(self.cancel)
         self.readout_view.export_requested.connect(
@@ -132,13 +140,15 @@ class AllenSyncWidget(QWidget):
         ev = self.session.events
         ev.targets.connect(self.render_targets)
         ev.atlas_id.connect(self.render_targets)
+        ev.atlas_view.connect(self.targets_view.show_atlas_view)
         ev.busy.connect(self._render_busy)
         ev.live.connect(self._render_live)
 
     def render_targets(self, *_) -> None:
         """Show the session's targets and atlas; drop the layers of those gone."""
         s = self.session
-        self.targets_view.set_targets([(t.section_data_set_id, t.name) for t in s.targets])
+        self.targets_view.set_targets([(t.section_data_set_id, t.name, t.overlay_kind,
+                                        t.overlay) for t in s.targets])
         self.targets_view.show_atlas(s.atlas_id, s.atlas_name)
         self.layers.keep_only(s.keys())
         self.targets_changed.emit()
@@ -191,7 +201,8 @@ class AllenSyncWidget(QWidget):
         self.open_seed_data_set = setup.open_seed_data_set
         self.open_seed_section = setup.open_seed_section
         self.add_target, self.remove_target = setup.add_target, setup.remove_target
-        self.set_atlas = setup.set_atlas
+        self.set_atlas, self.set_atlas_view = setup.set_atlas, setup.set_atlas_view
+        self.find_experiments = self.search.find
         self.synchronize, self.go_to_structure = click.synchronize, click.go_to_structure
         self.points_layers, self.sync_points_layer = batch.points_layers, batch.sync
         self.export_batch, self.export_batch_in_worker = batch.export, batch.export_in_worker
@@ -199,6 +210,10 @@ class AllenSyncWidget(QWidget):
     def go_to_point(self, x, y, z, units: str = "µm", space: int = 9) -> None:
         """Go to a reference point (``"µm"`` or ``"25 µm voxels"``, space 9 or 10)."""
         self.click.go_to_point([x, y, z], units, space)
+
+    def set_overlay(self, section_data_set_id: int, on: bool) -> None:
+        """Draw a target's expression / projection overlay over its image, or not."""
+        self.session.set_overlay(section_data_set_id, on)
 
     def set_live(self, enabled: bool) -> None:
         """Turn live sync on or off (holding Shift does the same while it is off)."""
@@ -217,9 +232,10 @@ class AllenSyncWidget(QWidget):
         self.session.next_generation()
         self.runner.quit_all()
 
-    def reveal(self, view) -> None:
-        """Scroll the dock so that one of its views (or any child widget) is visible."""
-        self._scroll.ensureWidgetVisible(view, 0, 0)
+    def reveal(self, view, margin: int = 0) -> None:
+        """Scroll the dock so that one of its views (or any child widget) is visible,
+        with ``margin`` pixels around it."""
+        self._scroll.ensureWidgetVisible(view, margin, margin)
 
     # ================================================================ closing
     def close_session(self) -> None:

@@ -31,10 +31,14 @@ from psygnal import evented
 
 from .history import ClickHistory
 
-__all__ = ["ATLAS_VIEWS", "SavedSetup", "Session", "Target"]
+__all__ = ["ATLAS_VIEWS", "OVERLAY_KINDS", "SavedSetup", "Session", "Target"]
 
-#: What an atlas target shows (issue 10 adds the annotation / Nissl toggle).
-ATLAS_VIEWS = ("nissl", "annotation")
+#: What the atlas panel shows: ``"annotation"`` (annotated plates, the structures in
+#: their atlas colours, as Allen's own viewer shows them) or ``"nissl"`` (the plain
+#: Nissl-stained plates).
+ATLAS_VIEWS = ("annotation", "nissl")
+#: The overlays a target's images have (:func:`napari_allen_sync.images.overlay_view`).
+OVERLAY_KINDS = ("expression", "projection")
 
 
 @dataclass(frozen=True)
@@ -47,13 +51,17 @@ class Target:
     name : str
         What the dock and the layer names call it (id · gene · plane).
     overlay : bool
-        Whether the target is drawn over the seed rather than in its own grid cell
-        (room for issue 10's overlays; not drawn yet).
+        Whether its overlay (expression mask, projection mask) is drawn over its image,
+        as a second layer in its grid cell.
+    overlay_kind : str or None
+        Which overlay its images have: one of :data:`OVERLAY_KINDS`, or None (no
+        overlay known: the toggle is off and disabled).
     """
 
     section_data_set_id: int
     name: str = ""
     overlay: bool = False
+    overlay_kind: str | None = None
 
     @property
     def key(self) -> str:
@@ -110,7 +118,9 @@ class Session:
     busy : str
         What is being done now ("" when idle): the dock and the status bar show it.
     search : str
-        The last structure / gene search text (room for issue 10's search hook).
+        The last experiment search text (the dock's Find experiments field).
+    search_result : SearchResult or None
+        What that search found (:class:`napari_allen_sync.search.SearchResult`).
     """
 
     source: object = None
@@ -121,7 +131,7 @@ class Session:
     targets: tuple = ()
     atlas_id: int | None = None
     atlas_name: str = ""
-    atlas_view: str = "nissl"
+    atlas_view: str = "annotation"
     last_point: tuple | None = None
     last_outcome: object = None
     live: bool = False
@@ -130,6 +140,7 @@ class Session:
     generation: int = 0
     busy: str = ""
     search: str = ""
+    search_result: object = None
     saved: dict = field(default_factory=dict)
     history: ClickHistory = field(default_factory=ClickHistory)
 
@@ -171,12 +182,15 @@ class Session:
             return f"SectionDataSet {ds_id} is already a target"
         return None
 
-    def add_target(self, section_data_set_id: int, name: str = "") -> bool:
-        """Add a target data set; False (and nothing changes) when it is refused."""
+    def add_target(self, section_data_set_id: int, name: str = "",
+                   overlay_kind: str | None = None) -> bool:
+        """Add a target data set; False (and nothing changes) when it is refused.
+        ``overlay_kind``: its images' overlay (one of :data:`OVERLAY_KINDS`) or None."""
         if self.refuse_target(section_data_set_id) is not None:
             return False
         ds_id = int(section_data_set_id)
-        self.targets = (*self.targets, Target(ds_id, name or str(ds_id)))
+        kind = overlay_kind if overlay_kind in OVERLAY_KINDS else None
+        self.targets = (*self.targets, Target(ds_id, name or str(ds_id), overlay_kind=kind))
         return True
 
     def remove_target(self, section_data_set_id: int) -> bool:
@@ -187,11 +201,40 @@ class Session:
         self.targets = tuple(t for t in self.targets if t.section_data_set_id != ds_id)
         return True
 
-    def set_overlay(self, section_data_set_id: int, overlay: bool) -> None:
-        """Draw a target over the seed (True) or in its own cell."""
+    def set_overlay(self, section_data_set_id: int, overlay: bool) -> bool:
+        """Draw a target's overlay over its image (True) or not; False (and nothing
+        changes) when it is not a target, has no overlay or already is so."""
         ds_id = int(section_data_set_id)
+        found = next((t for t in self.targets if t.section_data_set_id == ds_id), None)
+        if found is None or found.overlay == bool(overlay) or (
+                overlay and found.overlay_kind is None):
+            return False
         self.targets = tuple(replace(t, overlay=bool(overlay)) if t.section_data_set_id == ds_id
                              else t for t in self.targets)
+        return True
+
+    def overlays(self) -> dict:
+        """The targets whose overlay is on: layer key → overlay kind."""
+        return {t.key: t.overlay_kind for t in self.targets if t.overlay and t.overlay_kind}
+
+    def set_atlas_view(self, view: str) -> bool:
+        """Show the atlas as ``"annotation"`` or ``"nissl"`` (:data:`ATLAS_VIEWS`);
+        False when it already is.
+
+        Raises
+        ------
+        InvalidParameterError
+            For any other name.
+        """
+        if view not in ATLAS_VIEWS:
+            from ..errors import InvalidParameterError
+
+            raise InvalidParameterError(
+                "atlas_view", f"{view!r} is not an atlas view; use one of {ATLAS_VIEWS}")
+        if view == self.atlas_view:
+            return False
+        self.atlas_view = view
+        return True
 
     def set_atlas(self, atlas_id: int | None, name: str = "") -> None:
         """Choose the atlas target (None: no atlas)."""

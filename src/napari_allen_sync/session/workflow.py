@@ -29,6 +29,7 @@ from .tiles import warm_coarsest as _warm
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "ATLAS_TILE_VIEWS",
     "CCF_SPACE",
     "CCF_VOXEL_UM",
     "UNITS_UM",
@@ -36,13 +37,16 @@ __all__ = [
     "LoadedSection",
     "NavigateRequest",
     "Navigation",
+    "OverlayImage",
     "SourceInfo",
     "SyncOutcome",
     "SyncRequest",
     "TargetHit",
     "answer_targets",
     "describe_data_set",
+    "find_experiments",
     "load_images",
+    "load_overlay",
     "load_section",
     "navigate",
     "open_source",
@@ -54,12 +58,31 @@ __all__ = [
     "short_name",
     "steps",
     "synchronize_click",
+    "tiles_for",
 ]
 
 #: Edge of a CCF voxel of the 25 µm annotation volume.
 CCF_VOXEL_UM = 25.0
 #: Reference space of the CCF annotation volume (PIR, coronal).
 CCF_SPACE = 9
+#: The tile view (:data:`napari_allen_sync.images.VIEWS`) of each atlas view of the
+#: session (:data:`napari_allen_sync.session.model.ATLAS_VIEWS`).
+ATLAS_TILE_VIEWS = {"annotation": "default", "nissl": "image"}
+
+
+def tiles_for(source, key: str, atlas_view: str = "annotation"):
+    """The tiles a layer key is drawn from: the atlas (``"atlas:<id>"``) as annotated
+    plates or as plain Nissl (``atlas_view``), every other image as stained. A tile
+    source without views (:func:`napari_allen_sync.images.tile_view`) draws everything
+    its one way."""
+    from ..images import tile_view
+
+    if not str(key).startswith("atlas:"):
+        return source.tiles
+    try:
+        return tile_view(source.tiles, ATLAS_TILE_VIEWS.get(atlas_view, "default"))
+    except ValueError:
+        return source.tiles
 
 
 def describe_data_set(ds: SectionDataSet) -> str:
@@ -138,6 +161,8 @@ class SyncRequest:
     #: its tiles). A live frame does not: the markers move at once and the new images
     #: are loaded apart (:func:`load_images`), so a slow tile never holds the cursor.
     images: bool = True
+    #: How the atlas is drawn: ``"annotation"`` or ``"nissl"`` (:func:`tiles_for`).
+    atlas_view: str = "annotation"
 
 
 @dataclass
@@ -414,18 +439,21 @@ def _finish(source, request, seed_image, hits, timings, t0, origin, space):
                                     "atlas" if h.kind == "atlas" else "images")
 
     t2 = time.perf_counter()
+    atlas_view = getattr(request, "atlas_view", "annotation")
     for h in hits[1:] if request.images else ():
         if request.shown.get(h.key) != h.section_image_id:
-            h.levels = image_levels(h.image, source.tiles)
-            _warm(h.image, source.tiles, h.levels)
+            tiles = tiles_for(source, h.key, atlas_view)
+            h.levels = image_levels(h.image, tiles)
+            _warm(h.image, tiles, h.levels)
     timings["pyramids"] = (time.perf_counter() - t2) * 1e3
     yield "images"
     t3 = time.perf_counter()
     if request.view is not None and request.images:
         for h in hits:
-            levels = h.levels or image_levels(h.image, source.tiles)
+            tiles = tiles_for(source, h.key, atlas_view)
+            levels = h.levels or image_levels(h.image, tiles)
             try:
-                warm_view(h.image, cached_tiles(source.tiles), levels, h.world_from_data,
+                warm_view(h.image, cached_tiles(tiles), levels, h.world_from_data,
                           request.view)
             except AllenSyncError:
                 raise
@@ -435,7 +463,7 @@ def _finish(source, request, seed_image, hits, timings, t0, origin, space):
     timings["total"] = (time.perf_counter() - t0) * 1e3
 
 
-def load_images(source, items, view=None):
+def load_images(source, items, view=None, atlas_view="annotation"):
     """Prepare the images a live frame asked for: each one's pyramid, its coarsest tier
     and, with a ``view``, the chunks drawn in it.
 
@@ -446,6 +474,8 @@ def load_images(source, items, view=None):
         ``affine``: the 3 × 3 placement the image will be drawn with.
     view : tuple, optional
         As :attr:`SyncRequest.view`.
+    atlas_view : str
+        How the atlas is drawn (:func:`tiles_for`).
 
     Returns
     -------
@@ -453,11 +483,12 @@ def load_images(source, items, view=None):
     """
     out = []
     for key, image, affine in items:
-        levels = image_levels(image, source.tiles)
-        _warm(image, source.tiles, levels)
+        tiles = tiles_for(source, key, atlas_view)
+        levels = image_levels(image, tiles)
+        _warm(image, tiles, levels)
         if view is not None:
             try:
-                warm_view(image, cached_tiles(source.tiles), levels, affine, view)
+                warm_view(image, cached_tiles(tiles), levels, affine, view)
             except AllenSyncError:
                 raise
             except Exception:  # a tile that fails shows up where napari draws it
@@ -500,6 +531,8 @@ class NavigateRequest:
     structure_id: int | None = None
     #: (reference_space_id, x, y, z) in µm, when no structure is given.
     point: tuple | None = None
+    #: How the atlas is drawn (:attr:`SyncRequest.atlas_view`).
+    atlas_view: str = "annotation"
 
 
 @dataclass
@@ -602,7 +635,8 @@ def navigate(source, request: NavigateRequest):
         origin = tuple(float(v) for v in point)
     pir, voxel = _ccf(sync, rspace, *origin)
     sreq = SyncRequest(request.generation, seed_image.id, seed_hit.x, seed_hit.y,
-                       tuple(request.target_ids), request.atlas_id, shown)
+                       tuple(request.target_ids), request.atlas_id, shown,
+                       atlas_view=request.atlas_view)
     yield from _finish(source, sreq, seed_image, hits, timings, t0, origin, rspace)
     outcome = SyncOutcome(sreq, rspace, origin, pir, voxel, hits[0].structure, hits,
                           problems, timings)
@@ -685,3 +719,80 @@ def placement(sync, seed_image: SectionImage, hit: TargetHit, seed_point):
 def steps(request: SyncRequest) -> int:
     """How many steps :func:`synchronize_click` yields for a request."""
     return 3 + len(request.target_ids) + (1 if request.atlas_id else 0)
+
+
+# ====================================================================== overlays
+@dataclass
+class OverlayImage:
+    """The overlay of one target's section, ready to be drawn over its image."""
+
+    key: str  # the target's layer key, "ds:<id>"
+    image: SectionImage
+    kind: str  # "expression" or "projection"
+    levels: list
+
+
+def load_overlay(source, key: str, image: SectionImage, kind: str):
+    """The pyramid of a section's overlay: its expression mask (in-situ) or projection
+    mask (connectivity), drawn from the source's ``view=`` tiles
+    (:func:`napari_allen_sync.images.tile_view`). Returns an :class:`OverlayImage`.
+
+    Raises
+    ------
+    InvalidParameterError
+        When ``kind`` is not an overlay or the source offers no such view.
+    """
+    from ..errors import InvalidParameterError
+    from ..images import OVERLAY_VIEWS, tile_view
+
+    if kind not in OVERLAY_VIEWS:
+        raise InvalidParameterError("overlay", f"{kind!r} is not one of {OVERLAY_VIEWS}")
+    yield f"{kind} overlay of SectionImage {image.id}"
+    try:
+        tiles = tile_view(source.tiles, kind)
+    except ValueError as exc:
+        raise InvalidParameterError("overlay", f"this source draws no {kind} overlay "
+                                    f"({exc})") from None
+    levels = image_levels(image, tiles)
+    _warm(image, tiles, levels)
+    return OverlayImage(str(key), image, kind, levels)
+
+
+# ====================================================================== search
+def find_experiments(source, text: str, product: str | None = None,
+                     plane: str | None = None):
+    """Find experiments as the dock's search field is typed (a worker generator).
+
+    ``text`` is read by :func:`napari_allen_sync.search.find_arguments` (a gene acronym
+    or name, case-insensitive, with plane and product words: ``"calb1 coronal"``;
+    ``"injection:MOp"`` for connectivity experiments injected there); ``product`` and
+    ``plane`` (the dock's choices, None for any) override its words.
+
+    Returns
+    -------
+    SearchResult
+        Empty, with a message, when nothing matches (an unknown gene included).
+
+    Raises
+    ------
+    InvalidIdListError
+        When the text names neither a gene nor an injection structure.
+    AllenSyncError
+        As :meth:`napari_allen_sync.search.ExperimentSearch.find` (a service error).
+    """
+    from ..errors import InvalidIdListError
+    from ..search import ExperimentSearch, find_arguments
+
+    args = find_arguments(text)
+    if product:
+        args["product"] = product
+    if plane:
+        args["plane"] = plane
+    if "gene" not in args and "injection" not in args:
+        words = " ".join(str(text or "").split()) or "nothing"
+        raise InvalidIdListError(
+            f"{words!r} names no gene: type a gene acronym or name (Calb1, calbindin), "
+            "optionally with the plane (coronal, sagittal), or injection:ACRONYM for "
+            "connectivity experiments")
+    yield "finding " + ", ".join(f"{k} {v}" for k, v in args.items())
+    return ExperimentSearch.for_source(source).find(**args)

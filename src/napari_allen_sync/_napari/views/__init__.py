@@ -9,6 +9,7 @@ from .batch import BatchView
 from .coordinates import CCF_EXTENT_UM, POINT_UNITS, CoordinateView
 from .panel import DockPanel
 from .readout import RESULT_COLUMNS, WARNING_COLOUR, ReadoutView
+from .search import PLANE_CHOICES, PRODUCT_CHOICES, SEARCH_COLUMNS, SearchView
 from .seed import SeedView
 from .source import SourceView
 from .structures import StructureView
@@ -17,14 +18,18 @@ from .targets import TargetsView
 __all__ = [
     "CCF_EXTENT_UM",
     "DEFAULT_ATLASES",
+    "PLANE_CHOICES",
     "POINT_UNITS",
+    "PRODUCT_CHOICES",
     "RESULT_COLUMNS",
+    "SEARCH_COLUMNS",
     "SOURCE_CHOICES",
     "WARNING_COLOUR",
     "BatchView",
     "CoordinateView",
     "DockPanel",
     "ReadoutView",
+    "SearchView",
     "SeedView",
     "SourceView",
     "StructureView",

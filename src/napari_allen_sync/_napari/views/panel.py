@@ -14,6 +14,7 @@ from ._common import install_wheel_guard
 from .batch import BatchView
 from .coordinates import CoordinateView
 from .readout import ReadoutView
+from .search import SearchView
 from .seed import SeedView
 from .source import SourceView
 from .structures import StructureView
@@ -32,12 +33,14 @@ class DockPanel(QScrollArea):
         self.targets_view, self.readout_view = TargetsView(), ReadoutView()
         self.structure_view, self.coordinate_view = StructureView(), CoordinateView()
         self.batch_view = BatchView()
+        self.search_view = SearchView()
         inner = QWidget()
         lay = QVBoxLayout(inner)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.source_view)
         for view in (
             self.seed_view,
+            self.search_view,
             self.targets_view,
             self.readout_view,
             self.batch_view,

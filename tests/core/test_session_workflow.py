@@ -168,11 +168,25 @@ def test_find_experiments_unknown_gene_is_empty_with_a_message(source):
     assert len(result) == 0 and result.message and "Nosuchgene1".lower() in result.message.lower()
 
 
-@pytest.mark.parametrize("text", ["coronal", "", "  ", "sagittal ish"])
-def test_find_experiments_without_a_gene_says_what_to_type(source, text):
+@pytest.mark.parametrize("text", ["coronal", "sagittal ish", "ish"])
+def test_find_experiments_with_filter_words_only_lists_their_data_sets(source, text):
+    from napari_allen_sync.search import ExperimentSearch, find_arguments
+
+    args = find_arguments(text)
+    assert "gene" not in args
+    _, result = run(workflow.find_experiments(source, text))
+    want = ExperimentSearch.for_source(source).find(**args)
+    assert result.ids == want.ids and len(result) > 0
+    for hit in result.hits:
+        if "plane" in args:
+            assert hit.plane == args["plane"]
+
+
+@pytest.mark.parametrize("text", ["", "  "])
+def test_find_experiments_with_nothing_to_search_for_says_what_to_type(source, text):
     from napari_allen_sync.errors import InvalidIdListError
 
-    with pytest.raises(InvalidIdListError, match="names no gene"):
+    with pytest.raises(InvalidIdListError, match="nothing to search for"):
         run(workflow.find_experiments(source, text))
 
 

@@ -77,7 +77,7 @@ def scene_facts(qtbot, viewer, source) -> dict:
     experiments found by each demo gene."""
     from dock_scene import click_box, demo_scene, lowest
     from napari_allen_sync.search import data_set_facets
-    from test_widget_fixtures import wait_idle
+    from widget_fixtures import wait_idle
 
     widget = demo_scene(qtbot, viewer, source)  # with a real click
     # the exact demo point (a click lands on a canvas pixel, whose seed pixel depends

@@ -776,11 +776,11 @@ def find_experiments(source, text: str, product: str | None = None,
     Raises
     ------
     InvalidIdListError
-        When the text names neither a gene nor an injection structure.
+        When the text and choices name nothing to search for (no gene, injection
+        structure, plane nor product). A plane or product alone lists its data sets.
     AllenSyncError
         As :meth:`napari_allen_sync.search.ExperimentSearch.find` (a service error).
     """
-    from ..errors import InvalidIdListError
     from ..search import ExperimentSearch, find_arguments
 
     args = find_arguments(text)
@@ -788,11 +788,6 @@ def find_experiments(source, text: str, product: str | None = None,
         args["product"] = product
     if plane:
         args["plane"] = plane
-    if "gene" not in args and "injection" not in args:
-        words = " ".join(str(text or "").split()) or "nothing"
-        raise InvalidIdListError(
-            f"{words!r} names no gene: type a gene acronym or name (Calb1, calbindin), "
-            "optionally with the plane (coronal, sagittal), or injection:ACRONYM for "
-            "connectivity experiments")
-    yield "finding " + ", ".join(f"{k} {v}" for k, v in args.items())
+    what = ", ".join(f"{k} {v}" for k, v in args.items()) or "nothing"
+    yield "finding " + what
     return ExperimentSearch.for_source(source).find(**args)

@@ -9,7 +9,7 @@ from qtpy.QtCore import Qt
 
 from _http_fixtures import server_process
 from dock_scene import WAIT, demo_scene, open_dock, remote_source
-from test_widget_fixtures import wait_idle
+from widget_fixtures import wait_idle
 
 pytestmark = pytest.mark.gui
 
@@ -19,7 +19,7 @@ from napari_allen_sync.search import ExperimentSearch, data_set_facets  # noqa: 
 
 
 @pytest.fixture(scope="module")
-def demo_server():
+def demo_server_process():
     with server_process() as base:
         yield base
 
@@ -28,7 +28,7 @@ def demo_server():
 def source(request, tmp_path):
     if request.param == "demo":
         return demo.DemoSource()
-    return remote_source(request.getfixturevalue("demo_server"), tmp_path)
+    return remote_source(request.getfixturevalue("demo_server_process"), tmp_path)
 
 
 def demo_genes():
@@ -135,15 +135,25 @@ def test_unknown_gene_is_an_empty_list_with_a_message(qtbot, make_napari_viewer,
     assert failed == []  # not an error
 
 
-@pytest.mark.parametrize("text", ["coronal", "sagittal ish", ""])
-def test_filter_words_only_say_what_to_type(qtbot, make_napari_viewer, text):
+def test_filter_words_only_list_their_data_sets(qtbot, make_napari_viewer, source):
+    widget = open_dock(qtbot, make_napari_viewer(show=True), source)
+    core = ExperimentSearch.for_source(demo.DemoSource())
+    result = type_and_find(qtbot, widget, "coronal")
+    want = core.find(plane="coronal")
+    assert len(want.ids) > 0 and result.ids == want.ids
+    assert listed_ids(widget.search_view) == want.ids
+
+
+def test_nothing_to_search_for_says_what_to_type(qtbot, make_napari_viewer):
     widget = open_dock(qtbot, make_napari_viewer(show=True), demo.DemoSource())
+    view = widget.search_view
+    view.text.clear()
     with qtbot.waitSignal(widget.failed, timeout=WAIT) as blocker:
-        result = type_and_find(qtbot, widget, text)
-    assert result is None
-    assert "gene" in blocker.args[0] and "Traceback" not in blocker.args[0]
-    assert widget.search_view.status.text() == blocker.args[0]
-    assert widget.search_view.results.rowCount() == 0
+        qtbot.mouseClick(view.find_button, Qt.MouseButton.LeftButton)
+    assert "nothing to search for" in blocker.args[0] and "Traceback" not in blocker.args[0]
+    qtbot.waitUntil(lambda: view.find_button.isEnabled(), timeout=WAIT)
+    assert view.status.text() == blocker.args[0]
+    assert view.results.rowCount() == 0
 
 
 def test_cancel_drops_the_answer(qtbot, make_napari_viewer):

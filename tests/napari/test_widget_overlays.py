@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dock_scene import WAIT, cell, change_section, click_box, demo_scene, lowest
-from test_widget_fixtures import wait_idle
+from widget_fixtures import wait_idle
 
 pytestmark = pytest.mark.gui
 

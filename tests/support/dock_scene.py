@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from qtpy.QtCore import QPoint, Qt
 
-from test_widget_fixtures import wait_idle
+from widget_fixtures import wait_idle
 
 #: ms: a bound on waiting, not a speed requirement
 WAIT = 60_000

@@ -206,3 +206,43 @@ def test_the_demo_source_needs_no_download():
     from napari_allen_sync._napari.annotation_download import start_annotation_download
 
     assert start_annotation_download(DemoSource()) is None
+
+
+def test_the_dock_fetches_the_volume_when_a_remote_source_opens(
+    demo_server_process, tmp_path, qtbot, make_napari_viewer, small_pieces
+):
+    """Connecting the dock to a server starts the download at once (not inside the
+    first click); the volume lands in the cache and the click names structures."""
+    from dock_scene import open_dock
+
+    source = RemoteSource(demo_server_process, tmp_path, annotation_resolution=RESOLUTION)
+    assert not source.annotation_cached()
+    widget = open_dock(qtbot, make_napari_viewer(show=True), source)
+    download = widget.setup.annotation_download
+    assert download is not None and "downloading the annotation volume" in download.progress.desc
+    qtbot.waitUntil(lambda: download.volume is not None or download.error is not None,
+                    timeout=60_000)
+    assert download.error is None and source.annotation_cached()
+    assert np.array_equal(download.volume.ids, demo_annotation(RESOLUTION).ids)
+
+
+def test_closing_the_dock_cancels_the_download_and_keeps_nothing(
+    demo_server_process, tmp_path, qtbot, make_napari_viewer, small_pieces
+):
+    from dock_scene import open_dock
+
+    source = _Gated(demo_server_process, tmp_path, annotation_resolution=RESOLUTION)
+    viewer = make_napari_viewer(show=True)
+    widget = open_dock(qtbot, viewer, source)
+    download = widget.setup.annotation_download
+    # some bytes arrived, the rest is held (the worker starts from Qt's event loop)
+    qtbot.waitUntil(source.first_piece.is_set, timeout=30_000)
+    failed = []
+    widget.failed.connect(failed.append)
+    viewer.window.remove_dock_widget(widget)  # as the dock's close button does
+    assert download.cancelled
+    source.gate.set()
+    qtbot.waitUntil(lambda: download.error is not None, timeout=30_000)
+    assert isinstance(download.error, annotation.DownloadCancelled)
+    assert not source.annotation_cached() and _leftovers(source) == []
+    assert failed == []  # a cancel is not an error

@@ -49,6 +49,8 @@ def user_message(exc: Exception) -> str:
     network failure its cause in words and a remedy instead of the HTTP library's raw
     text (``HTTPSConnection(...)``)."""
     text = str(exc)
+    if getattr(exc, "offline_report", None):
+        return text  # the source's own account: what is cached, what is missing, remedies
     low = text.lower()
     causes = [phrase for key, phrase in _NETWORK_CAUSES if key in low]
     if causes or _RAW.search(text):

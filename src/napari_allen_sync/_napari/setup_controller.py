@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..errors import AllenSyncError
 from ..images import overlay_view
 from ..session import workflow
-from .runner import close_source
+from .runner import close_source, user_message
 from .views import DEFAULT_ATLASES
 
 __all__ = ["SetupController", "SourceUnavailableError"]
@@ -64,6 +64,7 @@ class SetupController:
         self.restore = None  # a SavedSetup waiting for its seed
         self.follow = None  # the point to synchronize once the next seed is shown
         self.adopt = None  # an image layer the user opened, to become the seed's layer
+        self.annotation_download = None  # the remote source's annotation volume, fetching
 
     # ------------------------------------------------------------------ source
     def open_source(self, kind: str = "demo", url: str = "") -> None:
@@ -115,12 +116,33 @@ class SetupController:
             runner.notify(f"{name or 'the source'} is unreachable: check the network or the "
                           "URL, then press Connect again; Source → Demo atlas works offline")
         self.offer(info)
+        self.fetch_annotation(info)
         self.dock.source_ready.emit(info.status)
         if saved is not None and saved.seed_image_id is not None:
             self.reopen(saved)
         elif self.pending_demo:
             self.pending_demo = False
             self.load_demo_scene()
+
+    def fetch_annotation(self, info) -> None:
+        """Start fetching a remote source's annotation volume (the structure at a
+        point) at once, with its progress and a Cancel button in napari's activity dock,
+        rather than inside the first click. A cached volume is only read; an unreachable
+        source starts nothing (a click then says what is cached and what is missing)."""
+        self.cancel_annotation()
+        if info.status == "unreachable":
+            return
+        from .annotation_download import start_annotation_download
+
+        self.annotation_download = start_annotation_download(
+            info.source, errored=lambda exc: self.runner.notify(user_message(exc)))
+
+    def cancel_annotation(self) -> None:
+        """Stop a running annotation download (a source switch, the dock closing):
+        nothing half-written stays in the cache."""
+        download, self.annotation_download = self.annotation_download, None
+        if download is not None and download.worker.is_running:
+            download.cancel()
 
     def offer(self, info) -> None:
         """Show what a freshly opened source offers."""

@@ -240,6 +240,7 @@ class AllenSyncWidget(QWidget):
     # ================================================================ closing
     def close_session(self) -> None:
         """Remove the callbacks and quit every worker (idempotent)."""
+        self.setup.cancel_annotation()
         self.runner.release()
 
     def closeEvent(self, event):

@@ -264,12 +264,16 @@ class SyncLayers(BatchLayersMixin):
             self.images[key] = layer
             if not visible:
                 self._hidden.add(key)
+        self._record_image(key, layer, levels, image)
+        return layer
+
+    def _record_image(self, key, layer, levels, image) -> None:
+        """What an image layer shows: its pyramid, section and resolution."""
         self._levels[key] = levels
         self.shown[key] = image.id
         self.resolution[key] = float(image.resolution or 1.0)
         layer.metadata["allen_sync"] = {"key": key, "section_image_id": image.id}
         layer.metadata["allen"] = {"section_image_id": int(image.id), "source": self.source_name}
-        return layer
 
     def _marker(self, key, kind, name, affine=None):
         layer = self.markers.get(key)
@@ -572,28 +576,95 @@ class SyncLayers(BatchLayersMixin):
                 selection.active = active
 
     def _update_hits(self, outcome, names) -> None:
+        """Draw a click's hits: new images, placements and markers, in one pass.
+
+        Each layer's data, affine and features change while that layer's own events are
+        held; then each moved layer's ``affine`` event is emitted once (its vispy
+        transform, and the viewer's dims range), all layers being final by then. When
+        the range moved, napari re-slices every layer (its dims sliders snap the point
+        to the new range: a napari limit, measured in ``make bench``); otherwise only the
+        changed layers are re-sliced and redrawn.
+        """
+        moved, changed = [], []
         for hit in outcome.hits:
-            if hit.key != "seed" and (hit.levels is not None or hit.key not in self.images):
-                if hit.levels is None:  # shown section vanished; nothing to draw on
-                    continue
-                self._add_image(hit.key, hit.levels, names.get(hit.key, hit.key), hit.image,
-                                affine=hit.world_from_data, visible=False)
-            marker = self._marker(hit.key, hit.kind, f"{names.get(hit.key, hit.key)} marker",
-                                  affine=None if hit.key == "seed" else hit.world_from_data)
-            if hit.key != "seed" and marker.name != f"{names.get(hit.key, hit.key)} marker":
-                marker.name = f"{names.get(hit.key, hit.key)} marker"
-            row = hit.row()
-            row["label"] = _label_text(hit)
-            affine = None
+            name = names.get(hit.key, hit.key)
             if hit.key != "seed":
-                image = self.images.get(hit.key)
-                # each change re-slices the layer: set only what moved
-                if image is not None and not _same_affine(image, hit.world_from_data):
-                    image.affine = hit.world_from_data
-                if not _same_affine(marker, hit.world_from_data):
-                    affine = hit.world_from_data
-            self._move_marker(marker, (hit.y, hit.x), row, affine)
+                if hit.key not in self.images:
+                    if hit.levels is None:  # shown section vanished; nothing to draw on
+                        continue
+                    self._add_image(hit.key, hit.levels, name, hit.image,
+                                    affine=hit.world_from_data, visible=False)
+                else:
+                    self._place_image(hit, name, moved, changed)
+            marker = self._marker(hit.key, hit.kind, f"{name} marker",
+                                  affine=None if hit.key == "seed" else hit.world_from_data)
+            if marker.name != f"{name} marker":
+                marker.name = f"{name} marker"
+            affine = None
+            if hit.key != "seed" and not _same_affine(marker, hit.world_from_data):
+                affine = hit.world_from_data
+                moved.append(marker)
+            self._hold_marker(marker, (hit.y, hit.x), hit, affine)
+            changed.append(marker)
             self._style(hit)
+        self._emit_moves(moved, changed)
+
+    def _place_image(self, hit, name, moved, changed) -> None:
+        """A target's existing image layer: its new section and placement, held (see
+        :meth:`_update_hits`)."""
+        layer = self.images[hit.key]
+        levels = hit.levels if hit.levels is not None else self._levels.get(hit.key)
+        new_data = levels is not None and levels is not self._levels.get(hit.key)
+        new_affine = not _same_affine(layer, hit.world_from_data)
+        if new_data or new_affine:
+            with layer.events.blocker_all():
+                if new_data:
+                    layer.data = levels
+                if new_affine:
+                    layer.affine = hit.world_from_data
+            changed.append(layer)
+            if new_affine:
+                moved.append(layer)
+        if hit.levels is not None:
+            self._record_image(hit.key, layer, hit.levels, hit.image)
+        if layer.name != name:
+            layer.name = name
+
+    def _emit_moves(self, moved, changed) -> None:
+        """Announce held placements once, then redraw what napari did not re-slice."""
+        point = tuple(self.viewer.dims.point)
+        for layer in moved:
+            layer.events.affine()  # the vispy node's transform; the viewer's dims range
+        if tuple(self.viewer.dims.point) != point:
+            return  # napari re-sliced and redrew every layer
+        for layer in changed:
+            if layer in self.viewer.layers:
+                layer.refresh(thumbnail=layer in moved, highlight=False)
+
+    @classmethod
+    def _hold_marker(cls, marker, point, hit, affine=None) -> None:
+        """A marker's point, features, text and placement, with its events held; drawn
+        by :meth:`_emit_moves`. The features are changed in place (napari's ``features``
+        setter rebuilds the whole table, about 10 ms a layer): only the first time, or
+        when the table's shape differs, is it set."""
+        label = _label_text(hit)
+        row = hit.row()
+        row["label"] = label
+        table = marker.features
+        point = np.array([point], dtype=float)
+        with marker.events.blocker_all():
+            if affine is not None:
+                marker.affine = affine
+            if len(marker.data) != 1 or len(table) != 1 or set(table.columns) != set(row):
+                if len(marker.data) != 1:
+                    marker.data = point
+                marker.features = {k: [v] for k, v in row.items()}
+            else:
+                for k, v in row.items():
+                    if table.at[0, k] != v:
+                        table.at[0, k] = v
+                marker.text.refresh(table)  # the strings drawn, from the features
+            marker.data = point
 
     def _style(self, hit) -> None:
         """The label on the side that keeps it in the panel; a target with no section

@@ -23,17 +23,27 @@ from contextlib import contextmanager
 
 import numpy as np
 from qtpy.QtCore import QTimer
+from superqt.utils import qdebounced
 
 from ._batch_layers import BatchLayersMixin
 from ._layer_utils import camera as _camera
 from ._layer_utils import grid as _grid
 from ._layer_utils import same as _same
 from ._layer_utils import same_affine as _same_affine
+from .markers import (
+    FAR_COLOUR,
+    FAR_OPACITY,
+    MARKER_COLOURS,
+    add_marker,
+    hold_marker,
+    label_anchor,
+    label_side,
+    label_text,
+    sample_ink,
+)
 
-__all__ = ["FAR_COLOUR", "MARKER_COLOURS", "ClickToSync", "SyncLayers", "canvas_position"]
+__all__ = ["ClickToSync", "SyncLayers", "canvas_position"]
 
-#: Marker colour by kind of target.
-MARKER_COLOURS = {"seed": "#ff00c8", "data set": "#0090ff", "atlas": "#ff5500"}
 #: A press and release further apart than this (canvas pixels) is a drag, not a click.
 CLICK_TOLERANCE_PX = 4.0
 
@@ -62,30 +72,6 @@ def canvas_position(viewer, layer, data_point) -> tuple[float, float]:
         origin = cell * (box + gap)
     rc = origin + box / 2 + (world - centre) * camera.zoom
     return float(rc[1]), float(rc[0])
-
-
-#: Colour of a target whose nearest section is farther than its spacing.
-FAR_COLOUR = "#9e9e9e"
-#: Opacity of such a target's image (greyed: it does not show the point).
-FAR_OPACITY = 0.45
-
-
-def _label_text(hit) -> str:
-    """A marker's text, one line per fact; spaces keep it clear of the ring on the side
-    it is drawn (:func:`_label_anchor`)."""
-    right = _label_on_left(hit)
-    return "\n".join(line + "    " if right else "    " + line for line in hit.label.split("\n"))
-
-
-def _label_on_left(hit) -> bool:
-    """Whether a marker's label goes to its left: in the right half of its image, so
-    that the text stays inside the panel."""
-    width = float(getattr(hit.image, "width", 0) or 0)
-    return width > 0 and float(hit.x) > 0.5 * width
-
-
-def _label_anchor(hit) -> str:
-    return "upper_right" if _label_on_left(hit) else "upper_left"
 
 
 class ClickToSync:
@@ -186,10 +172,19 @@ class SyncLayers(BatchLayersMixin):
         self.batch: dict = {}
         self._batch_points: dict = {}  # key → TargetPoints shown in self.batch[key]
         self._inks: dict = {}  # label colour by place (see _ink)
+        self._side = (False, False)  # (left, above): the labels' side (_place_labels)
         #: The source's name, in each image layer's ``metadata["allen"]``.
         self.source_name = ""
         self.remove_orphans()
         viewer.layers.events.removed.connect(self._on_removed)
+        #: the canvas was resized (the window maximised, a dock opened): whole sections
+        #: in view again once the resize settles (napari's public ``canvas.events.size``)
+        self._refit_soon = qdebounced(self.refit, timeout=80)
+        size_event = getattr(getattr(getattr(viewer, "canvas", None), "events", None),
+                             "size", None)
+        self._size_event = size_event
+        if size_event is not None:
+            size_event.connect(self._refit_soon)
 
     def remove_orphans(self) -> int:
         """Remove the layers an earlier dock of this plugin left in the viewer (its
@@ -278,29 +273,7 @@ class SyncLayers(BatchLayersMixin):
     def _marker(self, key, kind, name, affine=None):
         layer = self.markers.get(key)
         if layer is None:
-            colour = MARKER_COLOURS.get(kind, "white")
-            extra = {} if affine is None else {"affine": affine}
-            layer = self.viewer.add_points(
-                np.empty((0, 2)),
-                **extra,
-                name=name,
-                symbol="disc",  # a thin ring: transparent face, coloured border
-                size=1,
-                face_color="transparent",
-                border_color=colour,
-                border_width=0.14,
-                border_width_is_relative=True,
-                canvas_size_limits=(20, 20),
-                text={
-                    "string": "{label}",
-                    "size": 8,
-                    "color": "white",
-                    "anchor": "upper_left",
-                },
-                features={"label": np.array([], dtype=object)},
-                metadata={"allen_sync": {"key": key}},
-            )
-            self.markers[key] = layer
+            layer = self.markers[key] = add_marker(self.viewer, key, kind, name, affine)
         return layer
 
     def show_seed(self, loaded, name: str, keep_targets: bool = False) -> None:
@@ -385,7 +358,7 @@ class SyncLayers(BatchLayersMixin):
         if key in self.order and key != "seed":
             self.order.remove(key)
 
-    def show_outcome(self, outcome, names: dict) -> None:
+    def show_outcome(self, outcome, names: dict, markers: bool = True) -> None:
         """Draw one click's markers; swap a target's image only when its section changed.
 
         Parameters
@@ -393,6 +366,11 @@ class SyncLayers(BatchLayersMixin):
         outcome : SyncOutcome
         names : dict
             Layer name of each target key's image.
+        markers : bool
+            False: lay out the images and create the (empty) marker layers only, as
+            the targets are chosen (:meth:`ClickController.prepare
+            <napari_allen_sync._napari.click_controller.ClickController.prepare>`), so
+            that the first click only moves markers.
         """
         self.wanted.clear()  # a click's images are prepared with it
         # the atlas beside the seed, then the targets in the order they were added
@@ -408,8 +386,9 @@ class SyncLayers(BatchLayersMixin):
             camera.center = tuple(float(v) for v in view[0])
         # held viewer reactions (see _quietly): the layer controls swap back to the
         # active layer at the end, when the scene is final (Qt then paints it once)
+        self._place_labels(outcome)
         with self._quietly():
-            self._update_hits(outcome, names)
+            self._update_hits(outcome, names, markers)
             self.order = wanted
             self._arrange()
             if not self._fitted:
@@ -442,6 +421,7 @@ class SyncLayers(BatchLayersMixin):
                 or any(k not in self.markers or k not in self.images for k in keys)):
             return False
         images_changed = False  # a section or a placement: the batch layers follow
+        self._place_labels(outcome)
         with self._quietly():
             for hit in outcome.hits:
                 marker = self.markers[hit.key]
@@ -509,21 +489,19 @@ class SyncLayers(BatchLayersMixin):
                 self.refresh_batch()
         return swapped
 
-    @classmethod
-    def _move_live_marker(cls, marker, point, hit, affine=None) -> None:
+    def _move_live_marker(self, marker, point, hit, affine=None) -> None:
         """Move a marker for a live frame: its point, its placement when it changed, and
         its text when its label changed (a new section or structure), in place; the
-        other features follow at the readouts' pace (:meth:`update_features`).
-
-        napari's ``features`` setter rebuilds the whole table (about 10 ms a layer):
-        it is used only the first time (:meth:`_move_marker`).
-        """
-        label = _label_text(hit)
+        other features follow at the readouts' pace (:meth:`update_features`)."""
+        label = label_text(hit.label, self._side[0])
         table = marker.features
         if len(marker.data) != 1 or len(table) != 1 or "label" not in table:
             row = hit.row()
             row["label"] = label
-            cls._move_marker(marker, point, row, affine)
+            hold_marker(marker, point, row, affine)
+            marker.refresh()
+            if affine is not None:
+                marker.events.affine()  # the vispy node's transform (and the viewer's dims)
             return
         if table.at[0, "label"] != label:
             table.at[0, "label"] = label
@@ -575,7 +553,7 @@ class SyncLayers(BatchLayersMixin):
             if active is not None and selection.active is not active:
                 selection.active = active
 
-    def _update_hits(self, outcome, names) -> None:
+    def _update_hits(self, outcome, names, markers: bool = True) -> None:
         """Draw a click's hits: new images, placements and markers, in one pass.
 
         Each layer's data, affine and features change while that layer's own events are
@@ -600,11 +578,15 @@ class SyncLayers(BatchLayersMixin):
                                   affine=None if hit.key == "seed" else hit.world_from_data)
             if marker.name != f"{name} marker":
                 marker.name = f"{name} marker"
+            if not markers:
+                continue
             affine = None
             if hit.key != "seed" and not _same_affine(marker, hit.world_from_data):
                 affine = hit.world_from_data
                 moved.append(marker)
-            self._hold_marker(marker, (hit.y, hit.x), hit, affine)
+            row = hit.row()
+            row["label"] = label_text(hit.label, self._side[0])
+            hold_marker(marker, (hit.y, hit.x), row, affine)
             changed.append(marker)
             self._style(hit)
         self._emit_moves(moved, changed)
@@ -641,38 +623,14 @@ class SyncLayers(BatchLayersMixin):
             if layer in self.viewer.layers:
                 layer.refresh(thumbnail=layer in moved, highlight=False)
 
-    @classmethod
-    def _hold_marker(cls, marker, point, hit, affine=None) -> None:
-        """A marker's point, features, text and placement, with its events held; drawn
-        by :meth:`_emit_moves`. The features are changed in place (napari's ``features``
-        setter rebuilds the whole table, about 10 ms a layer): only the first time, or
-        when the table's shape differs, is it set."""
-        label = _label_text(hit)
-        row = hit.row()
-        row["label"] = label
-        table = marker.features
-        point = np.array([point], dtype=float)
-        with marker.events.blocker_all():
-            if affine is not None:
-                marker.affine = affine
-            if len(marker.data) != 1 or len(table) != 1 or set(table.columns) != set(row):
-                if len(marker.data) != 1:
-                    marker.data = point
-                marker.features = {k: [v] for k, v in row.items()}
-            else:
-                for k, v in row.items():
-                    if table.at[0, k] != v:
-                        table.at[0, k] = v
-                marker.text.refresh(table)  # the strings drawn, from the features
-            marker.data = point
-
     def _style(self, hit) -> None:
-        """The label on the side that keeps it in the panel; a target with no section
-        near the point greyed (its marker and image)."""
+        """The label on the side that keeps it in the panel (:attr:`_side`), in an ink
+        that contrasts with the image under it; a target with no section near the point
+        greyed (its marker and image)."""
         marker, image = self.markers.get(hit.key), self.images.get(hit.key)
         if marker is None:
             return
-        anchor = _label_anchor(hit)
+        anchor = label_anchor(*self._side)
         if str(marker.text.anchor) != anchor:
             marker.text.anchor = anchor
         meta = marker.metadata.setdefault("allen_sync", {})
@@ -688,8 +646,7 @@ class SyncLayers(BatchLayersMixin):
                 image.opacity = FAR_OPACITY if hit.far else 1.0
 
     def _ink(self, hit) -> str:
-        """Text colour with contrast: dark over a light image (bright-field in situ, the
-        atlas's pale colours), white over a dark one (fluorescence), judged from the
+        """Text colour with contrast (:func:`~.markers.sample_ink`), judged from the
         image's coarsest tier (in the tile cache) where the label is drawn."""
         levels = self._levels.get(hit.key)
         if not levels:
@@ -697,48 +654,18 @@ class SyncLayers(BatchLayersMixin):
         low, full = levels[-1], levels[0]
         f = float(full.shape[0]) / float(max(low.shape[0], 1))
         r, c = int(hit.y / f), int(hit.x / f)
-        left = _label_on_left(hit)
-        cache = (hit.key, id(levels), r // 6, c // 6, left)  # a click nearby: same ink
+        cache = (hit.key, id(levels), r // 6, c // 6, self._side)  # a click nearby: same ink
         if cache in self._inks:
             return self._inks[cache]
-        ink = self._inks[cache] = self._sample_ink(low, r, c, left)
+        ink = self._inks[cache] = sample_ink(low, r, c, *self._side)
         if len(self._inks) > 256:
             self._inks.pop(next(iter(self._inks)))
         return ink
 
-    @staticmethod
-    def _sample_ink(low, r, c, left) -> str:
-        c0, c1 = (c - 24, c) if left else (c, c + 24)
-        try:
-            patch = np.asarray(low[max(r, 0):max(r, 0) + 12, max(c0, 0):max(c1, 1)])
-        except Exception:  # a tile that fails: the default ink
-            return "white"
-        if patch.size == 0:
-            return "white"
-        luminance = np.asarray(patch[..., :3], dtype=float) @ np.array([0.299, 0.587, 0.114])
-        return "#101010" if float(luminance.mean()) > 140.0 else "white"
-
-    @staticmethod
-    def _move_marker(marker, point, row, affine=None) -> None:
-        """Move a marker (one point), its features and text, and maybe its affine, with
-        one re-slice and one redraw.
-
-        Each of ``features``, ``data`` and ``affine`` would otherwise re-slice the
-        layer, redraw it and make the viewer recompute its dims; their events are held
-        and one :meth:`refresh` draws the point and its text.
-        """
-        point = np.array([point], dtype=float)
-        features = {k: [v] for k, v in row.items()}
-        with marker.events.blocker_all():
-            if affine is not None:
-                marker.affine = affine
-            if len(marker.data) != 1:
-                marker.data = point
-            marker.features = features  # same length: the text strings follow
-            marker.data = point
-        marker.refresh()
-        if affine is not None:
-            marker.events.affine()  # the vispy node's transform (and the viewer's dims)
+    def _place_labels(self, outcome) -> None:
+        """Choose the labels' side for an answer (:func:`~.markers.label_side`)."""
+        req = outcome.request
+        self._side = label_side(self.viewer, (float(req.y), float(req.x)))
 
     def _arrange(self) -> None:
         """Own layers first, image then marker per key; grid of stride 2."""
@@ -826,6 +753,14 @@ class SyncLayers(BatchLayersMixin):
             camera.zoom = float(np.min(box / (fraction * shape)))
         camera.center = tuple(float(v) for v in self._seed_centre())
 
+    def refit(self, *_) -> None:
+        """After a canvas resize: the grid's shape for the new canvas, and whole
+        sections in view (:meth:`fit`); nothing before the first layout."""
+        if self.seed_layer is None or not self._fitted:
+            return
+        self._arrange()
+        self.fit()
+
     def centre(self, key) -> bool:
         """Centre the camera on a key's marker (world position); False when it has none."""
         marker = self.markers.get(key)
@@ -837,7 +772,12 @@ class SyncLayers(BatchLayersMixin):
 
     def close(self) -> None:
         """Disconnect from the viewer (the layers stay for the user)."""
-        try:
-            self.viewer.layers.events.removed.disconnect(self._on_removed)
-        except (RuntimeError, TypeError, ValueError):
-            pass
+        self._refit_soon.cancel()
+        disconnect = [(self.viewer.layers.events.removed, self._on_removed)]
+        if self._size_event is not None:
+            disconnect.append((self._size_event, self._refit_soon))
+        for emitter, callback in disconnect:
+            try:
+                emitter.disconnect(callback)
+            except (RuntimeError, TypeError, ValueError):
+                pass

@@ -418,3 +418,59 @@ def test_removed_target_drops_its_layers(qtbot, make_napari_viewer):
         layer.metadata.get("allen_sync", {}).get("key") == f"ds:{gone}" for layer in viewer.layers
     )
     assert len(viewer.layers) == 2 * (1 + len(TARGETS))
+
+
+def _near(rgb, hex_colour, tol=60) -> bool:
+    want = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+    return float(np.abs(np.asarray(rgb[:3], dtype=float) - want).max()) < tol
+
+
+def test_markers_are_thin_rings_that_leave_the_clicked_point_visible(qtbot, make_napari_viewer):
+    """Drawn by napari (a real screenshot of the canvas): the seed marker's colour is on
+    a ring around the click, not on the clicked pixel itself."""
+    from napari_allen_sync._napari.markers import MARKER_COLOURS, RING_PX
+
+    viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), click=(350.0, 500.0))
+    marker = widget.layers.markers["seed"]
+    shot = viewer.screenshot(canvas_only=True, flash=False)
+    h, w = np.asarray(viewer.canvas.size, dtype=float)
+    x, y = canvas_position(viewer, marker, marker.data[0])
+    fy, fx = shot.shape[0] / h, shot.shape[1] / w  # screenshot pixels per canvas pixel
+    colour = MARKER_COLOURS["seed"]
+
+    def pixel(dx, dy):
+        return shot[round((y + dy) * fy), round((x + dx) * fx)]
+
+    # the clicked point and a few pixels around it show the image, not the marker
+    for dx, dy in [(0, 0), (3, 0), (0, -3), (-3, 3)]:
+        assert not _near(pixel(dx, dy), colour)
+    # the ring, about RING_PX / 2 away, has the marker's colour somewhere on it
+    r = RING_PX / 2.0
+    ring = [pixel(r * np.cos(a) + d, r * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 24)
+            for d in (-1.5, 0.0, 1.5)]
+    assert any(_near(p, colour) for p in ring)
+
+
+@pytest.mark.parametrize("where", ["upper left", "lower right"])
+def test_labels_go_to_the_side_of_the_panel_with_room(qtbot, make_napari_viewer, where):
+    """A click in the right half puts every label to the left of its ring (and the
+    other way round); in the lower half, above it; every line fits the room between the
+    ring and the panel's edge."""
+    from napari_allen_sync._napari import markers
+
+    viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), click=(350.0, 500.0))
+    image = widget.seed_image
+    row, col = ((0.3 * image.height, 0.3 * image.width) if where == "upper left"
+                else (0.7 * image.height, 0.7 * image.width))
+    outcome = click_data(qtbot, viewer, widget, row, col)
+    left, above = where == "lower right", where == "lower right"
+    want = f"{'upper' if above else 'lower'}_{'right' if left else 'left'}"
+    box = np.asarray(viewer.canvas.viewbox_size(viewer.layers), dtype=float)
+    centre = np.asarray(viewer.scene.camera.center, dtype=float)[-2:]
+    zoom = float(viewer.scene.camera.zoom)
+    room = box[1] / 2 + (-1 if left else 1) * (centre[1] - outcome.request.x) * zoom
+    for key, marker in widget.layers.markers.items():
+        assert str(marker.text.anchor) == want, key
+        lines = [ln.strip() for ln in str(marker.features["label"].iloc[0]).split("\n")]
+        widest = max(len(ln) for ln in lines) * markers.CHAR_PX
+        assert widest + markers.RING_PX / 2 <= room, (key, lines)

@@ -40,6 +40,7 @@ from .markers import (
     label_side,
     label_text,
     sample_ink,
+    size_ring,
 )
 
 __all__ = ["ClickToSync", "SyncLayers", "canvas_position"]
@@ -172,7 +173,9 @@ class SyncLayers(BatchLayersMixin):
         self.batch: dict = {}
         self._batch_points: dict = {}  # key → TargetPoints shown in self.batch[key]
         self._inks: dict = {}  # label colour by place (see _ink)
-        self._side = (False, False)  # (left, above): the labels' side (_place_labels)
+        #: (left, above, max_chars): the labels' side and line length (_place_labels)
+        self._side = (False, False, 40)
+        self.drawn = None  # the SyncOutcome whose markers are drawn (relabel)
         #: The source's name, in each image layer's ``metadata["allen"]``.
         self.source_name = ""
         self.remove_orphans()
@@ -273,7 +276,8 @@ class SyncLayers(BatchLayersMixin):
     def _marker(self, key, kind, name, affine=None):
         layer = self.markers.get(key)
         if layer is None:
-            layer = self.markers[key] = add_marker(self.viewer, key, kind, name, affine)
+            zoom = float(_camera(self.viewer).zoom)
+            layer = self.markers[key] = add_marker(self.viewer, key, kind, name, affine, zoom)
         return layer
 
     def show_seed(self, loaded, name: str, keep_targets: bool = False) -> None:
@@ -387,6 +391,8 @@ class SyncLayers(BatchLayersMixin):
         # held viewer reactions (see _quietly): the layer controls swap back to the
         # active layer at the end, when the scene is final (Qt then paints it once)
         self._place_labels(outcome)
+        if markers:
+            self.drawn = outcome
         with self._quietly():
             self._update_hits(outcome, names, markers)
             self.order = wanted
@@ -422,6 +428,7 @@ class SyncLayers(BatchLayersMixin):
             return False
         images_changed = False  # a section or a placement: the batch layers follow
         self._place_labels(outcome)
+        self.drawn = outcome
         with self._quietly():
             for hit in outcome.hits:
                 marker = self.markers[hit.key]
@@ -493,7 +500,7 @@ class SyncLayers(BatchLayersMixin):
         """Move a marker for a live frame: its point, its placement when it changed, and
         its text when its label changed (a new section or structure), in place; the
         other features follow at the readouts' pace (:meth:`update_features`)."""
-        label = label_text(hit.label, self._side[0])
+        label = label_text(hit.label, self._side[0], self._side[2])
         table = marker.features
         if len(marker.data) != 1 or len(table) != 1 or "label" not in table:
             row = hit.row()
@@ -585,7 +592,7 @@ class SyncLayers(BatchLayersMixin):
                 affine = hit.world_from_data
                 moved.append(marker)
             row = hit.row()
-            row["label"] = label_text(hit.label, self._side[0])
+            row["label"] = label_text(hit.label, self._side[0], self._side[2])
             hold_marker(marker, (hit.y, hit.x), row, affine)
             changed.append(marker)
             self._style(hit)
@@ -630,7 +637,7 @@ class SyncLayers(BatchLayersMixin):
         marker, image = self.markers.get(hit.key), self.images.get(hit.key)
         if marker is None:
             return
-        anchor = label_anchor(*self._side)
+        anchor = label_anchor(*self._side[:2])
         if str(marker.text.anchor) != anchor:
             marker.text.anchor = anchor
         meta = marker.metadata.setdefault("allen_sync", {})
@@ -657,7 +664,7 @@ class SyncLayers(BatchLayersMixin):
         cache = (hit.key, id(levels), r // 6, c // 6, self._side)  # a click nearby: same ink
         if cache in self._inks:
             return self._inks[cache]
-        ink = self._inks[cache] = sample_ink(low, r, c, *self._side)
+        ink = self._inks[cache] = sample_ink(low, r, c, *self._side[:2])
         if len(self._inks) > 256:
             self._inks.pop(next(iter(self._inks)))
         return ink
@@ -752,6 +759,8 @@ class SyncLayers(BatchLayersMixin):
         if np.all(box > 0):
             camera.zoom = float(np.min(box / (fraction * shape)))
         camera.center = tuple(float(v) for v in self._seed_centre())
+        for marker in self.markers.values():  # thin rings at the new zoom
+            size_ring(marker, float(camera.zoom))
 
     def refit(self, *_) -> None:
         """After a canvas resize: the grid's shape for the new canvas, and whole
@@ -760,6 +769,25 @@ class SyncLayers(BatchLayersMixin):
             return
         self._arrange()
         self.fit()
+        self.relabel()
+
+    def relabel(self) -> None:
+        """Place the labels of the answer drawn last again for the current layout (a
+        resize changes the panels' size): their side, line length and ink."""
+        outcome = self.drawn
+        if outcome is None:
+            return
+        self._place_labels(outcome)
+        for hit in outcome.hits:
+            marker = self.markers.get(hit.key)
+            if marker is None or len(marker.features) != 1 or "label" not in marker.features:
+                continue
+            label = label_text(hit.label, self._side[0], self._side[2])
+            if marker.features.at[0, "label"] != label:
+                marker.features.at[0, "label"] = label
+                marker.text.refresh(marker.features)
+                marker.refresh(thumbnail=False, highlight=False, extent=False)
+            self._style(hit)
 
     def centre(self, key) -> bool:
         """Centre the camera on a key's marker (world position); False when it has none."""

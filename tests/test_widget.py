@@ -441,9 +441,10 @@ def test_markers_are_thin_rings_that_leave_the_clicked_point_visible(qtbot, make
     def pixel(dx, dy):
         return shot[round((y + dy) * fy), round((x + dx) * fx)]
 
-    # the clicked point and a few pixels around it show the image, not the marker
-    for dx, dy in [(0, 0), (3, 0), (0, -3), (-3, 3)]:
-        assert not _near(pixel(dx, dy), colour)
+    # the clicked point and the pixels around it, up to 6 px away, show the image
+    for a in np.linspace(0, 2 * np.pi, 12, endpoint=False):
+        for d in (0.0, 3.0, 6.0):
+            assert not _near(pixel(d * np.cos(a), d * np.sin(a)), colour), (a, d)
     # the ring, about RING_PX / 2 away, has the marker's colour somewhere on it
     r = RING_PX / 2.0
     ring = [pixel(r * np.cos(a) + d, r * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 24)

@@ -125,7 +125,7 @@ class BatchController:
                 self.pending = (batch, layer)
                 return
         names = {key: lay.name for key, lay in dock.layers.images.items()}
-        dock.layers.show_batch(batch, layer, names)
+        dock.layers.batch_layers.show(batch, layer, names)
         s.last_batch = batch
         for problem in batch.problems:
             self.runner.notify(problem)

@@ -25,7 +25,7 @@ import numpy as np
 from qtpy.QtCore import QTimer
 from superqt.utils import qdebounced
 
-from ._batch_layers import BatchLayersMixin
+from ._batch_layers import BatchLayers
 from ._layer_utils import camera as _camera
 from ._layer_utils import grid as _grid
 from ._layer_utils import same as _same
@@ -148,7 +148,7 @@ class ClickToSync:
         return float(data[0]), float(data[1])
 
 
-class SyncLayers(BatchLayersMixin):
+class SyncLayers:
     """The layers of one synchronization session, in napari's grid.
 
     Keys: ``"seed"``, ``"ds:<id>"`` for a target data set, ``"atlas:<id>"``.
@@ -168,10 +168,8 @@ class SyncLayers(BatchLayersMixin):
         #: key → (SectionImage, affine, name) a live frame moved to while its image
         #: still shows another section (:meth:`stale_images`, :meth:`swap_images`)
         self.wanted: dict = {}
-        #: key → Points layer of a batch-synchronized layer's points (the seed's is the
-        #: user's own layer); with a batch each grid cell holds three layers
-        self.batch: dict = {}
-        self._batch_points: dict = {}  # key → TargetPoints shown in self.batch[key]
+        #: the layers of a batch-synchronized Points layer, one per grid cell
+        self.batch_layers = BatchLayers(self)
         self._inks: dict = {}  # label colour by place (see _ink)
         #: (left, above, max_chars): the labels' side and line length (_place_labels)
         self._side = (False, False, 40)
@@ -206,6 +204,12 @@ class SyncLayers(BatchLayersMixin):
         return self.images.get("seed")
 
     @property
+    def batch(self) -> dict:
+        """key → Points layer of a batch-synchronized layer's points (the seed's is the
+        user's own layer); with a batch each grid cell holds three layers."""
+        return self.batch_layers.layers
+
+    @property
     def stride(self) -> int:
         """Layers per grid cell: image and marker, and the batch's points if any."""
         return 3 if self.batch else 2
@@ -224,13 +228,10 @@ class SyncLayers(BatchLayersMixin):
         gone = event.value
         for key, layer in list(self.batch.items()):
             if _same(layer, gone):
-                if key == "seed":  # the synchronized layer itself: the batch is over
+                self.batch_layers.forget(key)
+                if key == "seed":  # the synchronized layer itself: the batch is over,
                     # not inside napari's own removal: after it
-                    del self.batch[key]
-                    QTimer.singleShot(0, self._batch_source_gone)
-                else:
-                    del self.batch[key]
-                    self._batch_points.pop(key, None)
+                    QTimer.singleShot(0, self.batch_layers.source_gone)
         for table in (self.images, self.markers):
             for key, layer in list(table.items()):
                 if _same(layer, gone):
@@ -292,14 +293,14 @@ class SyncLayers(BatchLayersMixin):
             for key in [k for k in self._keys() if k != "seed"]:
                 self.remove(key)
             self.order = ["seed"]
-        self.clear_batch(arrange=not keep)
+        self.batch_layers.clear(arrange=not keep)
         self._add_image("seed", loaded.levels, name, loaded.image)
         marker = self._marker("seed", "seed", "seed marker")
         marker.data = np.empty((0, 2))
         if keep:
             return
         self._fitted = False
-        self._arrange()
+        self.arrange()
         self.viewer.layers.selection.active = self.seed_layer
         self.viewer.reset_view()
 
@@ -312,6 +313,9 @@ class SyncLayers(BatchLayersMixin):
         self.images["seed"] = layer
         self._levels["seed"] = None
         layer.metadata["allen_sync"] = {"key": "seed"}
+        if self._fitted:  # the section shown already: the new layer takes the seed's cell
+            with self.quietly():
+                self.arrange()
 
     def keep_only(self, keys) -> None:
         """Remove the layers of every target not in ``keys`` (the session's)."""
@@ -319,13 +323,13 @@ class SyncLayers(BatchLayersMixin):
             self.remove(key)
         if self.seed_layer is not None and "seed" in self.order:
             self.order = [k for k in self.order if k in keys or k == "seed"]
-            self._arrange()
+            self.arrange()
 
     def clear(self) -> None:
         """Remove every layer of the session, the seed's too (another source)."""
         for key in [k for k in self._keys() if k != "seed"]:
             self.remove(key)
-        self.clear_batch(arrange=False)
+        self.batch_layers.clear(arrange=False)
         for table in (self.images, self.markers):
             layer = table.pop("seed", None)
             if layer is not None and layer in self.viewer.layers:
@@ -347,10 +351,7 @@ class SyncLayers(BatchLayersMixin):
 
     def remove(self, key) -> None:
         """Remove a target's layers."""
-        batch = self.batch.pop(key, None) if key != "seed" else None
-        self._batch_points.pop(key, None)
-        if batch is not None and batch in self.viewer.layers:
-            self.viewer.layers.remove(batch)
+        self.batch_layers.remove(key)
         for table in (self.images, self.markers):
             layer = table.pop(key, None)
             if layer is not None and layer in self.viewer.layers:
@@ -388,15 +389,15 @@ class SyncLayers(BatchLayersMixin):
             camera = _camera(self.viewer)
             camera.zoom = float(view[1])
             camera.center = tuple(float(v) for v in view[0])
-        # held viewer reactions (see _quietly): the layer controls swap back to the
+        # held viewer reactions (see quietly): the layer controls swap back to the
         # active layer at the end, when the scene is final (Qt then paints it once)
         self._place_labels(outcome)
         if markers:
             self.drawn = outcome
-        with self._quietly():
+        with self.quietly():
             self._update_hits(outcome, names, markers)
             self.order = wanted
-            self._arrange()
+            self.arrange()
             if not self._fitted:
                 self.fit("seed")
                 self._fitted = True
@@ -405,7 +406,7 @@ class SyncLayers(BatchLayersMixin):
             for key in [k for k in wanted if k in self._hidden and k in self.images]:
                 self._hidden.discard(key)
                 self.images[key].visible = True
-            self.refresh_batch()
+            self.batch_layers.refresh()
 
     def move_live(self, outcome, names: dict) -> bool:
         """Draw a live frame: move the markers, reusing every layer.
@@ -429,7 +430,7 @@ class SyncLayers(BatchLayersMixin):
         images_changed = False  # a section or a placement: the batch layers follow
         self._place_labels(outcome)
         self.drawn = outcome
-        with self._quietly():
+        with self.quietly():
             for hit in outcome.hits:
                 marker = self.markers[hit.key]
                 affine = None
@@ -460,7 +461,7 @@ class SyncLayers(BatchLayersMixin):
                 self._move_live_marker(marker, (hit.y, hit.x), hit, affine)
                 self._style(hit)
             if self.batch and images_changed:
-                self.refresh_batch()
+                self.batch_layers.refresh()
         return True
 
     def stale_images(self) -> list:
@@ -482,7 +483,7 @@ class SyncLayers(BatchLayersMixin):
             The keys whose image changed.
         """
         swapped = []
-        with self._quietly():
+        with self.quietly():
             for key, image, levels in loaded:
                 want = self.wanted.get(key)
                 if want is None or want[0].id != image.id or key not in self.images:
@@ -493,7 +494,7 @@ class SyncLayers(BatchLayersMixin):
                     layer.affine = affine
                 swapped.append(key)
             if swapped and self.batch:
-                self.refresh_batch()
+                self.batch_layers.refresh()
         return swapped
 
     def _move_live_marker(self, marker, point, hit, affine=None) -> None:
@@ -543,7 +544,7 @@ class SyncLayers(BatchLayersMixin):
         return keys
 
     @contextmanager
-    def _quietly(self):
+    def quietly(self):
         """Keep the layer the user had selected while layers are added and moved.
 
         A new layer becomes the active one as it is inserted; at the end the layer
@@ -674,12 +675,12 @@ class SyncLayers(BatchLayersMixin):
         req = outcome.request
         self._side = label_side(self.viewer, (float(req.y), float(req.x)))
 
-    def _arrange(self) -> None:
+    def arrange(self) -> None:
         """Own layers first, image then marker per key; grid of stride 2."""
         if self.batch:
             for key in self.order:
                 if key not in self.batch and key in self.images:
-                    self.batch[key] = self._batch_layer(key, np.empty((0, 2)), {})
+                    self.batch[key] = self.batch_layers.new_layer(key, np.empty((0, 2)), {})
         wanted = self.layers()
         layers = self.viewer.layers
         for dest, layer in enumerate(wanted):
@@ -767,7 +768,7 @@ class SyncLayers(BatchLayersMixin):
         sections in view (:meth:`fit`); nothing before the first layout."""
         if self.seed_layer is None or not self._fitted:
             return
-        self._arrange()
+        self.arrange()
         self.fit()
         self.relabel()
 

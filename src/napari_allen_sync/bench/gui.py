@@ -20,10 +20,6 @@ events on napari's canvas.
 - ``gui_section_change_ms``: median over sections of the seed slider moved (a real
   key press on it) → every target drawn at the last point on the new section and the
   canvas rendered.
-- ``gui_label_repaint_floor_ms``: median of repainting the busy line alone, nothing
-  changed: what painting any widget of a window holding napari's OpenGL canvas costs
-  here (Qt composes the whole window with the canvas; under Xvfb's software OpenGL
-  that is most of ``gui_busy_feedback_ms`` and of the clicks' ``other``).
 - ``gui_structure_tree_fill_ms``, ``gui_structure_search_ms`` (median, and ``_max_ms``):
   the dock's structure tree filled with the real Allen ontology (1327 structures, the
   repository's ``tests/data/real/structure_graph_download-1.json``) and filtered by a
@@ -129,19 +125,8 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
             k: round(statistics.median(p[k] for p in parts), 2) for k in parts[0]
         },
         "gui_busy_feedback_ms": _ms(statistics.median(feedback)) if feedback else None,
-        "gui_label_repaint_floor_ms": repaint_floor(busy_label),
         "gui_section_change_ms": section_change(viewer, widget, timeout_s=timeout_s),
     }
-
-
-def repaint_floor(label, n: int = 10) -> float:
-    """Median ms of ``label.repaint()`` with nothing changed (see the module's notes)."""
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        label.repaint()
-        times.append(time.perf_counter() - t0)
-    return _ms(statistics.median(times))
 
 
 def section_change(viewer, widget, n: int = 6, timeout_s: float = 120.0):

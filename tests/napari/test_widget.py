@@ -20,6 +20,7 @@ from napari_allen_sync._napari.widget import AllenSyncWidget
 from napari_allen_sync.session import workflow as workers
 from napari_allen_sync.synchronizer import Synchronizer
 from widget_fixtures import (
+    ATLAS_ID,
     FAILED_DS,
     TARGETS,
     WAIT,
@@ -128,6 +129,12 @@ def check_markers(widget, source, outcome):
 def test_real_click_synchronizes_every_target_and_atlas(qtbot, make_napari_viewer):
     source = FakeSource()
     viewer, widget = make_widget(qtbot, make_napari_viewer, source)
+    # the targets' panels are laid out as soon as they are chosen, their markers empty:
+    # the first click only moves markers
+    assert len(viewer.layers) == 2 * (1 + len(TARGETS) + 1)
+    assert set(widget.layers.images) == set(widget.session.keys())
+    assert all(len(m.data) == 0 for m in widget.layers.markers.values())
+    assert widget.last_outcome is None and len(widget.history) == 0
     n_layers = len(viewer.layers)
 
     outcome = click_data(qtbot, viewer, widget, 350.0, 500.0)
@@ -136,7 +143,7 @@ def test_real_click_synchronizes_every_target_and_atlas(qtbot, make_napari_viewe
     assert abs(outcome.request.x - 500.0) < tol and abs(outcome.request.y - 350.0) < tol
     check_markers(widget, source, outcome)
     assert viewer.canvas.grid.enabled and viewer.canvas.grid.stride == 2
-    assert len(viewer.layers) == n_layers + 2 * (len(TARGETS) + 1)
+    assert len(viewer.layers) == n_layers
     # the grid pairs image and marker of each target in one cell, seed first
     positions = {}
     for i, layer in enumerate(viewer.layers):
@@ -342,35 +349,55 @@ def test_cancel_button_quits_the_sync(qtbot, make_napari_viewer):
         widget.synchronize(x=310.0, y=300.0)
 
 
-def test_first_sync_shows_every_layer_once_laid_out(qtbot, make_napari_viewer):
-    """New target images appear once the grid and the camera are final (created hidden,
-    then shown), the active layer stays the seed's image, and later clicks update the
-    same layers in place."""
+def test_target_panels_are_laid_out_when_chosen_and_shown_once_laid_out(
+        qtbot, make_napari_viewer):
+    """Choosing targets lays out their panels before any click (images shown once the
+    grid and the camera fit their layout, markers empty, the seed's image active); the
+    first click then only moves markers: the same layers, updated in place."""
     source = FakeSource()
-    viewer, widget = make_widget(qtbot, make_napari_viewer, source)
+    viewer, widget = make_widget(qtbot, make_napari_viewer, source, targets=(), atlas=None)
+    assert len(viewer.layers) == 2  # the seed alone
     shown_at = {}
 
     def on_visible(event):
         layer = event.source
         if layer.visible:
-            zoom = float(viewer.scene.camera.zoom)
-            shown_at[layer.name] = (bool(viewer.canvas.grid.enabled), zoom)
+            seed = widget.layers.seed_layer
+            box = np.asarray(viewer.canvas.viewbox_size(viewer.layers), dtype=float)
+            shape = np.asarray(seed.level_shapes[0][:2], dtype=float)
+            fit = float(np.min(box / (widget.layers.FIT_FRACTION * shape)))
+            shown_at[layer.name] = (bool(viewer.canvas.grid.enabled),
+                                    float(viewer.scene.camera.zoom), fit)
 
     viewer.layers.events.inserted.connect(
         lambda e: e.value.events.visible.connect(on_visible)
     )
-    outcome = click_data(qtbot, viewer, widget, 350.0, 500.0)
-    check_markers(widget, source, outcome)
+    for ds in TARGETS:
+        widget.add_target(ds)
+    widget.set_atlas(ATLAS_ID)
+    qtbot.waitUntil(lambda: len(widget.target_ids) == len(TARGETS)
+                    and widget.atlas_id == ATLAS_ID and len(widget.layers.images) == 4,
+                    timeout=WAIT)
+    wait_idle(qtbot, widget)
+    assert set(widget.layers.images) == set(widget.session.keys())
     for key, layer in widget.layers.images.items():
         assert layer.visible
-        if key != "seed":  # shown after the grid was laid out, at the final zoom
-            assert shown_at[layer.name] == (True, pytest.approx(float(viewer.scene.camera.zoom)))
-            np.testing.assert_allclose(layer.affine.affine_matrix[-3:, -3:],
-                                       widget.layers.markers[key].affine.affine_matrix[-3:, -3:])
+        if key != "seed":  # shown after the grid was laid out, at its fitted zoom
+            grid_on, zoom, fit = shown_at[layer.name]
+            assert grid_on and zoom == pytest.approx(fit)
+            assert len(widget.layers.markers[key].data) == 0  # no click yet
     assert viewer.layers.selection.active is widget.layers.seed_layer
-    assert outcome.timings_ms["draw"] >= 0 and outcome.timings_ms["readouts"] >= 0
+    assert widget.last_outcome is None
 
     layers_before = list(viewer.layers)
+    outcome = click_data(qtbot, viewer, widget, 350.0, 500.0)
+    check_markers(widget, source, outcome)
+    assert list(viewer.layers) == layers_before
+    for key, layer in widget.layers.images.items():
+        if key != "seed":
+            np.testing.assert_allclose(layer.affine.affine_matrix[-3:, -3:],
+                                       widget.layers.markers[key].affine.affine_matrix[-3:, -3:])
+    assert outcome.timings_ms["draw"] >= 0 and outcome.timings_ms["readouts"] >= 0
     outcome2 = click_data(qtbot, viewer, widget, 200.0, 300.0)
     check_markers(widget, source, outcome2)
     assert list(viewer.layers) == layers_before
@@ -391,3 +418,60 @@ def test_removed_target_drops_its_layers(qtbot, make_napari_viewer):
         layer.metadata.get("allen_sync", {}).get("key") == f"ds:{gone}" for layer in viewer.layers
     )
     assert len(viewer.layers) == 2 * (1 + len(TARGETS))
+
+
+def _near(rgb, hex_colour, tol=60) -> bool:
+    want = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+    return float(np.abs(np.asarray(rgb[:3], dtype=float) - want).max()) < tol
+
+
+def test_markers_are_thin_rings_that_leave_the_clicked_point_visible(qtbot, make_napari_viewer):
+    """Drawn by napari (a real screenshot of the canvas): the seed marker's colour is on
+    a ring around the click, not on the clicked pixel itself."""
+    from napari_allen_sync._napari.markers import MARKER_COLOURS, RING_PX
+
+    viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), click=(350.0, 500.0))
+    marker = widget.layers.markers["seed"]
+    shot = viewer.screenshot(canvas_only=True, flash=False)
+    h, w = np.asarray(viewer.canvas.size, dtype=float)
+    x, y = canvas_position(viewer, marker, marker.data[0])
+    fy, fx = shot.shape[0] / h, shot.shape[1] / w  # screenshot pixels per canvas pixel
+    colour = MARKER_COLOURS["seed"]
+
+    def pixel(dx, dy):
+        return shot[round((y + dy) * fy), round((x + dx) * fx)]
+
+    # the clicked point and the pixels around it, up to 6 px away, show the image
+    for a in np.linspace(0, 2 * np.pi, 12, endpoint=False):
+        for d in (0.0, 3.0, 6.0):
+            assert not _near(pixel(d * np.cos(a), d * np.sin(a)), colour), (a, d)
+    # the ring, about RING_PX / 2 away, has the marker's colour somewhere on it
+    r = RING_PX / 2.0
+    ring = [pixel(r * np.cos(a) + d, r * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 24)
+            for d in (-1.5, 0.0, 1.5)]
+    assert any(_near(p, colour) for p in ring)
+
+
+@pytest.mark.parametrize("where", ["upper left", "lower right"])
+def test_labels_go_to_the_side_of_the_panel_with_room(qtbot, make_napari_viewer, where):
+    """A click in the right half puts every label to the left of its ring (and the
+    other way round); in the lower half, above it; every line fits the room between the
+    ring and the panel's edge."""
+    from napari_allen_sync._napari import markers
+
+    viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), click=(350.0, 500.0))
+    image = widget.seed_image
+    row, col = ((0.3 * image.height, 0.3 * image.width) if where == "upper left"
+                else (0.7 * image.height, 0.7 * image.width))
+    outcome = click_data(qtbot, viewer, widget, row, col)
+    left, above = where == "lower right", where == "lower right"
+    want = f"{'upper' if above else 'lower'}_{'right' if left else 'left'}"
+    box = np.asarray(viewer.canvas.viewbox_size(viewer.layers), dtype=float)
+    centre = np.asarray(viewer.scene.camera.center, dtype=float)[-2:]
+    zoom = float(viewer.scene.camera.zoom)
+    room = box[1] / 2 + (-1 if left else 1) * (centre[1] - outcome.request.x) * zoom
+    for key, marker in widget.layers.markers.items():
+        assert str(marker.text.anchor) == want, key
+        lines = [ln.strip() for ln in str(marker.features["label"].iloc[0]).split("\n")]
+        widest = max(len(ln) for ln in lines) * markers.CHAR_PX
+        assert widest + markers.RING_PX / 2 <= room, (key, lines)

@@ -161,7 +161,9 @@ def test_batch_before_any_click_first_synchronizes_its_median_point(qtbot,
     its median first (as a click would), then draws every target's answers."""
     source = FakeSource()
     viewer, widget = _make_widget(qtbot, make_napari_viewer, source, targets=(12, 13))
-    assert widget.last_outcome is None and set(widget.layers.images) == {"seed"}
+    # the target panels are laid out (no marker yet): the batch has cells to draw in
+    assert widget.last_outcome is None and set(widget.layers.images) == set(widget.session.keys())
+    assert all(len(m.data) == 0 for m in widget.layers.markers.values())
     viewer.add_points(POINTS, name="cells")
     with qtbot.waitSignal(widget.synchronized, timeout=WAIT) as clicked:
         batch = sync_via_gui(qtbot, widget, "cells")

@@ -202,3 +202,31 @@ def test_a_section_change_keeps_the_panels_and_the_point(qtbot, make_napari_view
     assert widget.layers.images == before  # the same layers, their images swapped in place
     assert (tuple(viewer.scene.camera.center), viewer.scene.camera.zoom) == camera
     assert len(widget.history) == 1  # not a click
+
+
+def _fitted(viewer, widget) -> bool:
+    """Whether whole sections fill the grid cells: the camera on the seed's centre at
+    the zoom that fits the seed image (and its margin) in one cell of the canvas now."""
+    seed = widget.layers.seed_layer
+    box = np.asarray(viewer.canvas.viewbox_size(viewer.layers), dtype=float)
+    shape = np.asarray(seed.level_shapes[0][:2], dtype=float)
+    fit = float(np.min(box / (widget.layers.FIT_FRACTION * shape)))
+    centre = np.asarray(seed.data_to_world((shape - 1) / 2.0), dtype=float)[-2:]
+    camera = viewer.scene.camera
+    return (abs(float(camera.zoom) / fit - 1.0) < 1e-3
+            and np.allclose(np.asarray(camera.center)[-2:], centre, atol=1.0))
+
+
+@pytest.mark.parametrize("grow", [400, -300], ids=["maximised", "shrunk"])
+def test_whole_sections_stay_in_view_after_a_window_resize(qtbot, make_napari_viewer, grow):
+    viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), click=(350.0, 500.0))
+    assert _fitted(viewer, widget)
+    window = widget.window()
+    before = tuple(viewer.canvas.size)
+    window.resize(max(window.width() + grow, 500), max(window.height() + grow // 2, 400))
+    qtbot.waitUntil(lambda: tuple(viewer.canvas.size) != before, timeout=WAIT)
+    qtbot.waitUntil(lambda: _fitted(viewer, widget), timeout=WAIT)
+    # the markers are still where the click was, in every panel
+    outcome = widget.last_outcome
+    assert np.allclose(widget.layers.markers["seed"].data, [[outcome.request.y,
+                                                             outcome.request.x]])

@@ -399,7 +399,9 @@ def test_new_seed_resets_live(qtbot, make_napari_viewer):
     wait_idle(qtbot, widget)
     source.delay = 0.0
     assert widget.last_outcome is None or widget.last_outcome.request.section_image_id == new_seed
-    assert set(widget.layers.images) == {"seed"}
+    # the target panels are laid out again for the new seed, no marker drawn yet
+    assert set(widget.layers.images) == set(widget.session.keys())
+    assert all(len(m.data) == 0 for m in widget.layers.markers.values())
     # live on the new seed: frames on it, markers from the engine
     qtbot.wait(50)
     outcome = live_frame(qtbot, viewer, widget, 300.0, 400.0)

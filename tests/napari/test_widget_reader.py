@@ -65,3 +65,30 @@ def test_the_batch_widget_syncs_points_on_an_opened_section(qtbot, make_napari_v
     np.testing.assert_allclose(cells.features[f"ds:{target}:x"], b.x, atol=1e-6)
     assert "2 points" in widget.summary.value
     widget.runner.release()
+
+
+def test_the_sample_section_opened_from_napari_becomes_the_seed(qtbot, make_napari_viewer):
+    """File ▸ Open Sample ▸ Allen sync demo section, with the dock open: its image layer
+    (``metadata["allen"]``) becomes the seed's layer, and no second seed image stays
+    (a running batch or click is not superseded by reloading the same section)."""
+    from napari_allen_sync._napari.widget import AllenSyncWidget
+    from widget_fixtures import WAIT, demo_scene_ready, wait_idle
+
+    viewer = make_napari_viewer()
+    widget = AllenSyncWidget(viewer)  # the demo scene
+    viewer.window.add_dock_widget(widget)
+    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
+    wait_idle(qtbot, widget)
+    generation = widget.session.generation
+    (opened,) = viewer.open_sample("napari-allen-sync", "demo_section")
+    # the section shown already: adopted at once, in the seed's grid cell, no reload
+    assert opened.metadata["allen"]["section_image_id"] == demo.demo_click()[0]
+    assert widget.layers.seed_layer is opened
+    assert widget.session.generation == generation
+    assert list(viewer.layers).index(opened) == 0
+    assert widget.seed_image.id == opened.metadata["allen"]["section_image_id"]
+    images = [lay for lay in viewer.layers if lay.__class__.__name__ == "Image"
+              and (lay.metadata.get("allen_sync") or {}).get("key") == "seed"]
+    assert images == [opened]
+    wait_idle(qtbot, widget)
+    widget.close()

@@ -110,8 +110,10 @@ class BatchController:
         if self.runner.released or layer not in dock.viewer.layers or (
                 not current and not s.is_current(batch.request.generation)):
             return
-        if not current and any(t.key not in dock.layers.images for t in batch.targets):
-            # a target without its cell yet: the click that draws it comes first
+        if not current and (s.last_point is None
+                            or any(t.key not in dock.layers.images for t in batch.targets)):
+            # no click yet (the panels show the seed's centre) or a target without its
+            # cell yet: the click that draws the batch's sections comes first
             if s.last_point is None:
                 # no click yet: synchronize the point nearest the batch's median
                 rows, cols = np.asarray(batch.request.rows), np.asarray(batch.request.cols)
@@ -123,7 +125,7 @@ class BatchController:
                 self.pending = (batch, layer)
                 return
         names = {key: lay.name for key, lay in dock.layers.images.items()}
-        dock.layers.show_batch(batch, layer, names)
+        dock.layers.batch_layers.show(batch, layer, names)
         s.last_batch = batch
         for problem in batch.problems:
             self.runner.notify(problem)

@@ -48,8 +48,15 @@ class ClickController:
         self.worker = None
         self.record = True  # whether the answer on its way goes into the history
         self.far_told: set = set()  # far (target, section) pairs already notified
+        self.preparing = False  # whether self.worker is a prepare (not a click)
+        #: the targets' layers are laid out as soon as the targets are chosen
+        #: (:meth:`prepare`); each change supersedes the prepare on its way
+        self.session.events.targets.connect(self.prepare)
+        self.session.events.atlas_id.connect(self.prepare)
+        dock.seed_loaded.connect(self.prepare)
 
     def _supersede(self) -> int:
+        self.preparing = False
         generation = self.session.next_generation()
         if self.worker is not None:
             self.worker.quit()
@@ -84,6 +91,42 @@ class ClickController:
         self.dock.layers.dim(True)
         self.worker = self.runner.start(workflow.synchronize_click, s.source, request,
                                         desc=desc, returned=self.on_synced)
+
+    # ------------------------------------------------------------------ preparing
+    def prepare(self, *_) -> None:
+        """Lay out the target panels before the first click: the seed's centre is
+        synchronized in a worker and its answer drawn without markers, so that every
+        target's image and (empty) marker layer exist, in the grid, when the user
+        clicks; the first click then only moves markers. Nothing happens once a point
+        was synchronized (a target change then redraws that point), while a click is
+        on its way, or without a seed and a target."""
+        s = self.session
+        if (self.runner.released or s.source is None or s.seed_image is None
+                or s.last_point is not None or not s.keys()[1:]
+                or (self.running() and not self.preparing)):
+            return
+        image = s.seed_image
+        x, y = float(image.width or 1) / 2.0, float(image.height or 1) / 2.0
+        n_keys = len(s.keys())
+        generation = self._supersede()
+        request = workflow.SyncRequest(
+            generation, image.id, x, y, s.target_ids, s.atlas_id, dict(self.dock.layers.shown),
+            view=self.dock.layers.view_for(n_keys, (y, x)), atlas_view=s.atlas_view,
+        )
+        self.worker = self.runner.start(
+            workflow.synchronize_click, s.source, request,
+            desc=f"opening the {n_keys - 1} target panels", returned=self.on_prepared)
+        self.preparing = True
+
+    def on_prepared(self, outcome) -> None:
+        """Draw a :meth:`prepare` answer: images and empty markers."""
+        s = self.session
+        if (self.runner.released or not s.is_current(outcome.request.generation)
+                or s.last_point is not None or s.seed_image is None
+                or s.seed_image.id != outcome.request.section_image_id):
+            return
+        self.dock.layers.show_outcome(
+            outcome, hit_names(s, self.dock.layers.seed_layer, outcome.hits), markers=False)
 
     # ------------------------------------------------------------------ navigation
     def go_to_structure(self, structure_id: int) -> None:

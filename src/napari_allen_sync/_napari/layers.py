@@ -23,17 +23,28 @@ from contextlib import contextmanager
 
 import numpy as np
 from qtpy.QtCore import QTimer
+from superqt.utils import qdebounced
 
-from ._batch_layers import BatchLayersMixin
+from ._batch_layers import BatchLayers
 from ._layer_utils import camera as _camera
 from ._layer_utils import grid as _grid
 from ._layer_utils import same as _same
 from ._layer_utils import same_affine as _same_affine
+from .markers import (
+    FAR_COLOUR,
+    FAR_OPACITY,
+    MARKER_COLOURS,
+    add_marker,
+    hold_marker,
+    label_anchor,
+    label_side,
+    label_text,
+    sample_ink,
+    size_ring,
+)
 
-__all__ = ["FAR_COLOUR", "MARKER_COLOURS", "ClickToSync", "SyncLayers", "canvas_position"]
+__all__ = ["ClickToSync", "SyncLayers", "canvas_position"]
 
-#: Marker colour by kind of target.
-MARKER_COLOURS = {"seed": "#ff00c8", "data set": "#0090ff", "atlas": "#ff5500"}
 #: A press and release further apart than this (canvas pixels) is a drag, not a click.
 CLICK_TOLERANCE_PX = 4.0
 
@@ -62,30 +73,6 @@ def canvas_position(viewer, layer, data_point) -> tuple[float, float]:
         origin = cell * (box + gap)
     rc = origin + box / 2 + (world - centre) * camera.zoom
     return float(rc[1]), float(rc[0])
-
-
-#: Colour of a target whose nearest section is farther than its spacing.
-FAR_COLOUR = "#9e9e9e"
-#: Opacity of such a target's image (greyed: it does not show the point).
-FAR_OPACITY = 0.45
-
-
-def _label_text(hit) -> str:
-    """A marker's text, one line per fact; spaces keep it clear of the ring on the side
-    it is drawn (:func:`_label_anchor`)."""
-    right = _label_on_left(hit)
-    return "\n".join(line + "    " if right else "    " + line for line in hit.label.split("\n"))
-
-
-def _label_on_left(hit) -> bool:
-    """Whether a marker's label goes to its left: in the right half of its image, so
-    that the text stays inside the panel."""
-    width = float(getattr(hit.image, "width", 0) or 0)
-    return width > 0 and float(hit.x) > 0.5 * width
-
-
-def _label_anchor(hit) -> str:
-    return "upper_right" if _label_on_left(hit) else "upper_left"
 
 
 class ClickToSync:
@@ -161,7 +148,7 @@ class ClickToSync:
         return float(data[0]), float(data[1])
 
 
-class SyncLayers(BatchLayersMixin):
+class SyncLayers:
     """The layers of one synchronization session, in napari's grid.
 
     Keys: ``"seed"``, ``"ds:<id>"`` for a target data set, ``"atlas:<id>"``.
@@ -181,15 +168,24 @@ class SyncLayers(BatchLayersMixin):
         #: key → (SectionImage, affine, name) a live frame moved to while its image
         #: still shows another section (:meth:`stale_images`, :meth:`swap_images`)
         self.wanted: dict = {}
-        #: key → Points layer of a batch-synchronized layer's points (the seed's is the
-        #: user's own layer); with a batch each grid cell holds three layers
-        self.batch: dict = {}
-        self._batch_points: dict = {}  # key → TargetPoints shown in self.batch[key]
+        #: the layers of a batch-synchronized Points layer, one per grid cell
+        self.batch_layers = BatchLayers(self)
         self._inks: dict = {}  # label colour by place (see _ink)
+        #: (left, above, max_chars): the labels' side and line length (_place_labels)
+        self._side = (False, False, 40)
+        self.drawn = None  # the SyncOutcome whose markers are drawn (relabel)
         #: The source's name, in each image layer's ``metadata["allen"]``.
         self.source_name = ""
         self.remove_orphans()
         viewer.layers.events.removed.connect(self._on_removed)
+        #: the canvas was resized (the window maximised, a dock opened): whole sections
+        #: in view again once the resize settles (napari's public ``canvas.events.size``)
+        self._refit_soon = qdebounced(self.refit, timeout=80)
+        size_event = getattr(getattr(getattr(viewer, "canvas", None), "events", None),
+                             "size", None)
+        self._size_event = size_event
+        if size_event is not None:
+            size_event.connect(self._refit_soon)
 
     def remove_orphans(self) -> int:
         """Remove the layers an earlier dock of this plugin left in the viewer (its
@@ -206,6 +202,12 @@ class SyncLayers(BatchLayersMixin):
     def seed_layer(self):
         """The seed's image layer, or None."""
         return self.images.get("seed")
+
+    @property
+    def batch(self) -> dict:
+        """key → Points layer of a batch-synchronized layer's points (the seed's is the
+        user's own layer); with a batch each grid cell holds three layers."""
+        return self.batch_layers.layers
 
     @property
     def stride(self) -> int:
@@ -226,13 +228,10 @@ class SyncLayers(BatchLayersMixin):
         gone = event.value
         for key, layer in list(self.batch.items()):
             if _same(layer, gone):
-                if key == "seed":  # the synchronized layer itself: the batch is over
+                self.batch_layers.forget(key)
+                if key == "seed":  # the synchronized layer itself: the batch is over,
                     # not inside napari's own removal: after it
-                    del self.batch[key]
-                    QTimer.singleShot(0, self._batch_source_gone)
-                else:
-                    del self.batch[key]
-                    self._batch_points.pop(key, None)
+                    QTimer.singleShot(0, self.batch_layers.source_gone)
         for table in (self.images, self.markers):
             for key, layer in list(table.items()):
                 if _same(layer, gone):
@@ -264,39 +263,22 @@ class SyncLayers(BatchLayersMixin):
             self.images[key] = layer
             if not visible:
                 self._hidden.add(key)
+        self._record_image(key, layer, levels, image)
+        return layer
+
+    def _record_image(self, key, layer, levels, image) -> None:
+        """What an image layer shows: its pyramid, section and resolution."""
         self._levels[key] = levels
         self.shown[key] = image.id
         self.resolution[key] = float(image.resolution or 1.0)
         layer.metadata["allen_sync"] = {"key": key, "section_image_id": image.id}
         layer.metadata["allen"] = {"section_image_id": int(image.id), "source": self.source_name}
-        return layer
 
     def _marker(self, key, kind, name, affine=None):
         layer = self.markers.get(key)
         if layer is None:
-            colour = MARKER_COLOURS.get(kind, "white")
-            extra = {} if affine is None else {"affine": affine}
-            layer = self.viewer.add_points(
-                np.empty((0, 2)),
-                **extra,
-                name=name,
-                symbol="disc",  # a thin ring: transparent face, coloured border
-                size=1,
-                face_color="transparent",
-                border_color=colour,
-                border_width=0.14,
-                border_width_is_relative=True,
-                canvas_size_limits=(20, 20),
-                text={
-                    "string": "{label}",
-                    "size": 8,
-                    "color": "white",
-                    "anchor": "upper_left",
-                },
-                features={"label": np.array([], dtype=object)},
-                metadata={"allen_sync": {"key": key}},
-            )
-            self.markers[key] = layer
+            zoom = float(_camera(self.viewer).zoom)
+            layer = self.markers[key] = add_marker(self.viewer, key, kind, name, affine, zoom)
         return layer
 
     def show_seed(self, loaded, name: str, keep_targets: bool = False) -> None:
@@ -311,14 +293,14 @@ class SyncLayers(BatchLayersMixin):
             for key in [k for k in self._keys() if k != "seed"]:
                 self.remove(key)
             self.order = ["seed"]
-        self.clear_batch(arrange=not keep)
+        self.batch_layers.clear(arrange=not keep)
         self._add_image("seed", loaded.levels, name, loaded.image)
         marker = self._marker("seed", "seed", "seed marker")
         marker.data = np.empty((0, 2))
         if keep:
             return
         self._fitted = False
-        self._arrange()
+        self.arrange()
         self.viewer.layers.selection.active = self.seed_layer
         self.viewer.reset_view()
 
@@ -331,6 +313,9 @@ class SyncLayers(BatchLayersMixin):
         self.images["seed"] = layer
         self._levels["seed"] = None
         layer.metadata["allen_sync"] = {"key": "seed"}
+        if self._fitted:  # the section shown already: the new layer takes the seed's cell
+            with self.quietly():
+                self.arrange()
 
     def keep_only(self, keys) -> None:
         """Remove the layers of every target not in ``keys`` (the session's)."""
@@ -338,13 +323,13 @@ class SyncLayers(BatchLayersMixin):
             self.remove(key)
         if self.seed_layer is not None and "seed" in self.order:
             self.order = [k for k in self.order if k in keys or k == "seed"]
-            self._arrange()
+            self.arrange()
 
     def clear(self) -> None:
         """Remove every layer of the session, the seed's too (another source)."""
         for key in [k for k in self._keys() if k != "seed"]:
             self.remove(key)
-        self.clear_batch(arrange=False)
+        self.batch_layers.clear(arrange=False)
         for table in (self.images, self.markers):
             layer = table.pop("seed", None)
             if layer is not None and layer in self.viewer.layers:
@@ -366,10 +351,7 @@ class SyncLayers(BatchLayersMixin):
 
     def remove(self, key) -> None:
         """Remove a target's layers."""
-        batch = self.batch.pop(key, None) if key != "seed" else None
-        self._batch_points.pop(key, None)
-        if batch is not None and batch in self.viewer.layers:
-            self.viewer.layers.remove(batch)
+        self.batch_layers.remove(key)
         for table in (self.images, self.markers):
             layer = table.pop(key, None)
             if layer is not None and layer in self.viewer.layers:
@@ -381,7 +363,7 @@ class SyncLayers(BatchLayersMixin):
         if key in self.order and key != "seed":
             self.order.remove(key)
 
-    def show_outcome(self, outcome, names: dict) -> None:
+    def show_outcome(self, outcome, names: dict, markers: bool = True) -> None:
         """Draw one click's markers; swap a target's image only when its section changed.
 
         Parameters
@@ -389,6 +371,11 @@ class SyncLayers(BatchLayersMixin):
         outcome : SyncOutcome
         names : dict
             Layer name of each target key's image.
+        markers : bool
+            False: lay out the images and create the (empty) marker layers only, as
+            the targets are chosen (:meth:`ClickController.prepare
+            <napari_allen_sync._napari.click_controller.ClickController.prepare>`), so
+            that the first click only moves markers.
         """
         self.wanted.clear()  # a click's images are prepared with it
         # the atlas beside the seed, then the targets in the order they were added
@@ -402,12 +389,15 @@ class SyncLayers(BatchLayersMixin):
             camera = _camera(self.viewer)
             camera.zoom = float(view[1])
             camera.center = tuple(float(v) for v in view[0])
-        # held viewer reactions (see _quietly): the layer controls swap back to the
+        # held viewer reactions (see quietly): the layer controls swap back to the
         # active layer at the end, when the scene is final (Qt then paints it once)
-        with self._quietly():
-            self._update_hits(outcome, names)
+        self._place_labels(outcome)
+        if markers:
+            self.drawn = outcome
+        with self.quietly():
+            self._update_hits(outcome, names, markers)
             self.order = wanted
-            self._arrange()
+            self.arrange()
             if not self._fitted:
                 self.fit("seed")
                 self._fitted = True
@@ -416,7 +406,7 @@ class SyncLayers(BatchLayersMixin):
             for key in [k for k in wanted if k in self._hidden and k in self.images]:
                 self._hidden.discard(key)
                 self.images[key].visible = True
-            self.refresh_batch()
+            self.batch_layers.refresh()
 
     def move_live(self, outcome, names: dict) -> bool:
         """Draw a live frame: move the markers, reusing every layer.
@@ -438,7 +428,9 @@ class SyncLayers(BatchLayersMixin):
                 or any(k not in self.markers or k not in self.images for k in keys)):
             return False
         images_changed = False  # a section or a placement: the batch layers follow
-        with self._quietly():
+        self._place_labels(outcome)
+        self.drawn = outcome
+        with self.quietly():
             for hit in outcome.hits:
                 marker = self.markers[hit.key]
                 affine = None
@@ -469,7 +461,7 @@ class SyncLayers(BatchLayersMixin):
                 self._move_live_marker(marker, (hit.y, hit.x), hit, affine)
                 self._style(hit)
             if self.batch and images_changed:
-                self.refresh_batch()
+                self.batch_layers.refresh()
         return True
 
     def stale_images(self) -> list:
@@ -491,7 +483,7 @@ class SyncLayers(BatchLayersMixin):
             The keys whose image changed.
         """
         swapped = []
-        with self._quietly():
+        with self.quietly():
             for key, image, levels in loaded:
                 want = self.wanted.get(key)
                 if want is None or want[0].id != image.id or key not in self.images:
@@ -502,24 +494,22 @@ class SyncLayers(BatchLayersMixin):
                     layer.affine = affine
                 swapped.append(key)
             if swapped and self.batch:
-                self.refresh_batch()
+                self.batch_layers.refresh()
         return swapped
 
-    @classmethod
-    def _move_live_marker(cls, marker, point, hit, affine=None) -> None:
+    def _move_live_marker(self, marker, point, hit, affine=None) -> None:
         """Move a marker for a live frame: its point, its placement when it changed, and
         its text when its label changed (a new section or structure), in place; the
-        other features follow at the readouts' pace (:meth:`update_features`).
-
-        napari's ``features`` setter rebuilds the whole table (about 10 ms a layer):
-        it is used only the first time (:meth:`_move_marker`).
-        """
-        label = _label_text(hit)
+        other features follow at the readouts' pace (:meth:`update_features`)."""
+        label = label_text(hit.label, self._side[0], self._side[2])
         table = marker.features
         if len(marker.data) != 1 or len(table) != 1 or "label" not in table:
             row = hit.row()
             row["label"] = label
-            cls._move_marker(marker, point, row, affine)
+            hold_marker(marker, point, row, affine)
+            marker.refresh()
+            if affine is not None:
+                marker.events.affine()  # the vispy node's transform (and the viewer's dims)
             return
         if table.at[0, "label"] != label:
             table.at[0, "label"] = label
@@ -554,7 +544,7 @@ class SyncLayers(BatchLayersMixin):
         return keys
 
     @contextmanager
-    def _quietly(self):
+    def quietly(self):
         """Keep the layer the user had selected while layers are added and moved.
 
         A new layer becomes the active one as it is inserted; at the end the layer
@@ -571,37 +561,84 @@ class SyncLayers(BatchLayersMixin):
             if active is not None and selection.active is not active:
                 selection.active = active
 
-    def _update_hits(self, outcome, names) -> None:
+    def _update_hits(self, outcome, names, markers: bool = True) -> None:
+        """Draw a click's hits: new images, placements and markers, in one pass.
+
+        Each layer's data, affine and features change while that layer's own events are
+        held; then each moved layer's ``affine`` event is emitted once (its vispy
+        transform, and the viewer's dims range), all layers being final by then. When
+        the range moved, napari re-slices every layer (its dims sliders snap the point
+        to the new range: a napari limit, measured in ``make bench``); otherwise only the
+        changed layers are re-sliced and redrawn.
+        """
+        moved, changed = [], []
         for hit in outcome.hits:
-            if hit.key != "seed" and (hit.levels is not None or hit.key not in self.images):
-                if hit.levels is None:  # shown section vanished; nothing to draw on
-                    continue
-                self._add_image(hit.key, hit.levels, names.get(hit.key, hit.key), hit.image,
-                                affine=hit.world_from_data, visible=False)
-            marker = self._marker(hit.key, hit.kind, f"{names.get(hit.key, hit.key)} marker",
-                                  affine=None if hit.key == "seed" else hit.world_from_data)
-            if hit.key != "seed" and marker.name != f"{names.get(hit.key, hit.key)} marker":
-                marker.name = f"{names.get(hit.key, hit.key)} marker"
-            row = hit.row()
-            row["label"] = _label_text(hit)
-            affine = None
+            name = names.get(hit.key, hit.key)
             if hit.key != "seed":
-                image = self.images.get(hit.key)
-                # each change re-slices the layer: set only what moved
-                if image is not None and not _same_affine(image, hit.world_from_data):
-                    image.affine = hit.world_from_data
-                if not _same_affine(marker, hit.world_from_data):
-                    affine = hit.world_from_data
-            self._move_marker(marker, (hit.y, hit.x), row, affine)
+                if hit.key not in self.images:
+                    if hit.levels is None:  # shown section vanished; nothing to draw on
+                        continue
+                    self._add_image(hit.key, hit.levels, name, hit.image,
+                                    affine=hit.world_from_data, visible=False)
+                else:
+                    self._place_image(hit, name, moved, changed)
+            marker = self._marker(hit.key, hit.kind, f"{name} marker",
+                                  affine=None if hit.key == "seed" else hit.world_from_data)
+            if marker.name != f"{name} marker":
+                marker.name = f"{name} marker"
+            if not markers:
+                continue
+            affine = None
+            if hit.key != "seed" and not _same_affine(marker, hit.world_from_data):
+                affine = hit.world_from_data
+                moved.append(marker)
+            row = hit.row()
+            row["label"] = label_text(hit.label, self._side[0], self._side[2])
+            hold_marker(marker, (hit.y, hit.x), row, affine)
+            changed.append(marker)
             self._style(hit)
+        self._emit_moves(moved, changed)
+
+    def _place_image(self, hit, name, moved, changed) -> None:
+        """A target's existing image layer: its new section and placement, held (see
+        :meth:`_update_hits`)."""
+        layer = self.images[hit.key]
+        levels = hit.levels if hit.levels is not None else self._levels.get(hit.key)
+        new_data = levels is not None and levels is not self._levels.get(hit.key)
+        new_affine = not _same_affine(layer, hit.world_from_data)
+        if new_data or new_affine:
+            with layer.events.blocker_all():
+                if new_data:
+                    layer.data = levels
+                if new_affine:
+                    layer.affine = hit.world_from_data
+            changed.append(layer)
+            if new_affine:
+                moved.append(layer)
+        if hit.levels is not None:
+            self._record_image(hit.key, layer, hit.levels, hit.image)
+        if layer.name != name:
+            layer.name = name
+
+    def _emit_moves(self, moved, changed) -> None:
+        """Announce held placements once, then redraw what napari did not re-slice."""
+        point = tuple(self.viewer.dims.point)
+        for layer in moved:
+            layer.events.affine()  # the vispy node's transform; the viewer's dims range
+        if tuple(self.viewer.dims.point) != point:
+            return  # napari re-sliced and redrew every layer
+        for layer in changed:
+            if layer in self.viewer.layers:
+                layer.refresh(thumbnail=layer in moved, highlight=False)
 
     def _style(self, hit) -> None:
-        """The label on the side that keeps it in the panel; a target with no section
-        near the point greyed (its marker and image)."""
+        """The label on the side that keeps it in the panel (:attr:`_side`), in an ink
+        that contrasts with the image under it; a target with no section near the point
+        greyed (its marker and image)."""
         marker, image = self.markers.get(hit.key), self.images.get(hit.key)
         if marker is None:
             return
-        anchor = _label_anchor(hit)
+        anchor = label_anchor(*self._side[:2])
         if str(marker.text.anchor) != anchor:
             marker.text.anchor = anchor
         meta = marker.metadata.setdefault("allen_sync", {})
@@ -617,8 +654,7 @@ class SyncLayers(BatchLayersMixin):
                 image.opacity = FAR_OPACITY if hit.far else 1.0
 
     def _ink(self, hit) -> str:
-        """Text colour with contrast: dark over a light image (bright-field in situ, the
-        atlas's pale colours), white over a dark one (fluorescence), judged from the
+        """Text colour with contrast (:func:`~.markers.sample_ink`), judged from the
         image's coarsest tier (in the tile cache) where the label is drawn."""
         levels = self._levels.get(hit.key)
         if not levels:
@@ -626,55 +662,25 @@ class SyncLayers(BatchLayersMixin):
         low, full = levels[-1], levels[0]
         f = float(full.shape[0]) / float(max(low.shape[0], 1))
         r, c = int(hit.y / f), int(hit.x / f)
-        left = _label_on_left(hit)
-        cache = (hit.key, id(levels), r // 6, c // 6, left)  # a click nearby: same ink
+        cache = (hit.key, id(levels), r // 6, c // 6, self._side)  # a click nearby: same ink
         if cache in self._inks:
             return self._inks[cache]
-        ink = self._inks[cache] = self._sample_ink(low, r, c, left)
+        ink = self._inks[cache] = sample_ink(low, r, c, *self._side[:2])
         if len(self._inks) > 256:
             self._inks.pop(next(iter(self._inks)))
         return ink
 
-    @staticmethod
-    def _sample_ink(low, r, c, left) -> str:
-        c0, c1 = (c - 24, c) if left else (c, c + 24)
-        try:
-            patch = np.asarray(low[max(r, 0):max(r, 0) + 12, max(c0, 0):max(c1, 1)])
-        except Exception:  # a tile that fails: the default ink
-            return "white"
-        if patch.size == 0:
-            return "white"
-        luminance = np.asarray(patch[..., :3], dtype=float) @ np.array([0.299, 0.587, 0.114])
-        return "#101010" if float(luminance.mean()) > 140.0 else "white"
+    def _place_labels(self, outcome) -> None:
+        """Choose the labels' side for an answer (:func:`~.markers.label_side`)."""
+        req = outcome.request
+        self._side = label_side(self.viewer, (float(req.y), float(req.x)))
 
-    @staticmethod
-    def _move_marker(marker, point, row, affine=None) -> None:
-        """Move a marker (one point), its features and text, and maybe its affine, with
-        one re-slice and one redraw.
-
-        Each of ``features``, ``data`` and ``affine`` would otherwise re-slice the
-        layer, redraw it and make the viewer recompute its dims; their events are held
-        and one :meth:`refresh` draws the point and its text.
-        """
-        point = np.array([point], dtype=float)
-        features = {k: [v] for k, v in row.items()}
-        with marker.events.blocker_all():
-            if affine is not None:
-                marker.affine = affine
-            if len(marker.data) != 1:
-                marker.data = point
-            marker.features = features  # same length: the text strings follow
-            marker.data = point
-        marker.refresh()
-        if affine is not None:
-            marker.events.affine()  # the vispy node's transform (and the viewer's dims)
-
-    def _arrange(self) -> None:
+    def arrange(self) -> None:
         """Own layers first, image then marker per key; grid of stride 2."""
         if self.batch:
             for key in self.order:
                 if key not in self.batch and key in self.images:
-                    self.batch[key] = self._batch_layer(key, np.empty((0, 2)), {})
+                    self.batch[key] = self.batch_layers.new_layer(key, np.empty((0, 2)), {})
         wanted = self.layers()
         layers = self.viewer.layers
         for dest, layer in enumerate(wanted):
@@ -754,6 +760,35 @@ class SyncLayers(BatchLayersMixin):
         if np.all(box > 0):
             camera.zoom = float(np.min(box / (fraction * shape)))
         camera.center = tuple(float(v) for v in self._seed_centre())
+        for marker in self.markers.values():  # thin rings at the new zoom
+            size_ring(marker, float(camera.zoom))
+
+    def refit(self, *_) -> None:
+        """After a canvas resize: the grid's shape for the new canvas, and whole
+        sections in view (:meth:`fit`); nothing before the first layout."""
+        if self.seed_layer is None or not self._fitted:
+            return
+        self.arrange()
+        self.fit()
+        self.relabel()
+
+    def relabel(self) -> None:
+        """Place the labels of the answer drawn last again for the current layout (a
+        resize changes the panels' size): their side, line length and ink."""
+        outcome = self.drawn
+        if outcome is None:
+            return
+        self._place_labels(outcome)
+        for hit in outcome.hits:
+            marker = self.markers.get(hit.key)
+            if marker is None or len(marker.features) != 1 or "label" not in marker.features:
+                continue
+            label = label_text(hit.label, self._side[0], self._side[2])
+            if marker.features.at[0, "label"] != label:
+                marker.features.at[0, "label"] = label
+                marker.text.refresh(marker.features)
+                marker.refresh(thumbnail=False, highlight=False, extent=False)
+            self._style(hit)
 
     def centre(self, key) -> bool:
         """Centre the camera on a key's marker (world position); False when it has none."""
@@ -766,7 +801,12 @@ class SyncLayers(BatchLayersMixin):
 
     def close(self) -> None:
         """Disconnect from the viewer (the layers stay for the user)."""
-        try:
-            self.viewer.layers.events.removed.disconnect(self._on_removed)
-        except (RuntimeError, TypeError, ValueError):
-            pass
+        self._refit_soon.cancel()
+        disconnect = [(self.viewer.layers.events.removed, self._on_removed)]
+        if self._size_event is not None:
+            disconnect.append((self._size_event, self._refit_soon))
+        for emitter, callback in disconnect:
+            try:
+                emitter.disconnect(callback)
+            except (RuntimeError, TypeError, ValueError):
+                pass

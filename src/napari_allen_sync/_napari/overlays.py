@@ -113,10 +113,10 @@ class OverlaySyncLayers(SyncLayers):
                 out.append(self.overlays.get(key) or self._filler(key))
         return out
 
-    def _arrange(self) -> None:
+    def arrange(self) -> None:
         if not self.wanted_overlays:
             self._drop_fillers()
-        super()._arrange()
+        super().arrange()
 
     def _filler(self, key):
         layer = self.fillers.get(key)
@@ -136,10 +136,11 @@ class OverlaySyncLayers(SyncLayers):
                 self.viewer.layers.remove(layer)
 
     # ------------------------------------------------------------------ following
-    def _add_image(self, key, levels, name, image, affine=None, visible=True):
-        layer = super()._add_image(key, levels, name, image, affine=affine, visible=visible)
+    def _record_image(self, key, layer, levels, image) -> None:
+        # every new section of an image, however it came (a new layer, a click's
+        # one-pass update, a live swap), passes here
+        super()._record_image(key, layer, levels, image)
         self._follow(key)
-        return layer
 
     def _follow(self, key) -> None:
         """Keep a target's overlay on its image: the same placement now and on every
@@ -184,8 +185,8 @@ class OverlaySyncLayers(SyncLayers):
         for key in [k for k in self.overlays if wanted.get(k) != before.get(k)]:
             self._remove_overlay(key)
         if set(wanted) != set(before) and self.seed_layer is not None:
-            with self._quietly():
-                self._arrange()
+            with self.quietly():
+                self.arrange()
         for key in wanted:
             if key not in self.overlays:
                 self._follow(key)
@@ -205,7 +206,7 @@ class OverlaySyncLayers(SyncLayers):
         name = f"{image.name} {loaded.kind}"
         meta = {"key": key, "overlay": loaded.kind, "section_image_id": int(loaded.image.id)}
         layer = self.overlays.get(key)
-        with self._quietly():
+        with self.quietly():
             if layer is None:
                 layer = self.viewer.add_image(
                     levels,
@@ -222,7 +223,7 @@ class OverlaySyncLayers(SyncLayers):
                 )
                 self.overlays[key] = layer
                 self._drop_fillers([key])
-                self._arrange()
+                self.arrange()
             else:
                 layer.data = levels
                 layer.name = name

@@ -50,6 +50,8 @@ def _seed_layer(source):
             "resolution_um": image.resolution,
             "source": source.name,
             "demo_click": {"x": x, "y": y},
+            # what makes it a seed for the dock (the reader's layers carry it too)
+            "allen": {"section_image_id": int(image.id), "source": source.name},
         },
     }
     return (image_pyramid(image, source.tiles), meta, "image")

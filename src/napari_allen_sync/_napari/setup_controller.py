@@ -217,6 +217,10 @@ class SetupController:
         meta = (getattr(layer, "metadata", None) or {}).get("allen")
         if (isinstance(meta, dict) and "section_image_id" in meta and layer.ndim == 2
                 and not layer.metadata.get("allen_sync") and not self.runner.released):
+            seed = self.session.seed_image
+            if seed is not None and int(meta["section_image_id"]) == seed.id:
+                self.dock.layers.adopt_seed(layer)  # the section shown: no reload
+                return
             self.adopt = layer
             self.open_seed_section(int(meta["section_image_id"]))
 

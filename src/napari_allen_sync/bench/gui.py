@@ -20,6 +20,10 @@ events on napari's canvas.
 - ``gui_section_change_ms``: median over sections of the seed slider moved (a real
   key press on it) → every target drawn at the last point on the new section and the
   canvas rendered.
+- ``gui_structure_tree_fill_ms``, ``gui_structure_search_ms`` (median, and ``_max_ms``):
+  the dock's structure tree filled with the real Allen ontology (1327 structures, the
+  repository's ``tests/data/real/structure_graph_download-1.json``) and filtered by a
+  typed search, painted; None when that file is not there.
 """
 
 from __future__ import annotations
@@ -149,6 +153,42 @@ def section_change(viewer, widget, n: int = 6, timeout_s: float = 120.0):
     return _ms(statistics.median(times))
 
 
+#: Searches typed into the structure tree (each filters the whole ontology).
+SEARCHES = ("c", "ca", "ca1", "hip", "hippo", "th", "cortex", "", "l", "layer 5", "")
+
+
+def structure_search(widget) -> dict:
+    """Fill the dock's structure tree with the real ontology, then time typed searches
+    (the view's filter and Qt's repaint of the tree)."""
+    from pathlib import Path
+
+    from qtpy.QtWidgets import QApplication
+
+    from napari_allen_sync.catalog import Catalog
+
+    path = (Path(__file__).resolve().parents[3] / "tests" / "data" / "real"
+            / "structure_graph_download-1.json")
+    none = {"gui_structure_tree_fill_ms": None, "gui_structure_search_ms": None,
+            "gui_structure_search_max_ms": None}
+    if not path.exists():
+        return none
+    structures = list(Catalog(Catalog.parse_file(path)).structures.values())
+    view, app = widget.structure_view, QApplication.instance()
+    t0 = time.perf_counter()
+    view.set_structures(structures)
+    app.processEvents()
+    fill = time.perf_counter() - t0
+    times = []
+    for text in SEARCHES:
+        t0 = time.perf_counter()
+        view.search.setText(text)  # textChanged → the view's filter, as typing does
+        view.tree.repaint()
+        times.append(time.perf_counter() - t0)
+    return {"gui_structures": len(structures), "gui_structure_tree_fill_ms": _ms(fill),
+            "gui_structure_search_ms": _ms(statistics.median(times)),
+            "gui_structure_search_max_ms": _ms(max(times))}
+
+
 def run(n_clicks: int = 12) -> dict:
     """The GUI benchmark on the demo atlas; JSON-able figures."""
     from napari_allen_sync import demo
@@ -160,6 +200,7 @@ def run(n_clicks: int = 12) -> dict:
         _, x, y = demo.demo_click()
         out = {"gui_open_scene_ms": _ms(opened)}
         out.update(measure(viewer, widget, (x, y), n_clicks=n_clicks))
+        out.update(structure_search(widget))
         widget.close()
         return out
     finally:

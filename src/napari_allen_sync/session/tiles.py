@@ -44,6 +44,33 @@ class TileCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self._pyramids: OrderedDict = OrderedDict()  # image key → its pyramid (lazy)
+
+    #: How many pyramids :meth:`pyramid` keeps (each a few dask graphs, no pixels).
+    MAX_PYRAMIDS = 128
+
+    def pyramid(self, image) -> list:
+        """The image's pyramid reading through this cache, built once per image.
+
+        Building one costs about 20 ms of dask graph construction (a click that
+        re-prepared every target's pyramid spent most of its worker time there); the
+        arrays are lazy and hold no pixels, so keeping them costs next to nothing.
+        The same image gives the same list (napari's layer data is not replaced).
+        """
+        from ..images import image_pyramid
+
+        key = (image.id, image.width, image.height, image.tier_count)
+        with self._lock:
+            levels = self._pyramids.get(key)
+            if levels is not None:
+                self._pyramids.move_to_end(key)
+                return levels
+        levels = image_pyramid(image, self)
+        with self._lock:
+            levels = self._pyramids.setdefault(key, levels)
+            while len(self._pyramids) > self.MAX_PYRAMIDS:
+                self._pyramids.popitem(last=False)
+        return levels
 
     def read_region(self, image, downsample, left, top, width, height):
         """As :meth:`TileSource.read_region`, from memory when seen before."""
@@ -88,10 +115,9 @@ def cached_tiles(tiles) -> TileCache:
 
 def image_levels(image: SectionImage, tiles) -> list:
     """The image's pyramid: one lazy ``(h, w, 3)`` uint8 dask array per tier, level 0 in
-    full-resolution sync pixels (row = y, column = x), read through the tile cache."""
-    from ..images import image_pyramid
-
-    return image_pyramid(image, cached_tiles(tiles))
+    full-resolution sync pixels (row = y, column = x), read through the tile cache;
+    built once per image (:meth:`TileCache.pyramid`)."""
+    return cached_tiles(tiles).pyramid(image)
 
 
 def _read_chunks(image, tiles, levels, level, rows, cols) -> None:

@@ -135,7 +135,13 @@ class SetupController:
         from .annotation_download import start_annotation_download
 
         self.annotation_download = start_annotation_download(
-            info.source, errored=lambda exc: self.runner.notify(user_message(exc)))
+            info.source, errored=self._annotation_failed)
+
+    def _annotation_failed(self, exc: Exception) -> None:
+        """No annotation volume: a warning (synchronizing still works, without structure
+        names); nothing once the dock is gone."""
+        if not self.runner.released:
+            self.runner.notify(user_message(exc))
 
     def cancel_annotation(self) -> None:
         """Stop a running annotation download (a source switch, the dock closing):

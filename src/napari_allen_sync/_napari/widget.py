@@ -94,6 +94,7 @@ class AllenSyncWidget(QWidget):
         self.batch_sync = BatchController(self)
         self.search = SearchController(self)
         self.overlays = OverlayController(self)
+        self.runner.disconnect.append(self.setup.cancel_annotation)
         self._public_api()
         self._connect_views()
         self._connect_session()
@@ -240,7 +241,6 @@ class AllenSyncWidget(QWidget):
     # ================================================================ closing
     def close_session(self) -> None:
         """Remove the callbacks and quit every worker (idempotent)."""
-        self.setup.cancel_annotation()
         self.runner.release()
 
     def closeEvent(self, event):

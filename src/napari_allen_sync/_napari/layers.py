@@ -435,25 +435,8 @@ class SyncLayers:
                 marker = self.markers[hit.key]
                 affine = None
                 if hit.key != "seed":
-                    image = self.images[hit.key]
                     name = names.get(hit.key, hit.key)
-                    changed = self.shown.get(hit.key) != hit.section_image_id
-                    if changed and hit.levels is not None:
-                        self._add_image(hit.key, hit.levels, name, hit.image)
-                        changed, images_changed = False, True
-                    if changed:
-                        # the marker moves now, on the new section's placement; the
-                        # image follows when loaded (swap_images)
-                        self.wanted[hit.key] = (hit.image, hit.world_from_data, name)
-                    else:
-                        self.wanted.pop(hit.key, None)
-                        if hit.registered or hit.levels is not None:
-                            if not _same_affine(image, hit.world_from_data):
-                                image.affine = hit.world_from_data
-                                images_changed = True
-                        else:  # keep the placement: record where the frame is drawn
-                            hit.world_from_data = np.array(
-                                image.affine.affine_matrix[-3:, -3:])
+                    images_changed |= self._live_image(hit, name)
                     if marker.name != f"{name} marker":
                         marker.name = f"{name} marker"
                     if not _same_affine(marker, hit.world_from_data):
@@ -463,6 +446,27 @@ class SyncLayers:
             if self.batch and images_changed:
                 self.batch_layers.refresh()
         return True
+
+    def _live_image(self, hit, name) -> bool:
+        """A live frame's target image: a new section shown if loaded, else wanted (the
+        marker moves at once, the image follows in :meth:`swap_images`); a registered
+        placement follows the frame, a crossed-plane one stays. True if the image or its
+        placement changed."""
+        image = self.images[hit.key]
+        if self.shown.get(hit.key) != hit.section_image_id:
+            if hit.levels is not None:
+                self._add_image(hit.key, hit.levels, name, hit.image)
+                return True
+            self.wanted[hit.key] = (hit.image, hit.world_from_data, name)
+            return False
+        self.wanted.pop(hit.key, None)
+        if hit.registered or hit.levels is not None:
+            if not _same_affine(image, hit.world_from_data):
+                image.affine = hit.world_from_data
+                return True
+        else:  # keep the placement: record where the frame is drawn
+            hit.world_from_data = np.array(image.affine.affine_matrix[-3:, -3:])
+        return False
 
     def stale_images(self) -> list:
         """``(key, SectionImage, affine)`` of the targets whose marker is on another

@@ -408,28 +408,9 @@ def _finish(source, request, seed_image, hits, timings, t0, origin, space):
     """Common tail of a synchronization: structures, placement, pyramids, tiles."""
     sync = source.synchronizer
     y, x = float(request.y), float(request.x)
-    ref_p = origin
 
-    # The structure under every marker: the click itself and each marker's own point
-    # (a target's marker lies on its nearest section, up to half a spacing away).
     t1 = time.perf_counter()
-    by_space: dict[int, list] = {}
-    for k, h in enumerate(hits):
-        if k == 0:
-            p = ref_p
-            s = space
-        else:
-            try:
-                r = sync.image_to_reference_batch(h.section_image_id, [h.x], [h.y])
-                p, s = (r.x[0], r.y[0], r.z[0]), r.reference_space_id
-            except AllenSyncError:  # no alignment to go back: the click's own point
-                p, s = ref_p, space
-        by_space.setdefault(s, []).append((k, p))
-    for s, items in by_space.items():
-        pts = np.array([p for _, p in items], dtype=float)
-        found = source.structure_at(s, pts[:, 0], pts[:, 1], pts[:, 2])
-        for (k, _), st in zip(items, found, strict=True):
-            hits[k].structure = st
+    _structures(source, hits, origin, space)
     timings["structures"] = (time.perf_counter() - t1) * 1e3
     yield "structures"
 
@@ -449,18 +430,45 @@ def _finish(source, request, seed_image, hits, timings, t0, origin, space):
     yield "images"
     t3 = time.perf_counter()
     if request.view is not None and request.images:
-        for h in hits:
-            tiles = tiles_for(source, h.key, atlas_view)
-            levels = h.levels or image_levels(h.image, tiles)
-            try:
-                warm_view(h.image, cached_tiles(tiles), levels, h.world_from_data,
-                          request.view)
-            except AllenSyncError:
-                raise
-            except Exception:  # a tile that fails shows up where napari draws it
-                log.debug("warming %s failed", h.key, exc_info=True)
+        _warm_views(source, hits, request.view, atlas_view)
     timings["tiles"] = (time.perf_counter() - t3) * 1e3
     timings["total"] = (time.perf_counter() - t0) * 1e3
+
+
+def _structures(source, hits, origin, space) -> None:
+    """The structure under every marker: the click itself (``hits[0]``, at ``origin``
+    in ``space``) and each marker's own point (a target's marker lies on its nearest
+    section, up to half a spacing away), looked up once per reference space."""
+    sync = source.synchronizer
+    by_space: dict[int, list] = {}
+    for k, h in enumerate(hits):
+        p, s = origin, space
+        if k:
+            try:
+                r = sync.image_to_reference_batch(h.section_image_id, [h.x], [h.y])
+                p, s = (r.x[0], r.y[0], r.z[0]), r.reference_space_id
+            except AllenSyncError:  # no alignment to go back: the click's own point
+                pass
+        by_space.setdefault(s, []).append((k, p))
+    for s, items in by_space.items():
+        pts = np.array([p for _, p in items], dtype=float)
+        found = source.structure_at(s, pts[:, 0], pts[:, 1], pts[:, 2])
+        for (k, _), st in zip(items, found, strict=True):
+            hits[k].structure = st
+
+
+def _warm_views(source, hits, view, atlas_view) -> None:
+    """Read the tiles each hit's image shows in ``view`` (the panels' camera), so that
+    napari draws them from memory; a tile that fails shows up where napari draws it."""
+    for h in hits:
+        tiles = tiles_for(source, h.key, atlas_view)
+        levels = h.levels or image_levels(h.image, tiles)
+        try:
+            warm_view(h.image, cached_tiles(tiles), levels, h.world_from_data, view)
+        except AllenSyncError:
+            raise
+        except Exception:
+            log.debug("warming %s failed", h.key, exc_info=True)
 
 
 def load_images(source, items, view=None, atlas_view="annotation"):

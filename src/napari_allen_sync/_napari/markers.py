@@ -41,9 +41,10 @@ RING_PX = 22
 RING_LIMITS_PX = (16, 30)
 #: Ring line width, relative to the diameter: about 2 px; the hole is about 18 px.
 RING_WIDTH = 0.1
-#: Label text size (points), and the width of one of its characters on screen (px).
+#: Label text size (points), and the width of one of its characters on screen (px): measured
+#: on screenshots at napari's default window size (DejaVu Sans, about 8.4 px a character).
 LABEL_SIZE = 8
-CHAR_PX = 7.5
+CHAR_PX = 8.5
 #: Width of one space of :data:`LABEL_GAP` on screen (px).
 SPACE_PX = 4.0
 #: Spaces between the ring and its label, on the label's side.

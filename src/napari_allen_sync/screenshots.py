@@ -73,39 +73,6 @@ def main(argv=None) -> int:
     return 0
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve_demo():
-    """``napari-allen-sync serve --demo`` on a free loopback port; (process, base URL)."""
-    import time
-
-    import requests
-
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "napari_allen_sync.cli", "serve", "--demo", "--port",
-         str(port), "--log-level", "warning"], stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError("napari-allen-sync serve --demo exited")
-        try:
-            requests.get(base + "/api/v2/data/query.json?criteria=model::Atlas", timeout=1)
-            return proc, base
-        except requests.ConnectionError:
-            if time.monotonic() > deadline:
-                proc.terminate()
-                raise
-            time.sleep(0.1)
-
-
 def served_scene(path) -> int:
     """The dock against a local ``serve --demo``: the demo's seed, targets and atlas, a
     real click at the demo point, every target's overlay on; the window saved to ``path``."""
@@ -119,10 +86,10 @@ def served_scene(path) -> int:
     from ._napari.layers import canvas_position
     from ._napari.widget import AllenSyncWidget
     from .remote import RemoteSource
+    from .server import serve_in_process
 
-    proc, base = _serve_demo()
     viewer = widget = None
-    try:
+    with serve_in_process(("--demo",)) as (_proc, base):
         with tempfile.TemporaryDirectory() as cache:
             deadline = time.monotonic() + SERVED_TIMEOUT_S
 
@@ -170,9 +137,6 @@ def served_scene(path) -> int:
             widget.close()
             viewer.close()
             QThreadPool.globalInstance().waitForDone(30_000)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     return 0
 
 

@@ -12,11 +12,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import requests
 
 from napari_allen_sync.catalog import Catalog
 from napari_allen_sync.records import (
@@ -157,39 +155,13 @@ def random_points(rng, catalog, n, data_set_ids=CORONAL):
 def server_process(catalog_dir=None, *, extra_args=(), timeout=30.0):
     """``napari-allen-sync serve --catalog DIR`` (``--demo`` without a folder) in a child
     process; yields its base URL."""
-    import socket
+    from napari_allen_sync.server import serve_in_process
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    what = ["--demo"] if catalog_dir is None else ["--catalog", str(catalog_dir)]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        [PYTHON, "-m", "napari_allen_sync.cli", "serve",
-         *(["--demo"] if catalog_dir is None else ["--catalog", str(catalog_dir)]),
-         "--port", str(port), "--log-level", "warning", *extra_args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        end = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
-            try:
-                requests.get(base + "/api/v2/data/query.json?criteria=model::Atlas", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > end:
-                    raise
-                time.sleep(0.1)
+    with serve_in_process([*what, *extra_args], timeout=timeout, stderr=subprocess.PIPE,
+                          env=env) as (_proc, base):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def msg_equal(a, b, rel=1e-12):

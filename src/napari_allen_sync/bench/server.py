@@ -23,9 +23,6 @@ a time limit. Figures:
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -36,36 +33,6 @@ REQUESTS_EACH = 40
 PHASE_LIMIT_S = 60.0
 HEAVY_IDS = 10_000
 START_TIMEOUT_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_server():
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "napari_allen_sync.cli", "serve", "--demo", "--port", str(port),
-         "--log-level", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def _wait_ready(proc, base, requests):
-    end = time.monotonic() + START_TIMEOUT_S
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with status {proc.returncode}")
-        try:
-            requests.get(base + "/api/v2/data/query.json?criteria=model::Atlas", timeout=2)
-            return
-        except requests.ConnectionError:
-            if time.monotonic() > end:
-                raise
-            time.sleep(0.1)
 
 
 def _percentiles(latencies) -> dict:
@@ -194,12 +161,12 @@ def run() -> dict:
                   f"&section_data_set_ids={heavy_ids}")
     assert HEAVY_IDS <= MAX_IDS
 
-    proc, base = _start_server()
+    from ..server import serve_in_process
+
     out = {"clients": CLIENTS, "requests_each": REQUESTS_EACH,
            "phase_limit_s": PHASE_LIMIT_S, "heavy_ids": HEAVY_IDS,
            "server": "napari-allen-sync serve --demo (child process, loopback)"}
-    try:
-        _wait_ready(proc, base, requests)
+    with serve_in_process(("--demo",), timeout=START_TIMEOUT_S) as (proc, base):
         t0 = time.perf_counter()
         r = requests.get(base + heavy_path, timeout=120)
         out["heavy_alone_s"] = time.perf_counter() - t0
@@ -276,13 +243,6 @@ def run() -> dict:
             "three_at_once_peak_rss_delta_mib": three_delta / 2**20,
             "traced_peak_mib": _traced_render_peak(big, side),
         }
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
     out["note"] = (f"{CLIENTS} clients x {REQUESTS_EACH} image_to_image requests (3 targets) "
                    f"each, bounded by {PHASE_LIMIT_S:g} s, alone and with a {HEAVY_IDS}-target "
                    "request always in flight")

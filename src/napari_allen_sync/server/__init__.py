@@ -37,7 +37,7 @@ from .params import (
     MAX_IDS,
     MAX_OFFSET,
 )
-from .run import run_server, serve_in_thread
+from .run import run_server, serve_in_process, serve_in_thread
 from .service import MAX_RMA_ROWS
 
 __all__ = [
@@ -50,5 +50,6 @@ __all__ = [
     "MAX_RMA_ROWS",
     "create_app",
     "run_server",
+    "serve_in_process",
     "serve_in_thread",
 ]

@@ -1,14 +1,16 @@
-"""Running the app: in the foreground (the ``serve`` command) or in a background thread
-(tests, benchmarks)."""
+"""Running the app: in the foreground (the ``serve`` command), in a background thread, or
+as a child ``napari-allen-sync serve`` process (tests, benchmarks, screenshots)."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
+import sys
 import threading
 import time
 
-__all__ = ["run_server", "serve_in_thread", "uvicorn_config"]
+__all__ = ["run_server", "serve_in_process", "serve_in_thread", "uvicorn_config"]
 
 
 #: Seconds an idle kept-alive connection stays open after an answer (uvicorn's default).
@@ -104,3 +106,70 @@ def run_server(app, host: str = "127.0.0.1", port: int = 8765, *, log_level: str
     import uvicorn
 
     uvicorn.Server(uvicorn_config(app, host, port, log_level=log_level)).run()
+
+
+#: A cheap RMA query a started server answers (the readiness probe of a child server).
+READY_PATH = "/api/v2/data/query.json?criteria=model::Atlas"
+
+
+@contextlib.contextmanager
+def serve_in_process(serve_args=("--demo",), *, timeout: float = 60.0, stderr=None,
+                     env=None):
+    """``napari-allen-sync serve`` in a child process on a free loopback port, until the
+    block ends.
+
+    Parameters
+    ----------
+    serve_args : sequence of str
+        What to serve and how: ``("--demo",)``, ``("--catalog", DIR)``, extra options.
+    timeout : float
+        Seconds to wait for the server to answer :data:`READY_PATH`.
+    stderr : int or file, optional
+        The child's standard error (``subprocess.PIPE``: its end is put in the error when
+        it exits before answering).
+    env : dict, optional
+        The child's environment.
+
+    Yields
+    ------
+    (subprocess.Popen, str)
+        The process and ``"http://127.0.0.1:<port>"``.
+
+    Raises
+    ------
+    RuntimeError
+        The server exited before answering.
+    requests.ConnectionError
+        It did not answer within ``timeout``.
+    """
+    import requests
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "napari_allen_sync.cli", "serve", *map(str, serve_args),
+         "--port", str(port), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        end = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                said = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
+                raise RuntimeError(f"the server exited with status {proc.returncode}: {said}")
+            try:
+                requests.get(base + READY_PATH, timeout=2)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.1)
+        yield proc, base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -244,6 +244,7 @@ class _Structures:
     def __init__(self, source):
         self.ids_at = getattr(source, "structure_ids_at", None)
         self.catalog = source.catalog
+        self._ids = None  # the ontology's IdLookup, built on first use
 
     @property
     def available(self) -> bool:
@@ -263,7 +264,7 @@ class _Structures:
         """The ontology's perfect hash (:class:`~napari_allen_sync.id_lookup.IdLookup`,
         as :func:`~napari_allen_sync.annotation.label_points` uses), built once: a
         chunk's labels cost constant time per point, no sort."""
-        if getattr(self, "_ids", None) is None:
+        if self._ids is None:
             from ..id_lookup import IdLookup
 
             structures = self.catalog.structures

@@ -83,12 +83,10 @@ class BatchLayers:
                 layer = self.layers.get(t.key)
                 if layer is None:
                     self.layers[t.key] = self.new_layer(t.key, data, features, name)
-                else:
-                    with layer.events.blocker_all():
-                        layer.data = data
-                        layer.features = features
+                else:  # napari's setters: the data (the table resized), then the table
+                    layer.data = data
+                    layer.features = features
                     layer.name = name
-                    layer.refresh()
                 self.points[t.key] = t
             owner.arrange()
             self.refresh()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["camera", "grid", "same", "same_affine"]
+__all__ = ["camera", "grid", "same", "same_affine", "swap_image"]
 
 
 def grid(viewer):
@@ -28,3 +28,18 @@ def same_affine(layer, matrix) -> bool:
 def same(a, b) -> bool:
     """Whether two layers are the same layer (None is never the same)."""
     return a is not None and b is not None and a == b
+
+
+def swap_image(layer, levels=None, affine=None) -> None:
+    """Give an image layer a new pyramid and/or placement through napari's public
+    setters (``None`` leaves that part as it is).
+
+    The pyramid first, then the placement: each setter re-slices the layer from the
+    tiles in the view napari computed at its last draw (hiding the layer meanwhile
+    would spare one slice, but napari rebuilds the whole grid's scene graph on every
+    visibility change, which costs far more).
+    """
+    if levels is not None:
+        layer.data = levels
+    if affine is not None:
+        layer.affine = affine

@@ -30,6 +30,7 @@ from ._layer_utils import camera as _camera
 from ._layer_utils import grid as _grid
 from ._layer_utils import same as _same
 from ._layer_utils import same_affine as _same_affine
+from ._layer_utils import swap_image
 from .markers import (
     FAR_COLOUR,
     FAR_OPACITY,
@@ -165,12 +166,13 @@ class SyncLayers:
         self._fitted = False
         self._levels: dict = {}  # key → the pyramid (list) in the image layer
         self._hidden: set = set()  # keys whose image was created hidden, not shown yet
-        #: key → (SectionImage, affine, name) a live frame moved to while its image
+        #: key → (SectionImage, affine, name, (y, x)) a live frame moved to while its image
         #: still shows another section (:meth:`stale_images`, :meth:`swap_images`)
         self.wanted: dict = {}
         #: the layers of a batch-synchronized Points layer, one per grid cell
         self.batch_layers = BatchLayers(self)
         self._inks: dict = {}  # label colour by place (see _ink)
+        self._low: dict = {}  # id(pyramid) → (pyramid, its coarsest tier as an array)
         #: (left, above, max_chars): the labels' side and line length (_place_labels)
         self._side = (False, False, 40)
         self.drawn = None  # the SyncOutcome whose markers are drawn (relabel)
@@ -245,12 +247,8 @@ class SyncLayers:
     def _add_image(self, key, levels, name, image, affine=None, visible=True):
         old = self.images.get(key)
         if old is not None:
-            if self._levels.get(key) is not levels:
-                # the data event would make the viewer recompute its dims (and, in
-                # them, every layer's extent): held; one refresh re-slices and redraws
-                with old.events.blocker_all():
-                    old.data = levels
-                old.refresh()
+            new_levels = levels if self._levels.get(key) is not levels else None
+            swap_image(old, new_levels, affine)
             if old.name != name:
                 old.name = name
             layer = old
@@ -433,15 +431,14 @@ class SyncLayers:
         with self.quietly():
             for hit in outcome.hits:
                 marker = self.markers[hit.key]
-                affine = None
+                point, affine = (hit.y, hit.x), None
                 if hit.key != "seed":
                     name = names.get(hit.key, hit.key)
                     images_changed |= self._live_image(hit, name)
                     if marker.name != f"{name} marker":
                         marker.name = f"{name} marker"
-                    if not _same_affine(marker, hit.world_from_data):
-                        affine = hit.world_from_data
-                self._move_live_marker(marker, (hit.y, hit.x), hit, affine)
+                    point, affine = self._on_image(marker, hit)
+                self._move_live_marker(marker, point, hit, affine)
                 self._style(hit)
             if self.batch and images_changed:
                 self.batch_layers.refresh()
@@ -455,9 +452,10 @@ class SyncLayers:
         image = self.images[hit.key]
         if self.shown.get(hit.key) != hit.section_image_id:
             if hit.levels is not None:
-                self._add_image(hit.key, hit.levels, name, hit.image)
+                self._add_image(hit.key, hit.levels, name, hit.image,
+                                affine=self._new_affine(image, hit.world_from_data))
                 return True
-            self.wanted[hit.key] = (hit.image, hit.world_from_data, name)
+            self.wanted[hit.key] = (hit.image, hit.world_from_data, name, (hit.y, hit.x))
             return False
         self.wanted.pop(hit.key, None)
         if hit.registered or hit.levels is not None:
@@ -468,10 +466,28 @@ class SyncLayers:
             hit.world_from_data = np.array(image.affine.affine_matrix[-3:, -3:])
         return False
 
+    def _on_image(self, marker, hit):
+        """A live frame's marker point and new placement (None: unchanged), on the
+        placement of its image layer.
+
+        While the image still shows another section (its load pending, see
+        :meth:`swap_images`), the marker keeps that image's placement and the frame's
+        point is expressed in it (the same world position): marker and image change
+        placement together, once, so that napari's dims range (the layers' combined
+        extent) changes once per new section, not on every frame that crosses one.
+        """
+        matrix = np.array(self.images[hit.key].affine.affine_matrix[-3:, -3:])
+        affine = None if _same_affine(marker, matrix) else matrix
+        if np.allclose(matrix, hit.world_from_data):
+            return (hit.y, hit.x), affine
+        world = np.asarray(hit.world_from_data, dtype=float) @ [hit.y, hit.x, 1.0]
+        row, col, _ = np.linalg.solve(matrix, world)
+        return (float(row), float(col)), affine
+
     def stale_images(self) -> list:
         """``(key, SectionImage, affine)`` of the targets whose marker is on another
         section than their image shows (live frames moved on before it was loaded)."""
-        return [(key, image, affine) for key, (image, affine, _name) in self.wanted.items()
+        return [(key, image, affine) for key, (image, affine, *_) in self.wanted.items()
                 if key in self.images and self.shown.get(key) != image.id]
 
     def swap_images(self, loaded) -> list:
@@ -492,10 +508,12 @@ class SyncLayers:
                 want = self.wanted.get(key)
                 if want is None or want[0].id != image.id or key not in self.images:
                     continue
-                _image, affine, name = self.wanted.pop(key)
-                layer = self._add_image(key, levels, name, image)
-                if not _same_affine(layer, affine):
-                    layer.affine = affine
+                _image, affine, name, point = self.wanted.pop(key)
+                layer = self.images[key]
+                self._add_image(key, levels, name, image, affine=self._new_affine(layer, affine))
+                marker = self.markers.get(key)
+                if marker is not None and len(marker.data) == 1:  # it follows its image
+                    hold_marker(marker, point, {}, self._new_affine(marker, affine))
                 swapped.append(key)
             if swapped and self.batch:
                 self.batch_layers.refresh()
@@ -511,21 +529,15 @@ class SyncLayers:
             row = hit.row()
             row["label"] = label
             hold_marker(marker, point, row, affine)
-            marker.refresh()
-            if affine is not None:
-                marker.events.affine()  # the vispy node's transform (and the viewer's dims)
             return
-        if table.at[0, "label"] != label:
-            table.at[0, "label"] = label
-            marker.text.refresh(table)  # the strings drawn, from the features
-        with marker.events.blocker_all():
-            if affine is not None:
-                marker.affine = affine
-            marker.data = np.array([point], dtype=float)
-        # the point moved: redraw this layer only (no thumbnail, no extent)
-        marker.refresh(thumbnail=False, highlight=False, extent=False)
-        if affine is not None:
-            marker.events.affine()  # the vispy node's transform
+        hold_marker(marker, point, {"label": label}, affine)
+
+    @staticmethod
+    def _new_affine(layer, affine):
+        """``affine`` when it differs from the layer's placement, else None."""
+        if affine is None or _same_affine(layer, affine):
+            return None
+        return affine
 
     def update_features(self, outcome) -> None:
         """Bring the markers' features up to a frame (in place; the text is unchanged
@@ -568,14 +580,13 @@ class SyncLayers:
     def _update_hits(self, outcome, names, markers: bool = True) -> None:
         """Draw a click's hits: new images, placements and markers, in one pass.
 
-        Each layer's data, affine and features change while that layer's own events are
-        held; then each moved layer's ``affine`` event is emitted once (its vispy
-        transform, and the viewer's dims range), all layers being final by then. When
-        the range moved, napari re-slices every layer (its dims sliders snap the point
-        to the new range: a napari limit, measured in ``make bench``); otherwise only the
-        changed layers are re-sliced and redrawn.
+        Every change goes through napari's public setters, each layer's in an order
+        that slices it once (:func:`swap_image`, :func:`~.markers.hold_marker`); only
+        the layers whose section, placement or point changed are touched. A new
+        placement changes the layers' combined extent, and with it napari's dims range:
+        napari then re-slices every layer (its dims sliders snap the point to the new
+        range: a napari limit, measured in ``make bench``).
         """
-        moved, changed = [], []
         for hit in outcome.hits:
             name = names.get(hit.key, hit.key)
             if hit.key != "seed":
@@ -585,55 +596,29 @@ class SyncLayers:
                     self._add_image(hit.key, hit.levels, name, hit.image,
                                     affine=hit.world_from_data, visible=False)
                 else:
-                    self._place_image(hit, name, moved, changed)
+                    self._place_image(hit, name)
             marker = self._marker(hit.key, hit.kind, f"{name} marker",
                                   affine=None if hit.key == "seed" else hit.world_from_data)
             if marker.name != f"{name} marker":
                 marker.name = f"{name} marker"
             if not markers:
                 continue
-            affine = None
-            if hit.key != "seed" and not _same_affine(marker, hit.world_from_data):
-                affine = hit.world_from_data
-                moved.append(marker)
+            affine = None if hit.key == "seed" else self._new_affine(marker, hit.world_from_data)
             row = hit.row()
             row["label"] = label_text(hit.label, self._side[0], self._side[2])
             hold_marker(marker, (hit.y, hit.x), row, affine)
-            changed.append(marker)
             self._style(hit)
-        self._emit_moves(moved, changed)
 
-    def _place_image(self, hit, name, moved, changed) -> None:
-        """A target's existing image layer: its new section and placement, held (see
-        :meth:`_update_hits`)."""
+    def _place_image(self, hit, name) -> None:
+        """A target's existing image layer: its new section and placement."""
         layer = self.images[hit.key]
         levels = hit.levels if hit.levels is not None else self._levels.get(hit.key)
-        new_data = levels is not None and levels is not self._levels.get(hit.key)
-        new_affine = not _same_affine(layer, hit.world_from_data)
-        if new_data or new_affine:
-            with layer.events.blocker_all():
-                if new_data:
-                    layer.data = levels
-                if new_affine:
-                    layer.affine = hit.world_from_data
-            changed.append(layer)
-            if new_affine:
-                moved.append(layer)
+        new_levels = levels if levels is not self._levels.get(hit.key) else None
+        swap_image(layer, new_levels, self._new_affine(layer, hit.world_from_data))
         if hit.levels is not None:
             self._record_image(hit.key, layer, hit.levels, hit.image)
         if layer.name != name:
             layer.name = name
-
-    def _emit_moves(self, moved, changed) -> None:
-        """Announce held placements once, then redraw what napari did not re-slice."""
-        point = tuple(self.viewer.dims.point)
-        for layer in moved:
-            layer.events.affine()  # the vispy node's transform; the viewer's dims range
-        if tuple(self.viewer.dims.point) != point:
-            return  # napari re-sliced and redrew every layer
-        for layer in changed:
-            if layer in self.viewer.layers:
-                layer.refresh(thumbnail=layer in moved, highlight=False)
 
     def _style(self, hit) -> None:
         """The label on the side that keeps it in the panel (:attr:`_side`), in an ink
@@ -669,10 +654,21 @@ class SyncLayers:
         cache = (hit.key, id(levels), r // 6, c // 6, self._side)  # a click nearby: same ink
         if cache in self._inks:
             return self._inks[cache]
-        ink = self._inks[cache] = sample_ink(low, r, c, *self._side[:2])
+        ink = self._inks[cache] = sample_ink(self._low_tier(levels), r, c, *self._side[:2])
         if len(self._inks) > 256:
             self._inks.pop(next(iter(self._inks)))
         return ink
+
+    def _low_tier(self, levels) -> np.ndarray:
+        """An image's coarsest tier as an array, read once per pyramid (a few hundred
+        pixels a side): sampling it for every live frame's ink would compute the lazy
+        tier each time."""
+        low = self._low.get(id(levels))
+        if low is None or low[0] is not levels:
+            low = self._low[id(levels)] = (levels, np.asarray(levels[-1]))
+            while len(self._low) > 16:
+                self._low.pop(next(iter(self._low)))
+        return low[1]
 
     def _place_labels(self, outcome) -> None:
         """Choose the labels' side for an answer (:func:`~.markers.label_side`)."""

@@ -152,25 +152,35 @@ def add_marker(viewer, key: str, kind: str, name: str, affine=None, zoom: float 
 
 
 def hold_marker(marker, point, row: dict, affine=None) -> None:
-    """A marker's point, features (``row``, its text among them) and placement, with
-    the layer's events held; the caller redraws it (``refresh``) and announces a new
-    placement (``events.affine``) once every layer is final.
+    """Move a marker to ``point`` with the features ``row`` (its text among them) and,
+    when given, the placement ``affine``, through napari's public API, the layer
+    sliced and redrawn once.
 
-    The features are changed in place: napari's ``features`` setter rebuilds the whole
-    table (about 10 ms a layer); it is used only the first time.
+    The first point goes through napari's setters (``data``, ``features``: the
+    features setter rebuilds the whole table, about 10 ms a layer, so only then).
+    Afterwards the one point and the changed features are written in place, the
+    text is rebuilt only when the label changed, and one ``refresh`` (or the
+    ``affine`` setter, which refreshes) draws the result: the marker's layer only,
+    no thumbnail, no dims range (a marker lies on its image, inside the layers'
+    extent).
     """
     table = marker.features
-    point = np.array([point], dtype=float)
-    with marker.events.blocker_all():
+    point = np.asarray(point, dtype=float)
+    if len(marker.data) != 1 or len(table) != 1 or not set(row) <= set(table.columns):
         if affine is not None:
             marker.affine = affine
-        if len(marker.data) != 1 or len(table) != 1 or set(table.columns) != set(row):
-            if len(marker.data) != 1:
-                marker.data = point
-            marker.features = {k: [v] for k, v in row.items()}
-        else:
-            for k, v in row.items():
-                if table.at[0, k] != v:
-                    table.at[0, k] = v
-            marker.text.refresh(table)  # the strings drawn, from the features
-        marker.data = point
+        marker.data = point[np.newaxis]
+        marker.features = {k: [v] for k, v in row.items()}
+        return
+    text = False
+    for k, v in row.items():
+        if table.at[0, k] != v:
+            table.at[0, k] = v
+            text = True
+    if text:
+        marker.text.refresh(table)  # the strings drawn, from the features
+    marker.data[0] = point
+    if affine is not None:
+        marker.affine = affine  # the setter re-slices and redraws the layer
+    else:
+        marker.refresh(thumbnail=False, highlight=False)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import numpy as np
+from napari.utils.transforms import Affine
 from qtpy.QtCore import QTimer
 from superqt.utils import qdebounced
 
@@ -580,34 +581,61 @@ class SyncLayers:
     def _update_hits(self, outcome, names, markers: bool = True) -> None:
         """Draw a click's hits: new images, placements and markers, in one pass.
 
-        Every change goes through napari's public setters, each layer's in an order
-        that slices it once (:func:`swap_image`, :func:`~.markers.hold_marker`); only
-        the layers whose section, placement or point changed are touched. A new
-        placement changes the layers' combined extent, and with it napari's dims range:
-        napari then re-slices every layer (its dims sliders snap the point to the new
-        range: a napari limit, measured in ``make bench``).
+        Every change goes through napari's public setters (:func:`swap_image`,
+        :func:`~.markers.hold_marker`); only the layers whose section, placement or
+        point changed are touched. A new placement changes the layers' combined
+        extent, and with it napari's dims range: napari then re-slices every layer (its
+        dims sliders snap the point to the new range: a napari limit, measured in
+        ``make bench``). A target's marker and image change placement one after the
+        other, in the order that changes napari's step (the finest µm per pixel) at
+        most once, together with the image's extent (:meth:`_draw_hit`).
         """
         for hit in outcome.hits:
             name = names.get(hit.key, hit.key)
-            if hit.key != "seed":
-                if hit.key not in self.images:
-                    if hit.levels is None:  # shown section vanished; nothing to draw on
-                        continue
-                    self._add_image(hit.key, hit.levels, name, hit.image,
-                                    affine=hit.world_from_data, visible=False)
-                else:
-                    self._place_image(hit, name)
+            new = hit.key != "seed" and hit.key not in self.images
+            if new:
+                if hit.levels is None:  # shown section vanished; nothing to draw on
+                    continue
+                self._add_image(hit.key, hit.levels, name, hit.image,
+                                affine=hit.world_from_data, visible=False)
             marker = self._marker(hit.key, hit.kind, f"{name} marker",
                                   affine=None if hit.key == "seed" else hit.world_from_data)
             if marker.name != f"{name} marker":
                 marker.name = f"{name} marker"
-            if not markers:
-                continue
-            affine = None if hit.key == "seed" else self._new_affine(marker, hit.world_from_data)
-            row = hit.row()
-            row["label"] = label_text(hit.label, self._side[0], self._side[2])
-            hold_marker(marker, (hit.y, hit.x), row, affine)
+            self._draw_hit(hit, name, marker, image=hit.key != "seed" and not new,
+                           markers=markers)
+
+    def _draw_hit(self, hit, name, marker, image: bool, markers: bool) -> None:
+        """One hit's image (``image``: an existing layer to place) and marker
+        (``markers``). napari's step is the smallest over every layer; marker and
+        image share one placement, so while one has the new placement and the other
+        the old, the step is the finer of the two: the marker goes first when the new
+        placement is not finer (the step then changes with the image), last otherwise
+        (it changed with the image already)."""
+        first = markers and image and self._not_finer(marker, hit.world_from_data)
+        if first:
+            self._hold_hit(marker, hit)
+        if image:
+            self._place_image(hit, name)
+        if markers and not first:
+            self._hold_hit(marker, hit)
+        if markers:
             self._style(hit)
+
+    @staticmethod
+    def _not_finer(layer, matrix) -> bool:
+        """Whether placement ``matrix`` has no finer scale than the layer's, on either
+        axis (napari's step, ``abs(data_to_world.scale)``)."""
+        old = np.abs(Affine(affine_matrix=np.asarray(layer.affine.affine_matrix)).scale)
+        new = np.abs(Affine(affine_matrix=np.asarray(matrix, dtype=float)).scale)
+        return bool(np.all(new[-2:] >= old[-2:]))
+
+    def _hold_hit(self, marker, hit) -> None:
+        """A click's marker: its point, features and label, and its new placement."""
+        affine = None if hit.key == "seed" else self._new_affine(marker, hit.world_from_data)
+        row = hit.row()
+        row["label"] = label_text(hit.label, self._side[0], self._side[2])
+        hold_marker(marker, (hit.y, hit.x), row, affine)
 
     def _place_image(self, hit, name) -> None:
         """A target's existing image layer: its new section and placement."""

@@ -509,16 +509,26 @@ class SyncLayers:
                 want = self.wanted.get(key)
                 if want is None or want[0].id != image.id or key not in self.images:
                     continue
-                _image, affine, name, point = self.wanted.pop(key)
-                layer = self.images[key]
-                self._add_image(key, levels, name, image, affine=self._new_affine(layer, affine))
-                marker = self.markers.get(key)
-                if marker is not None and len(marker.data) == 1:  # it follows its image
-                    hold_marker(marker, point, {}, self._new_affine(marker, affine))
+                self._swap(key, image, levels, *self.wanted.pop(key)[1:])
                 swapped.append(key)
             if swapped and self.batch:
                 self.batch_layers.refresh()
         return swapped
+
+    def _swap(self, key, image, levels, affine, name, point) -> None:
+        """A live target's loaded section: the image's pyramid and placement, and its
+        marker (on the old placement until now) onto the new placement at ``point``,
+        in the order that changes napari's step at most once (:meth:`_draw_hit`)."""
+        layer, marker = self.images[key], self.markers.get(key)
+        if marker is None or len(marker.data) != 1:
+            self._add_image(key, levels, name, image, affine=self._new_affine(layer, affine))
+            return
+        first = self._not_finer(marker, affine)
+        if first:
+            hold_marker(marker, point, {}, self._new_affine(marker, affine))
+        self._add_image(key, levels, name, image, affine=self._new_affine(layer, affine))
+        if not first:
+            hold_marker(marker, point, {}, self._new_affine(marker, affine))
 
     def _move_live_marker(self, marker, point, hit, affine=None) -> None:
         """Move a marker for a live frame: its point, its placement when it changed, and

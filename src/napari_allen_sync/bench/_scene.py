@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-__all__ = ["open_demo_scene"]
+import numpy as np
+
+__all__ = ["RangeWatch", "open_demo_scene"]
 
 
 def open_demo_scene(timeout_s: float = 120.0, click: bool = True):
@@ -55,3 +57,36 @@ def open_demo_scene(timeout_s: float = 120.0, click: bool = True):
     except BaseException:
         viewer.close()
         raise
+
+
+class RangeWatch:
+    """Counts napari's dims range changes, and tells whether the range is stale."""
+
+    def __init__(self, viewer):
+        self.viewer = viewer
+        self.count = 0  # range changes
+        self.snaps = 0  # dims point changes: napari re-slices every layer on each
+        viewer.dims.events.range.connect(self._changed)
+        viewer.dims.events.point.connect(self._snapped)
+
+    def _changed(self, _event=None) -> None:
+        self.count += 1
+
+    def _snapped(self, _event=None) -> None:
+        self.snaps += 1
+
+    def stale(self) -> bool:
+        """Whether napari's dims range differs from the layers' extent, computed from
+        each layer's own extent (not napari's cache of their union)."""
+        layers = list(self.viewer.layers)
+        if not layers:
+            return False
+        lo = np.min([lay.extent.world[0][-2:] for lay in layers], axis=0)
+        hi = np.max([lay.extent.world[1][-2:] for lay in layers], axis=0)
+        step = np.min([lay.extent.step[-2:] for lay in layers], axis=0)
+        got = np.asarray([tuple(r) for r in self.viewer.dims.range], dtype=float)[-2:]
+        return not np.allclose(got, np.column_stack([lo, hi, step]))
+
+    def close(self) -> None:
+        self.viewer.dims.events.range.disconnect(self._changed)
+        self.viewer.dims.events.point.disconnect(self._snapped)

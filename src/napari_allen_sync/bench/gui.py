@@ -24,6 +24,22 @@ events on napari's canvas.
   the dock's structure tree filled with the real Allen ontology (1327 structures, the
   repository's ``tests/data/real/structure_graph_download-1.json``) and filtered by a
   typed search, painted; None when that file is not there.
+- ``gui_click_dims_range_changes_median``: napari dims range changes per timed click
+  (``viewer.dims.events.range``). A new placement of a target changes the layers'
+  combined extent; on every range change napari's dims sliders snap the point and
+  napari re-slices and redraws every layer. ``gui_clicks_dims_range_stale``: timed
+  clicks after which napari's dims range was not the layers' extent (napari missed a
+  placement: should be 0). ``gui_click_dims_point_snaps_median``: of those, the ones
+  that moved napari's dims point (each re-slices every layer).
+- What napari itself costs, on the same scene: ``napari_range_change_ms`` (median) is
+  one target image's placement set through its public ``affine`` setter so that the
+  dims range changes (the image with the finest step made 0.2 % finer, then back; it
+  stays in view): that layer's slice and napari's re-slicing of every layer;
+  ``napari_one_point_set_ms`` is one Points layer's one point set through its ``data``
+  setter (what ``bench live``'s napari baseline does per move), without the render;
+  ``napari_canvas_render_ms`` is a render of the canvas with nothing changed
+  (``viewer.screenshot(canvas_only=True)``).
+  ``gui_click_napari_range_ms_estimate`` = point snaps per click × the range change.
 """
 
 from __future__ import annotations
@@ -59,15 +75,20 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
     from napari_allen_sync._napari.canvas import canvas_widget, process_events_until, send_click
     from napari_allen_sync._napari.layers import canvas_position
 
+    from ._scene import RangeWatch
+
     canvas = canvas_widget(widget)
     stamps = []
     widget.synchronized.connect(lambda outcome: stamps.append(time.perf_counter()))
 
     busy_label = widget.readout_view.busy
     feedback = []
+    watch = RangeWatch(viewer)
+    ranges = []  # per click: (dims range changes, range stale afterwards)
 
     def one(x, y):
         n = len(stamps)
+        c0, p0 = watch.count, watch.snaps
         pos = canvas_position(viewer, widget.layers.seed_layer, (y, x))
         t0 = time.perf_counter()
         send_click(canvas, pos, hold_s=0.0)
@@ -77,6 +98,7 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
         if not process_events_until(lambda: len(stamps) > n, timeout_s):
             raise TimeoutError(f"no synchronization within {timeout_s} s: {widget.messages}")
         t1 = stamps[n]
+        ranges.append((watch.count - c0, watch.stale(), watch.snaps - p0))
         _render(viewer)
         t2 = time.perf_counter()
         return t1 - t0, t2 - t0, widget.last_outcome
@@ -105,6 +127,7 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
         one(x, y)
     markers, rendered, parts = [], [], []
     feedback.clear()
+    ranges.clear()
     for x, y in points:
         m, r, outcome = one(x, y)
         markers.append(m)
@@ -126,6 +149,51 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
         },
         "gui_busy_feedback_ms": _ms(statistics.median(feedback)) if feedback else None,
         "gui_section_change_ms": section_change(viewer, widget, timeout_s=timeout_s),
+        "gui_click_dims_range_changes_median": statistics.median(r[0] for r in ranges),
+        "gui_click_dims_point_snaps_median": statistics.median(r[2] for r in ranges),
+        "gui_clicks_dims_range_stale": sum(bool(r[1]) for r in ranges),
+    }
+
+
+def napari_costs(viewer, widget, n: int = 10) -> dict:
+    """What napari itself costs on this scene (see the module's documentation)."""
+    from ._scene import RangeWatch
+
+    layers = widget.layers
+    # the target image with the finest step (napari's dims step is the finest): a
+    # placement 0.2 % finer changes the dims range, the image staying in view
+    image = min((layers.images[k] for k in layers.order if k != "seed" and k in layers.images),
+                key=lambda lay: float(np.min(lay.extent.step)))
+    matrix = np.array(image.affine.affine_matrix)
+    shifted = matrix.copy()
+    shifted[-3:-1, -3:-1] *= 0.998
+    watch = RangeWatch(viewer)
+    reslice = []
+    for k in range(2 * n):
+        t = time.perf_counter()
+        image.affine = shifted if k % 2 == 0 else matrix
+        reslice.append(time.perf_counter() - t)
+    changes, snaps = watch.count, watch.snaps
+    watch.close()
+    marker = layers.markers["seed"]
+    kept = marker.data.copy()
+    sets = []
+    for k in range(n):
+        t = time.perf_counter()
+        marker.data = kept + (k % 2)
+        sets.append(time.perf_counter() - t)
+    marker.data = kept
+    renders = []
+    for _ in range(n):
+        t = time.perf_counter()
+        _render(viewer)
+        renders.append(time.perf_counter() - t)
+    return {
+        "napari_range_change_ms": _ms(statistics.median(reslice)),
+        "napari_range_changes_seen": changes,
+        "napari_range_change_reslices_seen": snaps,
+        "napari_one_point_set_ms": _ms(statistics.median(sets)),
+        "napari_canvas_render_ms": _ms(statistics.median(renders)),
     }
 
 
@@ -200,6 +268,9 @@ def run(n_clicks: int = 12) -> dict:
         _, x, y = demo.demo_click()
         out = {"gui_open_scene_ms": _ms(opened)}
         out.update(measure(viewer, widget, (x, y), n_clicks=n_clicks))
+        out.update(napari_costs(viewer, widget))
+        out["gui_click_napari_range_ms_estimate"] = round(
+            out["gui_click_dims_point_snaps_median"] * out["napari_range_change_ms"], 2)
         out.update(structure_search(widget))
         widget.close()
         return out

@@ -30,6 +30,10 @@ Per path (``live_<path>``):
   (``live_sections_changed_by_target`` per key).
 - ``live_layers_created``: ``len(viewer.layers)`` after − before (should be 0).
 - ``live_plugin_rate_per_s``: the plugin's own budget, 1000 / (worker + apply medians).
+- ``live_dims_range_changes`` / ``live_dims_point_snaps``: napari dims range changes
+  while the path was driven (new placements of targets: image swaps), and those that
+  moved napari's dims point (on each, napari re-slices and redraws every layer; see
+  ``bench gui``'s ``napari_range_change_ms``).
 - ``moves_per_s_live_off``: the same path with live sync off (moves only, no frames);
   ``moves_ratio_live_on_off``: live on / live off.
 - ``napari_one_point_updates_per_s``: the same path, live off, with the simplest
@@ -139,6 +143,8 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
     from napari_allen_sync._napari.canvas import canvas_widget, process_events_until
     from napari_allen_sync._napari.layers import canvas_position
 
+    from ._scene import RangeWatch
+
     app = QApplication.instance()
     canvas = canvas_widget(widget)
     seed = widget.layers.seed_layer
@@ -166,15 +172,18 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
         viewer.mouse_move_callbacks.append(follow)
     n_layers = len(viewer.layers)
     moves0, started0, dropped0 = widget.live.moves, widget.live.started, widget.live.dropped
+    watch = RangeWatch(viewer)
     try:
         paced = _send_paced_moves(app, canvas, points, positions, 1.0 / rate_hz)
         sent, send_s, loop_s, skipped, elapsed = paced
         n_frames = len(frames)
         moves = widget.live.moves - moves0
+        snaps, ranges = watch.snaps, watch.count
         # let the frame in flight and the image loads finish (not counted in the rates)
         process_events_until(lambda: not widget.running_workers(), 30.0)
         process_events_until(lambda: False, 0.2)
     finally:
+        watch.close()
         widget.live_updated.disconnect(on_frame)
         widget.live_images_swapped.disconnect(on_swap)
         widget.set_live(False)
@@ -216,6 +225,8 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
         "live_sections_changed_by_target": changes,
         "live_layers_created": len(viewer.layers) - n_layers,
         "live_plugin_rate_per_s": round(1000.0 / (w_med + a_med), 1) if frames else None,
+        "live_dims_range_changes": ranges,
+        "live_dims_point_snaps": snaps,
     })
     return out
 

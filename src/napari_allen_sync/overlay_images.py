@@ -102,7 +102,13 @@ def overlay_lut(kind: str) -> np.ndarray:
 def mask_intensity(mask) -> np.ndarray:
     """A mask region as one intensity a pixel: its brightest channel (uint8)."""
     mask = np.asarray(mask)
-    return mask.max(axis=-1) if mask.ndim == 3 else mask
+    if mask.ndim != 3:
+        return mask
+    # channel by channel: numpy's max over a last axis of 3 is ~20× slower
+    out = np.maximum(mask[..., 0], mask[..., 1])
+    for c in range(2, mask.shape[-1]):
+        np.maximum(out, mask[..., c], out=out)
+    return out
 
 
 def composite(image, mask, kind: str) -> np.ndarray:
@@ -137,11 +143,21 @@ def composite(image, mask, kind: str) -> np.ndarray:
             f"a {kind} mask of shape {np.shape(mask)} cannot be drawn into an "
             f"image of shape {image.shape} (expected (rows, cols, 3) for both)",
         )
-    colours = overlay_lut(kind)[m]
-    if blending == "minimum":
-        return np.minimum(image, colours)
-    out = image.astype(np.uint16) + colours
-    return np.minimum(out, 255).astype(np.uint8)
+    lut = overlay_lut(kind)
+    out = np.empty_like(image)
+    for c in range(3):  # one lookup a channel (a gather of RGB rows is ~3× slower)
+        if not lut[:, c].any() and blending == "additive":  # nothing added (green)
+            out[..., c] = image[..., c]
+            continue
+        colour = lut[:, c].take(m)
+        if blending == "minimum":
+            np.minimum(image[..., c], colour, out=out[..., c])
+        else:  # additive, clipped
+            total = image[..., c].astype(np.uint16)
+            total += colour
+            np.minimum(total, 255, out=total)
+            out[..., c] = total
+    return out
 
 
 class OverlayTiles:

@@ -745,37 +745,53 @@ def steps(request: SyncRequest) -> int:
 # ====================================================================== overlays
 @dataclass
 class OverlayImage:
-    """The overlay of one target's section, ready to be drawn over its image."""
+    """A target's section with its overlay drawn in, ready to replace its image."""
 
     key: str  # the target's layer key, "ds:<id>"
     image: SectionImage
     kind: str  # "expression" or "projection"
-    levels: list
+    levels: list  # the composite pyramid (napari_allen_sync.overlay_images)
 
 
-def load_overlay(source, key: str, image: SectionImage, kind: str):
-    """The pyramid of a section's overlay: its expression mask (in-situ) or projection
-    mask (connectivity), drawn from the source's ``view=`` tiles
-    (:func:`napari_allen_sync.images.tile_view`). Returns an :class:`OverlayImage`.
+def load_overlay(source, key: str, image: SectionImage, kind: str, view=None,
+                 world_from_data=None):
+    """A section composited with its expression mask (in-situ) or projection mask
+    (connectivity): its pyramid (:func:`napari_allen_sync.overlay_images.overlay_tiles`,
+    one per section, cached), the coarsest tier and, with a ``view``, the chunks drawn
+    in it, composited now (a worker generator). Returns an :class:`OverlayImage`.
+
+    Parameters
+    ----------
+    source : AtlasSource
+    key : str
+        The target's layer key.
+    image : SectionImage
+    kind : str
+        ``"expression"`` or ``"projection"``.
+    view : tuple, optional
+        As :attr:`SyncRequest.view`: the panels' camera.
+    world_from_data : numpy.ndarray, optional
+        The 3 × 3 placement of the target's image (needed with ``view``).
 
     Raises
     ------
     InvalidParameterError
         When ``kind`` is not an overlay or the source offers no such view.
     """
-    from ..errors import InvalidParameterError
-    from ..images import OVERLAY_VIEWS, tile_view
+    from ..overlay_images import overlay_tiles
 
-    if kind not in OVERLAY_VIEWS:
-        raise InvalidParameterError("overlay", f"{kind!r} is not one of {OVERLAY_VIEWS}")
+    tiles = overlay_tiles(source.tiles, kind)
     yield f"{kind} overlay of SectionImage {image.id}"
-    try:
-        tiles = tile_view(source.tiles, kind)
-    except ValueError as exc:
-        raise InvalidParameterError("overlay", f"this source draws no {kind} overlay "
-                                    f"({exc})") from None
-    levels = image_levels(image, tiles)
+    levels = tiles.pyramid(image)
     _warm(image, tiles, levels)
+    if view is not None and world_from_data is not None:
+        yield f"{kind} overlay of SectionImage {image.id}: the tiles in view"
+        try:
+            warm_view(image, tiles, levels, world_from_data, view)
+        except AllenSyncError:
+            raise
+        except Exception:  # a tile error surfaces later, where napari draws
+            log.debug("warming the %s overlay of %s failed", kind, image.id, exc_info=True)
     return OverlayImage(str(key), image, kind, levels)
 
 

@@ -173,12 +173,11 @@ class OverlayController:
 
     def _swap(self, key, layer, levels) -> None:
         """Give an image layer another pyramid of the same section (the composite or
-        the plain one), held and redrawn once; ``overlay_shown`` for a composite."""
+        the plain one), through napari's data setter (it redraws the layer once);
+        ``overlay_shown`` for a composite."""
         if layer.data[0] is levels[0]:
             return
-        with layer.events.blocker_all():  # same shape: no new extent, no dims update
-            layer.data = levels
-        layer.refresh(extent=False, highlight=False)
+        layer.data = levels  # napari's setter: the same shape, so the same extent and range
         if self.plain.get(key) is not levels:
             self.dock.overlay_shown.emit(key)
 

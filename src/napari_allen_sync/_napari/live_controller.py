@@ -4,6 +4,15 @@ images of the sections frames moved to, and keep the readouts at a readable pace
 :class:`LiveController` owns the napari callback and throttle
 (:class:`~napari_allen_sync._napari.live.LiveCursor`), its image worker and its readout
 timer; the live mode itself is the session's :attr:`~napari_allen_sync.session.Session.live`.
+
+Markers follow every frame; the images of the sections they moved to are paced: one
+batch of loads at a time, started at most every :attr:`LiveController.IMAGE_INTERVAL_S`
+after the previous batch was shown, always for the sections the latest frame wants.
+Each swap gives a target a new placement, which changes napari's dims range and makes
+napari re-slice every layer; pacing the swaps leaves those frames to the markers. A
+load waiting for its turn is scheduled with :meth:`Runner.schedule
+<napari_allen_sync._napari.runner.Runner.schedule>`, so it counts as a running worker
+(the dock is not idle until the last frame's sections are shown).
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ class LiveController:
 
     #: Fastest refresh of the readouts (table, reference point) during live sync (s).
     READOUT_INTERVAL_S = 0.2
+    #: Shortest time from one batch of live image swaps to the start of the next (s).
+    IMAGE_INTERVAL_S = 0.25
 
     def __init__(self, dock):
         self.dock = dock
@@ -32,6 +43,8 @@ class LiveController:
         self.errors: set = set()  # kinds of problem live sync has reported
         self.failed_images: set = set()  # live image loads that failed (not retried)
         self.images_worker = None
+        self.images_scheduled = None  # a paced load waiting for its turn (Scheduled)
+        self.images_at = -1e9  # perf_counter of the last batch of swaps shown
         self.readouts_at = 0.0
         self.readouts_pending = None
         self.readouts_timer = QTimer(dock)
@@ -108,14 +121,34 @@ class LiveController:
 
     def load_stale_images(self) -> None:
         """Load, one batch at a time in a worker, the images of the sections live frames
-        moved the markers to; each is shown if its target still wants it."""
-        s, layers = self.session, self.dock.layers
-        if self.images_worker is not None or self.runner.released or s.source is None:
+        moved the markers to; each is shown if its target still wants it. A batch starts
+        at most :attr:`IMAGE_INTERVAL_S` after the previous one was shown (scheduled
+        until then, and then for the sections wanted at that time)."""
+        s, pending = self.session, self.images_scheduled
+        if pending is not None and not pending.is_running:  # cancelled (quit_all)
+            pending = self.images_scheduled = None
+        if (self.images_worker is not None or pending is not None
+                or self.runner.released or s.source is None):
             return
         # an image whose load failed is not asked again by itself (no retry loop)
-        stale = [item for item in layers.stale_images() if item[1].id not in self.failed_images]
+        stale = [item for item in self.dock.layers.stale_images()
+                 if item[1].id not in self.failed_images]
         if not stale:
             return
+        wait = self.IMAGE_INTERVAL_S - (time.perf_counter() - self.images_at)
+        if wait > 0:
+            self.images_scheduled = self.runner.schedule(wait, self._scheduled_load,
+                                                         desc="live images (paced)")
+            return
+        self._start_images(stale)
+
+    def _scheduled_load(self) -> None:
+        self.images_scheduled = None
+        self.load_stale_images()
+
+    def _start_images(self, stale: list) -> None:
+        """Start the worker loading ``stale`` (``(key, SectionImage, affine)``)."""
+        s, layers = self.session, self.dock.layers
         view = None
         if s.last_point is not None:
             view = layers.view_for(len(layers.order), s.last_point[::-1])
@@ -138,6 +171,7 @@ class LiveController:
             return
         swapped = self.dock.layers.swap_images(loaded)
         if swapped:
+            self.images_at = time.perf_counter()
             self.dock.live_images_swapped.emit(swapped)
 
     def flush_readouts(self) -> None:

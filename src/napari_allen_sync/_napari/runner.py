@@ -3,8 +3,10 @@
 :class:`Runner` starts the session's workflow generators in napari thread workers
 (:func:`.workers.start`), keeps track of them, says in the session what is being done
 (:attr:`~napari_allen_sync.session.Session.busy`) and turns errors into napari
-notifications that say what to do next. :meth:`Runner.release` quits every worker and
-runs every disconnection registered with it, once.
+notifications that say what to do next. :meth:`Runner.schedule` defers the start of a
+worker (paced live image loads); a scheduled start counts as a running worker until it
+fires or is quit. :meth:`Runner.release` quits every worker and runs every disconnection
+registered with it, once.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from ..errors import AllenSyncError, ServiceError
 from . import workers
 
-__all__ = ["Runner", "user_message"]
+__all__ = ["Runner", "Scheduled", "user_message"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,61 @@ def user_message(exc: Exception) -> str:
     if isinstance(exc, AllenSyncError):
         return text
     return f"napari-allen-sync: unexpected {type(exc).__name__}: {text}"
+
+
+class Scheduled:
+    """A deferred start, counted among the runner's workers until it fires or is quit.
+
+    It answers like a worker where the dock and the tests look (``is_running``,
+    ``quit``), so that waiting for "no worker running" also waits for it.
+
+    Parameters
+    ----------
+    delay_s : float
+        Seconds until ``callback`` runs (on the GUI thread, from a single-shot QTimer).
+    callback : callable
+        Called without arguments when the delay has passed (usually starts a worker).
+    done : callable
+        Called with this object when it fired or was quit (the runner forgets it).
+    desc : str
+        What it will do (for debugging).
+    """
+
+    def __init__(self, delay_s: float, callback, done, desc: str = ""):
+        from qtpy.QtCore import QTimer
+
+        self.desc = desc
+        self.is_running = True
+        self._callback = callback
+        self._done = done
+        self._timer = QTimer()
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._fire)
+        self._timer.start(max(0, int(delay_s * 1000 + 0.5)))
+
+    def __repr__(self) -> str:
+        return f"Scheduled({self.desc!r}, running={self.is_running})"
+
+    def _fire(self) -> None:
+        if not self.is_running:
+            return
+        # the callback first: a worker it starts is counted before this one is forgotten
+        try:
+            self._callback()
+        finally:
+            self.is_running = False
+            self._done(self)
+
+    def quit(self) -> None:
+        """Cancel the start (nothing runs)."""
+        if not self.is_running:
+            return
+        self.is_running = False
+        try:
+            self._timer.stop()
+        except RuntimeError:  # the Qt object is gone (application shutting down)
+            pass
+        self._done(self)
 
 
 class Runner:
@@ -120,12 +177,30 @@ class Runner:
             self.quiet.add(worker)
         return worker
 
+    def schedule(self, delay_s: float, callback, desc: str = "") -> Scheduled | None:
+        """Run ``callback`` on the GUI thread in ``delay_s`` seconds, without progress;
+        until then it counts as a running worker (:meth:`running`) and
+        :meth:`quit_all` cancels it. None once released."""
+        if self.released:
+            return None
+
+        def done(item):
+            self.workers.discard(item)
+            self.quiet.discard(item)
+
+        item = Scheduled(delay_s, callback, done, desc)
+        if item.is_running:
+            self.workers.add(item)
+            self.quiet.add(item)
+        return item
+
     def _show_busy(self) -> None:
         loud = [self._desc[w] for w in self.workers - self.quiet if w in self._desc]
         self.session.busy = loud[-1] if loud else ""
 
     def running(self) -> list:
-        """Workers still running (started and not finished)."""
+        """Workers still running (started and not finished), and scheduled starts
+        (:meth:`schedule`) not yet due."""
         return [w for w in self.workers if w.is_running]
 
     def quit_all(self) -> None:

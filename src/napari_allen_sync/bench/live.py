@@ -26,8 +26,13 @@ Per path (``live_<path>``):
   computed (matched by the frame's request x/y to the nearest point sent) to its
   ``live_updated`` signal: throttle wait + worker + hand-over + apply.
 - ``live_image_swaps``: target images swapped in (``live_images_swapped`` keys);
-  ``live_sections_changed``: frame-to-frame section changes summed over the targets
-  (``live_sections_changed_by_target`` per key).
+  ``live_image_batches``: batches of swaps (``live_images_swapped`` signals; at most one
+  per ``live_image_interval_s``, the pacing in seconds, :attr:`LiveController.IMAGE_INTERVAL_S
+  <napari_allen_sync._napari.live_controller.LiveController.IMAGE_INTERVAL_S>`);
+  ``live_stale_after_path``: targets still showing another section than their marker
+  once the dock is idle after the path (should be 0: the last frame's sections are
+  shown); ``live_sections_changed``: frame-to-frame section changes summed over the
+  targets (``live_sections_changed_by_target`` per key).
 - ``live_layers_created``: ``len(viewer.layers)`` after − before (should be 0).
 - ``live_plugin_rate_per_s``: the plugin's own budget, 1000 / (worker + apply medians).
 - ``live_dims_range_changes`` / ``live_dims_point_snaps``: napari dims range changes
@@ -155,8 +160,11 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
     def on_frame(outcome):
         frames.append((time.perf_counter(), outcome))
 
+    batches = []
+
     def on_swap(keys):
         swaps.extend(keys)
+        batches.append(len(keys))
 
     widget.live_updated.connect(on_frame)
     widget.live_images_swapped.connect(on_swap)
@@ -181,6 +189,7 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
         snaps, ranges = watch.snaps, watch.count
         # let the frame in flight and the image loads finish (not counted in the rates)
         process_events_until(lambda: not widget.running_workers(), 30.0)
+        stale_after = len(widget.layers.stale_images())
         process_events_until(lambda: False, 0.2)
     finally:
         watch.close()
@@ -221,6 +230,9 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
         "live_move_to_frame_ms_p90": (_ms(float(np.percentile(latency, 90)))
                                       if latency else None),
         "live_image_swaps": len(swaps),
+        "live_image_batches": len(batches),
+        "live_image_interval_s": getattr(widget.live_sync, "IMAGE_INTERVAL_S", 0.0),
+        "live_stale_after_path": stale_after,
         "live_sections_changed": sum(changes.values()),
         "live_sections_changed_by_target": changes,
         "live_layers_created": len(viewer.layers) - n_layers,

@@ -188,7 +188,7 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
         moves = widget.live.moves - moves0
         snaps, ranges = watch.snaps, watch.count
         # let the frame in flight and the image loads finish (not counted in the rates)
-        process_events_until(lambda: not widget.running_workers(), 30.0)
+        process_events_until(lambda: _idle(widget), 30.0)
         stale_after = len(widget.layers.stale_images())
         process_events_until(lambda: False, 0.2)
     finally:
@@ -241,6 +241,14 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
         "live_dims_point_snaps": snaps,
     })
     return out
+
+
+def _idle(widget) -> bool:
+    """No worker running or still handing its answer over, no image load waiting for
+    its turn, no live point waiting for the throttle (as the widget tests wait)."""
+    live = widget.live
+    return (not widget.running_workers() and not widget.runner.workers
+            and live.pending is None and not live.in_flight)
 
 
 def run() -> dict:

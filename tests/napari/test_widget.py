@@ -362,10 +362,7 @@ def test_target_panels_are_laid_out_when_chosen_and_shown_once_laid_out(
     def on_visible(event):
         layer = event.source
         if layer.visible:
-            seed = widget.layers.seed_layer
-            box = np.asarray(viewer.canvas.viewbox_size(viewer.layers), dtype=float)
-            shape = np.asarray(seed.level_shapes[0][:2], dtype=float)
-            fit = float(np.min(box / (widget.layers.FIT_FRACTION * shape)))
+            fit = widget.layers.fitted_view()[1]  # every panel's whole section
             shown_at[layer.name] = (bool(viewer.canvas.grid.enabled),
                                     float(viewer.scene.camera.zoom), fit)
 

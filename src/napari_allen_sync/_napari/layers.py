@@ -43,10 +43,29 @@ from .markers import (
     size_ring,
 )
 
-__all__ = ["ClickToSync", "SyncLayers", "canvas_position"]
+__all__ = ["ClickToSync", "SyncLayers", "canvas_position", "cell_of", "world_box"]
 
 #: A press and release further apart than this (canvas pixels) is a drag, not a click.
 CLICK_TOLERANCE_PX = 4.0
+#: napari's gap between grid cells, a fraction of the mean cell size.
+GRID_SPACING = 0.02
+
+
+def cell_of(viewer, layer) -> tuple[np.ndarray, np.ndarray]:
+    """The grid cell a layer is drawn in: ``(origin, size)`` in canvas pixels ``(row, col)``
+    (the whole canvas without a grid), from the public canvas size and grid layout."""
+    canvas = getattr(viewer, "canvas", None)
+    size = np.asarray(canvas.size, dtype=float)  # (height, width)
+    grid = _grid(viewer)
+    if not grid.enabled:
+        return np.zeros(2), size
+    layers = viewer.layers
+    shape = np.asarray(grid.actual_shape(layers), dtype=float)
+    box = np.asarray(canvas.viewbox_size(layers), dtype=float)
+    gap = (size - box * shape) / np.maximum(shape - 1, 1)
+    index = next(i for i, lay in enumerate(layers) if _same(lay, layer))
+    cell = np.asarray(grid.position(index, layers), dtype=float)
+    return cell * (box + gap), box
 
 
 def canvas_position(viewer, layer, data_point) -> tuple[float, float]:
@@ -58,21 +77,25 @@ def canvas_position(viewer, layer, data_point) -> tuple[float, float]:
     world = np.asarray(layer.data_to_world(np.asarray(data_point, dtype=float)))[-2:]
     camera = _camera(viewer)
     centre = np.asarray(camera.center, dtype=float)[-2:]
-    grid = _grid(viewer)
-    canvas = getattr(viewer, "canvas", None)
-    size = np.asarray(canvas.size, dtype=float)  # (height, width)
-    origin = np.zeros(2)
-    box = size
-    if grid.enabled:
-        layers = viewer.layers
-        shape = np.asarray(grid.actual_shape(layers), dtype=float)
-        box = np.asarray(canvas.viewbox_size(layers), dtype=float)
-        gap = (size - box * shape) / np.maximum(shape - 1, 1)
-        index = next(i for i, lay in enumerate(layers) if _same(lay, layer))
-        cell = np.asarray(grid.position(index, layers), dtype=float)
-        origin = cell * (box + gap)
+    origin, box = cell_of(viewer, layer)
     rc = origin + box / 2 + (world - centre) * camera.zoom
     return float(rc[1]), float(rc[0])
+
+
+def data_shape(layer) -> np.ndarray:
+    """An image layer's full-resolution ``(rows, cols)``."""
+    return np.asarray(layer.level_shapes[0][:2] if layer.multiscale else layer.data.shape[:2],
+                      dtype=float)
+
+
+def world_box(layer) -> np.ndarray:
+    """An image layer's whole section in world coordinates, ``[[row0, col0], [row1, col1]]``:
+    the bounding box of its pixels' outer corners through its affine (rotation, scale)."""
+    high = data_shape(layer) - 0.5
+    corners = [(-0.5, -0.5), (-0.5, high[1]), (high[0], -0.5), tuple(high)]
+    world = np.array([np.asarray(layer.data_to_world(np.asarray(c, dtype=float)),
+                                 dtype=float)[-2:] for c in corners])
+    return np.array([world.min(axis=0), world.max(axis=0)])
 
 
 class ClickToSync:
@@ -163,6 +186,7 @@ class SyncLayers:
         self.resolution: dict = {}  # key → µm per pixel
         self.order: list = ["seed"]
         self._fitted = False
+        self._fit_keys: tuple = ()  # the panels (keys) the camera was last fitted to
         self._levels: dict = {}  # key → the pyramid (list) in the image layer
         self._hidden: set = set()  # keys whose image was created hidden, not shown yet
         #: key → (SectionImage, affine, name) a live frame moved to while its image
@@ -680,7 +704,9 @@ class SyncLayers:
         self._side = label_side(self.viewer, (float(req.y), float(req.x)))
 
     def arrange(self) -> None:
-        """Own layers first, image then marker per key; grid of stride 2."""
+        """Own layers first, image then marker per key, in a grid of :attr:`stride`; after
+        the first layout, whole sections in view again (:meth:`fit`) when the layout or
+        the panels changed, or when a panel's section no longer fits its cell."""
         if self.batch:
             for key in self.order:
                 if key not in self.batch and key in self.images:
@@ -693,77 +719,126 @@ class SyncLayers:
                 layers.move(src, dest)
         grid = _grid(self.viewer)
         grid.stride = self.stride
-        grid.spacing = 0.02
+        grid.spacing = GRID_SPACING
         shape = self._grid_shape(len(self.order))
         before = (tuple(grid.shape), bool(grid.enabled))
         if shape is not None and tuple(grid.shape) != shape:
             grid.shape = shape
         grid.enabled = len(self.order) > 1
-        if self._fitted and (tuple(grid.shape), bool(grid.enabled)) != before:
-            self.fit()  # another layout: whole sections in view again
+        if self._fitted and ((tuple(grid.shape), bool(grid.enabled)) != before
+                             or tuple(self.order) != self._fit_keys
+                             or not self.whole_sections_in_view()):
+            self.fit()  # another layout, other panels, or a section pushed out of its cell
+
+    def _extent(self) -> np.ndarray:
+        """``[[row0, col0], [row1, col1]]``: the world box that holds every panel's whole
+        section (:func:`world_box`); the camera is shared, so each cell must show it."""
+        boxes = [world_box(self.images[k]) for k in self.order if k in self.images]
+        if not boxes:
+            boxes = [world_box(self.seed_layer)]
+        boxes = np.asarray(boxes, dtype=float)
+        return np.array([boxes[:, 0].min(axis=0), boxes[:, 1].max(axis=0)])
+
+    def _cell_size(self, shape) -> np.ndarray:
+        """One grid cell's size (canvas pixels, row and col) for a grid ``shape``: napari's
+        gaps (:data:`GRID_SPACING` of the mean cell) taken off the canvas."""
+        size = np.asarray(self.viewer.canvas.size, dtype=float)
+        shape = np.asarray(shape, dtype=float)
+        if np.prod(shape) <= 1:
+            return size
+        gap = GRID_SPACING * float(np.mean(size / shape))
+        return (size - gap * (shape - 1)) / shape
 
     def _grid_shape(self, n: int):
-        """Rows and columns that show ``n`` sections of the seed's shape largest."""
-        seed = self.seed_layer
+        """Rows and columns that show ``n`` panels largest: the panels' extent
+        (:meth:`_extent`) fitted into one cell of each layout of the canvas (a narrow,
+        tall canvas gets more rows than columns); None without a seed or a canvas."""
         canvas = getattr(self.viewer, "canvas", None)
-        if seed is None or canvas is None or n < 2:
+        if self.seed_layer is None or canvas is None or n < 2:
             return None
-        h, w = np.asarray(canvas.size, dtype=float)
-        ih, iw = np.asarray(seed.level_shapes[0][:2], dtype=float)
+        low, high = self._extent()
+        extent = np.maximum(high - low, 1.0)
         best, shape = -1.0, None
         for cols in range(1, n + 1):
             rows = -(-n // cols)
-            zoom = min(h / rows / ih, w / cols / iw)
+            zoom = float(np.min(self._cell_size((rows, cols)) / extent))
             if zoom > best * 1.0001:
                 best, shape = zoom, (rows, cols)
         return shape
 
-    #: Cell size / the seed image's extent: the whole section and a margin in view.
+    #: Cell size / the panels' extent: the whole sections and a margin in view.
     FIT_FRACTION = 1.06
 
     def view_for(self, n_keys: int, click_rc, fraction: float = FIT_FRACTION):
         """The view a click's result will be drawn in: ``(centre, zoom, cell size)``.
 
         Before the first result the grid is not laid out yet: the view is predicted
-        (what :meth:`fit` will do); afterwards it is the current camera.
+        from the panels there are (:meth:`fitted_view`); afterwards it is the current
+        camera.
         """
-        seed = self.seed_layer
         canvas = getattr(self.viewer, "canvas", None)
-        if seed is None or canvas is None or not hasattr(canvas, "viewbox_size"):
+        if self.seed_layer is None or canvas is None or not hasattr(canvas, "viewbox_size"):
             return None
         camera = _camera(self.viewer)
         if self._fitted:
             box = np.asarray(canvas.viewbox_size(self.viewer.layers), dtype=float)
             return (np.asarray(camera.center, dtype=float)[-2:], float(camera.zoom), box)
-        shape = np.asarray(self._grid_shape(n_keys) or (1, 1), dtype=float)
-        size = np.asarray(canvas.size, dtype=float)
-        gap = 0.02 * float(np.mean(size / shape)) if n_keys > 1 else 0.0
-        box = (size - gap * (shape - 1)) / shape
-        seed_shape = np.asarray(seed.level_shapes[0][:2], dtype=float)
-        zoom = float(np.min(box / (fraction * seed_shape)))
+        box = self._cell_size(self._grid_shape(n_keys) or (1, 1))
+        centre, zoom = self.fitted_view(box, fraction)
         # new images are shown once the grid is laid out (show_outcome): one cell each
-        return (self._seed_centre(), zoom, box)
+        return (centre, zoom, box)
+
+    def fitted_view(self, box=None, fraction: float = FIT_FRACTION):
+        """``(centre, zoom)`` that shows every panel's whole section in its cell: the
+        centre of their common extent (:meth:`_extent`), the zoom that fits it, with a
+        margin, into a cell of ``box`` pixels (default: the grid's cell now)."""
+        if box is None:
+            box = np.asarray(self.viewer.canvas.viewbox_size(self.viewer.layers), dtype=float)
+        low, high = self._extent()
+        zoom = float(np.min(np.asarray(box, dtype=float)
+                            / (fraction * np.maximum(high - low, 1.0))))
+        return (low + high) / 2.0, zoom
 
     def _seed_centre(self) -> np.ndarray:
+        """The seed image's centre, world coordinates."""
         seed = self.seed_layer
-        shape = np.asarray(seed.level_shapes[0][:2], dtype=float)
-        return np.asarray(seed.data_to_world((shape - 1) / 2.0), dtype=float)[-2:]
+        return np.asarray(seed.data_to_world((data_shape(seed) - 1) / 2.0), dtype=float)[-2:]
+
+    def whole_sections_in_view(self, tolerance_px: float = 1.0) -> bool:
+        """Whether every panel's whole section (:func:`world_box`) lies inside its grid
+        cell with the shared camera now."""
+        canvas = getattr(self.viewer, "canvas", None)
+        if canvas is None or not hasattr(canvas, "viewbox_size"):
+            return True
+        box = np.asarray(canvas.viewbox_size(self.viewer.layers), dtype=float)
+        camera = _camera(self.viewer)
+        centre = np.asarray(camera.center, dtype=float)[-2:]
+        zoom = float(camera.zoom)
+        for key in self.order:
+            layer = self.images.get(key)
+            if layer is None:
+                continue
+            low, high = box / 2 + (world_box(layer) - centre) * zoom
+            if np.any(low < -tolerance_px) or np.any(high > box + tolerance_px):
+                return False
+        return True
 
     def fit(self, key="seed", fraction: float = FIT_FRACTION) -> None:
-        """Show whole sections: the camera on the seed image's centre, zoomed so that
-        its whole extent (and a margin) fills a grid cell; every registered target
-        lies in the same place of its own cell. ``key`` is kept for callers."""
-        seed = self.seed_layer
+        """Show whole sections: the camera on the centre of every panel's section, zoomed
+        so that the largest extent (each panel with its placement: rotation, scale,
+        shift) and a margin fills a grid cell (:meth:`fitted_view`); the markers stay
+        at the same place of every cell. ``key`` is kept for callers."""
         camera = _camera(self.viewer)
         canvas = getattr(self.viewer, "canvas", None)
-        if seed is None or canvas is None or not hasattr(canvas, "viewbox_size"):
+        if self.seed_layer is None or canvas is None or not hasattr(canvas, "viewbox_size"):
             self.viewer.reset_view()
             return
-        shape = np.asarray(seed.level_shapes[0][:2], dtype=float)
         box = np.asarray(canvas.viewbox_size(self.viewer.layers), dtype=float)
         if np.all(box > 0):
-            camera.zoom = float(np.min(box / (fraction * shape)))
-        camera.center = tuple(float(v) for v in self._seed_centre())
+            centre, zoom = self.fitted_view(box, fraction)
+            camera.zoom = zoom
+            camera.center = tuple(float(v) for v in centre)
+        self._fit_keys = tuple(self.order)
         for marker in self.markers.values():  # thin rings at the new zoom
             size_ring(marker, float(camera.zoom))
 

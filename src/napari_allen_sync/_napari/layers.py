@@ -33,12 +33,14 @@ from ._layer_utils import same_affine as _same_affine
 from .markers import (
     FAR_COLOUR,
     FAR_OPACITY,
+    LABEL_SIZES,
     MARKER_COLOURS,
+    LabelPlace,
     add_marker,
     hold_marker,
-    label_anchor,
     label_side,
     label_text,
+    place_label,
     sample_ink,
     size_ring,
 )
@@ -195,8 +197,8 @@ class SyncLayers:
         #: the layers of a batch-synchronized Points layer, one per grid cell
         self.batch_layers = BatchLayers(self)
         self._inks: dict = {}  # label colour by place (see _ink)
-        #: (left, above, max_chars): the labels' side and line length (_place_labels)
-        self._side = (False, False, 40)
+        #: the labels' size, side and widest line (markers.LabelPlace, _place_labels)
+        self._side = LabelPlace(LABEL_SIZES[0][1], False, 400.0)
         self.drawn = None  # the SyncOutcome whose markers are drawn (relabel)
         #: The source's name, in each image layer's ``metadata["allen"]``.
         self.source_name = ""
@@ -205,6 +207,8 @@ class SyncLayers:
         #: the canvas was resized (the window maximised, a dock opened): whole sections
         #: in view again once the resize settles (napari's public ``canvas.events.size``)
         self._refit_soon = qdebounced(self.refit, timeout=80)
+        self._place_labels_soon = qdebounced(self.place_labels, timeout=100)
+        self._zoom_event = None  # the camera's zoom event, once connected (fit)
         size_event = getattr(getattr(getattr(viewer, "canvas", None), "events", None),
                              "size", None)
         self._size_event = size_event
@@ -666,9 +670,7 @@ class SyncLayers:
         marker, image = self.markers.get(hit.key), self.images.get(hit.key)
         if marker is None:
             return
-        anchor = label_anchor(*self._side[:2])
-        if str(marker.text.anchor) != anchor:
-            marker.text.anchor = anchor
+        place_label(marker, self.viewer, self._side)
         meta = marker.metadata.setdefault("allen_sync", {})
         ink = self._ink(hit)
         if meta.get("ink") != ink:
@@ -699,7 +701,8 @@ class SyncLayers:
         return ink
 
     def _place_labels(self, outcome) -> None:
-        """Choose the labels' side for an answer (:func:`~.markers.label_side`)."""
+        """Choose the labels' size, side and widest line for an answer
+        (:func:`~.markers.label_side`)."""
         req = outcome.request
         self._side = label_side(self.viewer, (float(req.y), float(req.x)))
 
@@ -841,6 +844,17 @@ class SyncLayers:
         self._fit_keys = tuple(self.order)
         for marker in self.markers.values():  # thin rings at the new zoom
             size_ring(marker, float(camera.zoom))
+        self.place_labels()
+        if self._zoom_event is None:  # the labels follow the user's zoom too
+            self._zoom_event = camera.events.zoom
+            self._zoom_event.connect(self._place_labels_soon)
+
+    def place_labels(self, *_) -> None:
+        """Place every label again for the camera now (:func:`~.markers.place_label`):
+        their offset from the ring is in data units, so it changes with the zoom."""
+        for marker in self.markers.values():
+            if marker in self.viewer.layers:
+                place_label(marker, self.viewer, self._side)
 
     def refit(self, *_) -> None:
         """After a canvas resize: the grid's shape for the new canvas, and whole
@@ -853,7 +867,7 @@ class SyncLayers:
 
     def relabel(self) -> None:
         """Place the labels of the answer drawn last again for the current layout (a
-        resize changes the panels' size): their side, line length and ink."""
+        resize changes the panels' size): their size, side, lines and ink."""
         outcome = self.drawn
         if outcome is None:
             return
@@ -881,7 +895,10 @@ class SyncLayers:
     def close(self) -> None:
         """Disconnect from the viewer (the layers stay for the user)."""
         self._refit_soon.cancel()
+        self._place_labels_soon.cancel()
         disconnect = [(self.viewer.layers.events.removed, self._on_removed)]
+        if self._zoom_event is not None:
+            disconnect.append((self._zoom_event, self._place_labels_soon))
         if self._size_event is not None:
             disconnect.append((self._size_event, self._refit_soon))
         for emitter, callback in disconnect:

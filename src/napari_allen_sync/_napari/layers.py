@@ -45,7 +45,14 @@ from .markers import (
     size_ring,
 )
 
-__all__ = ["ClickToSync", "SyncLayers", "canvas_position", "cell_of", "world_box"]
+__all__ = [
+    "ClickToSync",
+    "SyncLayers",
+    "canvas_position",
+    "cell_of",
+    "other_panel_message",
+    "world_box",
+]
 
 #: A press and release further apart than this (canvas pixels) is a drag, not a click.
 CLICK_TOLERANCE_PX = 4.0
@@ -100,6 +107,22 @@ def world_box(layer) -> np.ndarray:
     return np.array([world.min(axis=0), world.max(axis=0)])
 
 
+def other_panel_message(key: str, target_names: dict, atlas_name: str = "") -> str:
+    """What a click on a target's panel (not the seed's) tells the user: where to click,
+    what that panel is, and how the dock makes it the seed (its Seed section opens a
+    data set by id or from its list; an atlas cannot be the seed)."""
+    where = "Click on the seed section (top left) to synchronize"
+    kind, _, ident = key.partition(":")
+    if kind == "atlas":
+        name = atlas_name or f"atlas {ident}"
+        return (f"{where} — this is the atlas plate of {name}; an atlas cannot be the seed: "
+                "pick a data set in the dock's Seed section")
+    name = target_names.get(int(ident), ident) if ident.isdigit() else ident
+    return (f"{where} — this is the target {name}; to use it as the seed, open "
+            f"SectionDataSet {ident} in the dock's Seed section (pick it in the list, or "
+            "type its id and press Open)")
+
+
 class ClickToSync:
     """A viewer mouse-drag callback that reports plain left clicks on one layer.
 
@@ -112,12 +135,17 @@ class ClickToSync:
         Called with the clicked point in that layer's data coordinates ``(row, col)``.
     tolerance_px : float
         Largest mouse travel between press and release that is still a click.
+    on_other : callable, optional
+        Called with the key (``"ds:<id>"``, ``"atlas:<id>"``) of the synchronization
+        panel clicked instead of the seed's (:meth:`panel_at`).
     """
 
-    def __init__(self, viewer, layer, on_click, tolerance_px: float = CLICK_TOLERANCE_PX):
+    def __init__(self, viewer, layer, on_click, tolerance_px: float = CLICK_TOLERANCE_PX,
+                 on_other=None):
         self.viewer = viewer
         self.layer = layer
         self.on_click = on_click
+        self.on_other = on_other
         self.tolerance_px = tolerance_px
         self.installed = False
 
@@ -153,6 +181,24 @@ class ClickToSync:
         point = self.hit(position, viewbox)
         if point is not None:
             self.on_click(point)
+            return
+        other = self.panel_at(viewbox)
+        if other is not None and other != "seed" and self.on_other is not None:
+            self.on_other(other)
+
+    def panel_at(self, viewbox):
+        """The key of the synchronization panel (its image layer's
+        ``metadata["allen_sync"]["key"]``) in a grid cell ``viewbox``, or None."""
+        grid = _grid(self.viewer)
+        if viewbox is None or not grid.enabled:
+            return None
+        layers = self.viewer.layers
+        for index, layer in enumerate(layers):
+            key = ((getattr(layer, "metadata", None) or {}).get("allen_sync") or {}).get("key")
+            if (key is not None and layer.__class__.__name__ == "Image"
+                    and tuple(grid.position(index, layers)) == tuple(viewbox)):
+                return str(key)
+        return None
 
     def hit(self, position, viewbox=None):
         """The clicked point in the layer's data coordinates, or None when the click

@@ -34,6 +34,7 @@ from .markers import (
     FAR_COLOUR,
     FAR_OPACITY,
     LABEL_SIZES,
+    MARGIN_PX,
     MARKER_COLOURS,
     LabelPlace,
     add_marker,
@@ -58,6 +59,8 @@ __all__ = [
 CLICK_TOLERANCE_PX = 4.0
 #: napari's gap between grid cells, a fraction of the mean cell size.
 GRID_SPACING = 0.02
+#: Narrowest label line (screen pixels) when the sections are drawn narrower than that.
+MIN_LINE_PX = 90.0
 
 
 def cell_of(viewer, layer) -> tuple[np.ndarray, np.ndarray]:
@@ -750,7 +753,14 @@ class SyncLayers:
         """Choose the labels' size, side and widest line for an answer
         (:func:`~.markers.label_side`)."""
         req = outcome.request
-        self._side = label_side(self.viewer, (float(req.y), float(req.x)))
+        place = label_side(self.viewer, (float(req.y), float(req.x)))
+        # lines as wide as the narrowest section on screen: the text stays over the
+        # images, whose colour its ink was chosen against, not over the black canvas
+        zoom = float(_camera(self.viewer).zoom)
+        widths = [float(np.ptp(world_box(self.images[k])[:, 1])) * zoom - 2 * MARGIN_PX
+                  for k in self.order if k in self.images]
+        width = min([place.width_px, *widths])
+        self._side = place._replace(width_px=max(width, min(place.width_px, MIN_LINE_PX)))
 
     def arrange(self) -> None:
         """Own layers first, image then marker per key, in a grid of :attr:`stride`; after

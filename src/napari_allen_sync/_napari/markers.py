@@ -68,7 +68,8 @@ _NARROW, _WIDE = frozenset(" .,:;'!|()[]ijlfrt-/·"), frozenset("MWmw…@%")
 _EM_NARROW, _EM_WIDE, _EM_CAPITAL, _EM_OTHER = 0.38, 1.0, 0.74, 0.64
 #: Pixels kept free between a label and its panel's edges, and between ring and label.
 MARGIN_PX = 4.0
-#: Rows a wrapped fact (an atlas structure's name, a warning) may take, and in all.
+#: Rows a wrapped fact (an atlas structure's name, a warning) may take, and in all; in
+#: small panels (a smaller text size) one row, so that the label stays over the section.
 WRAP_ROWS, MAX_ROWS = 2, 6
 
 
@@ -137,7 +138,7 @@ def _cut(line: str, size: float, width_px: float) -> str:
 
 def _wrap(line: str, size: float, width_px: float, rows: int) -> list[str]:
     """A line wrapped at spaces into at most ``rows`` rows that fit ``width_px``; the last
-    row is cut with an ellipsis when words are left over."""
+    row ends with an ellipsis when words are left over (cut if it does not fit)."""
     out: list[str] = []
     words = line.split()
     while words and len(out) < rows:
@@ -145,8 +146,8 @@ def _wrap(line: str, size: float, width_px: float, rows: int) -> list[str]:
         while words and text_width_px(f"{row} {words[0]}", size) <= width_px:
             row = f"{row} {words.pop(0)}"
         out.append(row)
-    if words and out:
-        out[-1] = out[-1] + " " + " ".join(words)
+    if words and out:  # words left over: the last row ends with an ellipsis
+        out[-1] = out[-1] + "…"
     return [_cut(row, size, width_px) for row in out]
 
 
@@ -154,11 +155,14 @@ def label_text(label: str, size: float = 8, width_px: float = 400.0) -> str:
     """A marker's text for a panel: the label's first line (section number and structure
     acronym) and second (the panel's name) cut to ``width_px`` at text ``size``, each
     further line (a structure's full name, a warning) wrapped into at most
-    :data:`WRAP_ROWS` rows; :data:`MAX_ROWS` rows in all."""
+    :data:`WRAP_ROWS` rows (one below the largest text size: a small panel);
+    :data:`MAX_ROWS` rows in all. The layer's name and the dock's table keep the full
+    text."""
     lines = label.split("\n")
     rows = [_cut(line, size, width_px) for line in lines[:2]]
+    wrap = WRAP_ROWS if size >= LABEL_SIZES[0][1] else 1
     for line in lines[2:]:
-        rows += _wrap(line, size, width_px, WRAP_ROWS)
+        rows += _wrap(line, size, width_px, wrap)
     return "\n".join(rows[:MAX_ROWS])
 
 

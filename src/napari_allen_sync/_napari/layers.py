@@ -40,6 +40,7 @@ from .markers import (
     add_marker,
     hold_marker,
     label_side,
+    label_size,
     label_text,
     place_label,
     sample_ink,
@@ -759,8 +760,9 @@ class SyncLayers:
         zoom = float(_camera(self.viewer).zoom)
         widths = [float(np.ptp(world_box(self.images[k])[:, 1])) * zoom - 2 * MARGIN_PX
                   for k in self.order if k in self.images]
-        width = min([place.width_px, *widths])
-        self._side = place._replace(width_px=max(width, min(place.width_px, MIN_LINE_PX)))
+        width = max(min([place.width_px, *widths]), min(place.width_px, MIN_LINE_PX))
+        self._side = place._replace(size=min(place.size, label_size(width + 2 * MARGIN_PX)),
+                                    width_px=width)
 
     def arrange(self) -> None:
         """Own layers first, image then marker per key, in a grid of :attr:`stride`; after

@@ -32,6 +32,7 @@ __all__ = [
     "hold_marker",
     "label_extent",
     "label_side",
+    "label_size",
     "label_text",
     "place_label",
     "ring_size",
@@ -123,8 +124,13 @@ def label_side(viewer, point_rc) -> LabelPlace:
     width = 400.0
     if canvas is not None and hasattr(canvas, "viewbox_size"):
         width = float(np.asarray(canvas.viewbox_size(viewer.layers), dtype=float)[1])
-    size = next(size for narrowest, size in LABEL_SIZES if width >= narrowest)
-    return LabelPlace(size, above, max(width - 2.0 * MARGIN_PX, 1.0))
+    return LabelPlace(label_size(width), above, max(width - 2.0 * MARGIN_PX, 1.0))
+
+
+def label_size(width_px: float) -> int:
+    """The text size for labels in a panel (or over a section) ``width_px`` wide
+    (:data:`LABEL_SIZES`)."""
+    return next(size for narrowest, size in LABEL_SIZES if width_px >= narrowest)
 
 
 def _cut(line: str, size: float, width_px: float) -> str:

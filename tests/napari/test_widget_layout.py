@@ -94,12 +94,18 @@ def test_whole_sections_after_every_layout_change(qtbot, make_napari_viewer):
         qtbot.mouseClick(view.add_offered_button, Qt.MouseButton.LeftButton)
     check_whole(qtbot, viewer, widget, "target added")
     assert f"ds:{TARGETS[1]}" in widget.layers.order
-    # a click near the seed's left edge pushes the sagittal panel right: refitted
+    # clicks near the seed's edges push the sagittal panel around: the view is refitted
+    # when a section would leave its cell, and every panel keeps its cell
     canvas = canvas_widget(widget)
-    seed = widget.layers.seed_layer
-    with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
-        send_click(canvas, canvas_position(viewer, seed, (350.0, 60.0)))
-    check_whole(qtbot, viewer, widget, "click at the edge")
+    grid = viewer.canvas.grid
+    cells = (tuple(grid.shape), [cell_of(viewer, layer)[0].tolist() for layer in viewer.layers])
+    for row, col in [(350.0, 60.0), (650.0, 940.0), (40.0, 500.0)]:
+        seed = widget.layers.seed_layer
+        with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
+            send_click(canvas, canvas_position(viewer, seed, (row, col)))
+        check_whole(qtbot, viewer, widget, f"click at {row, col}")
+        assert (tuple(grid.shape),
+                [cell_of(viewer, layer)[0].tolist() for layer in viewer.layers]) == cells
     view.targets.setCurrentRow(0)
     with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
         qtbot.mouseClick(view.remove_button, Qt.MouseButton.LeftButton)

@@ -239,6 +239,7 @@ class SyncLayers:
         self.order: list = ["seed"]
         self._fitted = False
         self._fit_keys: tuple = ()  # the panels (keys) the camera was last fitted to
+        self._layout: tuple = ()  # (keys, canvas size) the grid's shape was chosen for
         self._levels: dict = {}  # key → the pyramid (list) in the image layer
         self._hidden: set = set()  # keys whose image was created hidden, not shown yet
         #: key → (SectionImage, affine, name) a live frame moved to while its image
@@ -781,7 +782,11 @@ class SyncLayers:
         grid = _grid(self.viewer)
         grid.stride = self.stride
         grid.spacing = GRID_SPACING
-        shape = self._grid_shape(len(self.order))
+        # the shape is chosen again only for other panels or another canvas size, not
+        # when a click moved a panel: the panels keep their cells between clicks
+        layout = (tuple(self.order), tuple(self.viewer.canvas.size))
+        shape = self._grid_shape(len(self.order)) if layout != self._layout else None
+        self._layout = layout
         before = (tuple(grid.shape), bool(grid.enabled))
         if shape is not None and tuple(grid.shape) != shape:
             grid.shape = shape

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "AllenSyncError",
     "AnnotationError",
+    "AnnotationPendingError",
     "CacheError",
     "CatalogFormatError",
     "InvalidCoordinateError",
@@ -235,3 +236,8 @@ class AnnotationError(AllenSyncError, ValueError):
         self.where = None if where is None else str(where)
         super().__init__(reason if where is None else f"{reason} [{where}]")
 
+
+class AnnotationPendingError(AnnotationError):
+    """The annotation volume is being fetched right now (by another thread, e.g. the
+    dock's download in the activity dock): a structure lookup that does not wait says
+    so instead of blocking until the transfer ends."""

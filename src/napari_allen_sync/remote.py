@@ -44,6 +44,7 @@ from .client import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, AllenApi, Synchronization
 from .errors import (
     AllenSyncError,
     AnnotationError,
+    AnnotationPendingError,
     CacheError,
     CatalogFormatError,
     MissingAlignmentError,
@@ -851,14 +852,39 @@ class RemoteSource:
         download it). Raises as :meth:`annotation` when the volume cannot be had."""
         return self.annotation().structure_ids_at(reference_space_id, x, y, z)
 
-    def structure_at(self, reference_space_id: int, x, y, z) -> list[Structure | None]:
+    def annotation_pending(self) -> bool:
+        """Whether the annotation volume is being fetched or read by another call right
+        now (not in memory yet, and :meth:`annotation` is running)."""
+        return self._annotation is None and self._annotation_lock.locked()
+
+    def structure_at(self, reference_space_id: int, x, y, z,
+                     wait: bool = True) -> list[Structure | None]:
         """The structure at each reference point (µm), None outside the brain.
 
         Uses :meth:`structure_ids_at` and the ontology (fetched once). When the volume
         or the ontology cannot be had (no network, nothing cached) every point is None
         and :attr:`annotation_problem` says why: a click still synchronizes.
+
+        Parameters
+        ----------
+        reference_space_id : int
+            9 or 10.
+        x, y, z : array-like
+            Reference points, µm.
+        wait : bool
+            With False, when the volume is being downloaded (:meth:`annotation_pending`,
+            e.g. by the dock's download) every point is None at once and
+            :attr:`annotation_problem` is an
+            :class:`~napari_allen_sync.errors.AnnotationPendingError`, instead of
+            waiting for the transfer to end.
         """
         n = len(as_coordinates("x", x))
+        if not wait and self.annotation_pending():
+            self.annotation_problem = AnnotationPendingError(
+                f"the annotation volume ({self.annotation_resolution} µm) is still "
+                "downloading: structures are named once it has arrived (progress in "
+                "napari's activity dock)")
+            return [None] * n
         try:
             ids = self.structure_ids_at(reference_space_id, x, y, z)
             self.ensure_ontology()

@@ -121,8 +121,8 @@ def served_scene(path) -> int:
                 box = widget.targets_view.overlay_box(ds_id)
                 if box is not None and box.isEnabled():
                     box.click()
-            wanted = set(widget.session.overlays())
-            wait(lambda: set(widget.layers.overlays) == wanted and idle(), "no overlays")
+            wanted = widget.session.overlays()
+            wait(lambda: widget.overlays.drawn() == wanted and idle(), "no overlays")
             # a search by gene, as typed in the dock: its answer listed above the targets
             found = []
             widget.experiments_found.connect(found.append)

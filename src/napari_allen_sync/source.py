@@ -80,9 +80,11 @@ class AtlasSource(Protocol):
         """Make an atlas, its annotated plates and the ontology available."""
         ...
 
-    def structure_at(self, reference_space_id: int, x, y, z) -> list[Structure | None]:
+    def structure_at(self, reference_space_id: int, x, y, z,
+                     wait: bool = True) -> list[Structure | None]:
         """The structure at each reference point (µm), or None where unknown or outside
-        the brain."""
+        the brain. With ``wait=False`` a source whose annotation volume is still being
+        downloaded answers None at once (and says why in ``annotation_problem``)."""
         ...
 
     def structure_ids_at(self, reference_space_id: int, x, y, z) -> np.ndarray:

@@ -232,30 +232,6 @@ def test_load_images_draws_the_atlas_in_its_view(source, seed):
         tile_view(source.tiles, "image"), plate, len(levels) - 1))
 
 
-@pytest.mark.parametrize("ds_id", TARGETS)
-def test_load_overlay_is_the_data_sets_mask(source, ds_id):
-    from napari_allen_sync.images import overlay_view, tile_view
-
-    kind = overlay_view(source.catalog.section_data_set(ds_id))
-    assert kind in ("expression", "projection")
-    images = source.catalog.images_of(ds_id)
-    image = images[len(images) // 2]  # a section through the labelled anatomy
-    steps, ov = run(workflow.load_overlay(source, f"ds:{ds_id}", image, kind))
-    assert steps and ov.key == f"ds:{ds_id}" and ov.kind == kind and ov.image is image
-    low = np.asarray(ov.levels[-1])
-    np.testing.assert_array_equal(low, _pixels(tile_view(source.tiles, kind), image,
-                                               len(ov.levels) - 1))
-    stained = _pixels(source.tiles, image, len(ov.levels) - 1)
-    assert not np.array_equal(low, stained) and low.max() > 0
-
-
-def test_load_overlay_refuses_what_is_not_an_overlay(source, seed):
-    from napari_allen_sync.errors import InvalidParameterError
-
-    with pytest.raises(InvalidParameterError, match="overlay"):
-        run(workflow.load_overlay(source, "ds:1", seed, "annotation"))
-
-
 def test_find_experiments_by_injection_structure(source):
     """Connectivity experiments by the structure injected (``injection:ACRONYM``): the
     demo's connectivity set is found by its injection structure and by every ancestor

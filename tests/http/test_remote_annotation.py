@@ -286,3 +286,39 @@ def test_tqdm_progress_bar_on_the_command_line(demo_served, tmp_path, capsys):
     bar.close()
     assert vol.shape == (132, 80, 114)
     assert "annotation_100.nrrd" in capsys.readouterr().err
+
+
+def test_a_lookup_that_does_not_wait_answers_during_the_download(demo_served, tmp_path):
+    """``structure_at(..., wait=False)`` while another thread downloads the volume: every
+    point None at once, and ``annotation_problem`` says it is still downloading; once
+    the volume is in, the same call names the demo's structures (and waits for nothing)."""
+    import threading
+
+    from napari_allen_sync.errors import AnnotationPendingError
+
+    base, _faults = demo_served
+    remote = RemoteSource(base, tmp_path, timeout=(2, 60), annotation_resolution=100)
+    pts = _points(7, 200)
+    first, gate, got = threading.Event(), threading.Event(), []
+
+    def held(done, _total):  # the HTTP transfer is real; only its pace is held
+        if done and not first.is_set():
+            first.set()
+            gate.wait(60)
+
+    fetch = threading.Thread(target=lambda: got.append(remote.annotation(progress=held)))
+    fetch.start()
+    try:
+        assert first.wait(30) and remote.annotation_pending()
+        assert remote.structure_at(9, *pts, wait=False) == [None] * len(pts[0])
+        assert isinstance(remote.annotation_problem, AnnotationPendingError)
+        assert "still downloading" in str(remote.annotation_problem)
+    finally:
+        gate.set()
+        fetch.join(60)
+    assert got and not remote.annotation_pending() and remote.annotation_problem is None
+    named = remote.structure_at(9, *pts, wait=False)
+    want = demo_annotation(100).structure_ids_at(9, *pts)  # the served volume's answer
+    assert [s.id if s is not None else 0 for s in named] == want.tolist()
+    assert any(s is not None for s in named)
+    remote.close()

@@ -100,7 +100,7 @@ class _Gated(RemoteSource):
             progress(done, total)
             if done and not self.first_piece.is_set():
                 self.first_piece.set()
-                self.gate.wait(30)
+                self.gate.wait(120)
 
         return super().annotation(progress=held if progress else None)
 
@@ -246,3 +246,45 @@ def test_closing_the_dock_cancels_the_download_and_keeps_nothing(
     assert isinstance(download.error, annotation.DownloadCancelled)
     assert not source.annotation_cached() and _leftovers(source) == []
     assert failed == []  # a cancel is not an error
+
+
+def test_a_click_during_the_download_answers_at_once_then_names_its_structure(
+    demo_server_process, tmp_path, qtbot, make_napari_viewer, small_pieces
+):
+    """While the volume is downloading, a click does not wait for it: the markers and
+    coordinates come at once and the dock says the structure is not known yet; when the
+    volume has arrived the same point is synchronized again and its structure named."""
+    from dock_scene import click_seed, demo_scene
+
+    source = _Gated(demo_server_process, tmp_path, annotation_resolution=RESOLUTION)
+    viewer = make_napari_viewer(show=True)
+    try:
+        widget = demo_scene(qtbot, viewer, source, click=False)
+        download = widget.setup.annotation_download
+        qtbot.waitUntil(source.first_piece.is_set, timeout=30_000)
+        assert source.annotation_pending()
+        from napari_allen_sync import demo
+
+        _, x, y = demo.demo_click()
+        outcome = click_seed(qtbot, viewer, widget, (y, x))
+        assert download.volume is None  # answered while the download was held
+        assert outcome.structure is None
+        assert "still downloading" in outcome.structures_missing
+        text = widget.readout_view.structure.text()
+        assert "structure not known" in text and "still downloading" in text
+        assert "outside the brain" not in text
+        history = widget.session.history
+        n_history = len(history)
+        with qtbot.waitSignal(widget.synchronized, timeout=60_000) as again:
+            source.gate.set()
+        named = again.args[0]
+    finally:
+        source.gate.set()
+    assert download.volume is not None and named.structures_missing is None
+    # the same point, now named by the downloaded volume (the server's own answer)
+    assert (named.request.x, named.request.y) == (outcome.request.x, outcome.request.y)
+    assert named.structure is not None
+    expected = source.structure_at(named.reference_space_id, *[[v] for v in named.reference])
+    assert named.structure.id == expected[0].id
+    assert named.structure.acronym in widget.readout_view.structure.text()
+    assert len(history) == n_history  # the redraw is not a click of the user's

@@ -149,7 +149,7 @@ class FakeSource:
         if atlas_id not in self.catalog.atlases:
             raise UnknownIdError("Atlas", atlas_id)
 
-    def structure_at(self, reference_space_id, x, y, z):
+    def structure_at(self, reference_space_id, x, y, z, wait=True):
         return [structure_for(reference_space_id, a, b, c)
                 for a, b, c in zip(np.atleast_1d(x), np.atleast_1d(y), np.atleast_1d(z),
                                    strict=True)]

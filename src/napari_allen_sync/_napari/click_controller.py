@@ -11,6 +11,7 @@ import math
 import time
 
 from ..session import workflow
+from .overlays import overlay_name
 
 __all__ = ["CCF_EXTENT_UM", "ClickController", "far_message", "hit_names"]
 
@@ -20,13 +21,13 @@ CCF_EXTENT_UM = (13200.0, 8000.0, 11400.0)
 
 
 def hit_names(session, seed_layer, hits) -> dict:
-    """Layer name of each hit's image."""
+    """Layer name of each hit's image (saying which overlay is on, if one is)."""
     names = {"seed": seed_layer.name if seed_layer is not None else "seed"}
-    targets = session.target_names
+    targets, overlays = session.target_names, session.overlays()
     for h in hits[1:]:
         head = (f"atlas {session.atlas_name or h.atlas_id}" if h.kind == "atlas"
                 else targets.get(h.section_data_set_id, str(h.section_data_set_id)))
-        names[h.key] = f"{head} #{h.section_number}"
+        names[h.key] = overlay_name(f"{head} #{h.section_number}", overlays.get(h.key))
     return names
 
 

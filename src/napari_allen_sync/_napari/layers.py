@@ -265,6 +265,11 @@ class SyncLayers:
         self._size_event = size_event
         if size_event is not None:
             size_event.connect(self._refit_soon)
+        #: Called with ``(key, layer, levels, image)`` each time a panel's image layer is
+        #: given its section (a new one or the same; the plain pyramid ``levels``), by
+        #: a click, a section change, a live frame or a Go to: the overlays follow
+        #: (:class:`~napari_allen_sync._napari.overlays.OverlayController`).
+        self.image_shown: list = []
 
     def remove_orphans(self) -> int:
         """Remove the layers an earlier dock of this plugin left in the viewer (its
@@ -352,6 +357,8 @@ class SyncLayers:
         self.resolution[key] = float(image.resolution or 1.0)
         layer.metadata["allen_sync"] = {"key": key, "section_image_id": image.id}
         layer.metadata["allen"] = {"section_image_id": int(image.id), "source": self.source_name}
+        for callback in self.image_shown:
+            callback(key, layer, levels, image)
 
     def _marker(self, key, kind, name, affine=None):
         layer = self.markers.get(key)

@@ -1,278 +1,92 @@
-"""Expression and projection overlays: a second image layer over a target's image.
+"""Expression and projection overlays, drawn into each target's own image layer.
 
-A target whose overlay is on (``Target.overlay`` in the session) gets an Image layer of
-its section's expression mask (in-situ data sets, Allen's ``view=expression``) or
-projection mask (connectivity, ``view=projection``), drawn with a colormap over its
-image (additive blending over fluorescence; bright-field: see below), in the same grid
-cell and with exactly the same placement (``affine``, ``scale``, ``translate``). It
-follows the target's section (a click, a section change, a live frame) and goes when the
-overlay is toggled off or the target is removed.
+A target whose overlay is on (``Target.overlay`` in the session) shows its section
+composited with the section's expression mask (in-situ data sets, Allen's
+``view=expression``) or projection mask (connectivity, ``view=projection``) in its one
+image layer, named ``"… + expression"`` or ``"… + projection"``. There is no second
+layer: napari's grid keeps its two layers a cell (image and marker), and the layer
+list holds nothing but the panels. How each kind is drawn (additive green over
+fluorescence; the minimum with a white → yellow → red heat map over bright-field, so
+a mask of 0 leaves the image as it is) is the Qt-free
+:mod:`napari_allen_sync.overlay_images`.
 
-napari's grid puts ``stride`` consecutive layers in each cell. With an overlay on, each
-cell holds one more layer: the overlay right above its image, and an empty hidden
-placeholder in the cells that have none (hidden layers keep their place without making
-a cell of their own). :class:`OverlaySyncLayers` adds that to
-:class:`~napari_allen_sync._napari.layers.SyncLayers` by extending its grid order
-(:meth:`layers`, :attr:`stride`); :class:`OverlayController` loads the masks in workers.
-
-How each kind is drawn (:data:`OVERLAY_STYLES`): a projection mask (connectivity
-images are fluorescence, dark-field) with **additive** blending and napari's ``"green"``
-colormap (the tracer's colour in Allen's connectivity viewer): a black mask pixel leaves
-the image as it is, signal adds green light. An expression mask goes over bright-field
-in-situ images, nearly white where there is no tissue: light added to white stays white,
-so additive blending would show nothing there. It is drawn with **minimum** blending,
-additive's bright-field counterpart, and a colormap from white (no expression: the image
-unchanged) through yellow to red (strong expression, as the heat colours of Allen's
-expression view), so stained tissue takes the colour of its expression.
+:class:`OverlayController` composes the dock's
+:class:`~napari_allen_sync._napari.layers.SyncLayers` (it does not extend it): it
+listens to the session's overlay choices and to ``SyncLayers.image_shown``, called
+each time a panel's image layer is given its section (a click, a section change, a
+live frame, a Go to). For every such section of a target whose overlay is on, the
+composite is swapped into the layer: at once when it was composited before (cached
+per target and section, so toggling off and on and returning to a section are quick),
+else after a worker (:func:`~napari_allen_sync.session.workflow.load_overlay`, with
+progress in napari's activity dock, stopped by the dock's Cancel) has composited the
+tiles in view. A composite arriving late is drawn only if its target still wants that
+overlay and its layer still shows that section of that source: a mask is never drawn
+over another section's image. Toggling off, like a new section whose composite is not
+ready yet, shows the plain image (the pyramid ``SyncLayers`` gave the layer); a target
+removed or a source switched takes its layers, and so its overlay, with it.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 
+from ..overlay_images import OVERLAY_STYLES
 from ..session import workflow
-from ._layer_utils import same as _same
-from .layers import SyncLayers
 
-__all__ = [
-    "OVERLAY_COLORMAPS",
-    "OVERLAY_STYLES",
-    "OverlayController",
-    "OverlaySyncLayers",
-    "mask_levels",
-]
+__all__ = ["OVERLAY_STYLES", "OverlayController", "overlay_name", "plain_name"]
 
-#: (blending, colormap) of each overlay kind (see the module's documentation).
-OVERLAY_STYLES = {
-    "expression": ("minimum", "expression heat (white → red)"),
-    "projection": ("additive", "green"),
-}
-#: The colormap of each overlay kind, by name (napari's, or :func:`_colormap`'s).
-OVERLAY_COLORMAPS = {kind: style[1] for kind, style in OVERLAY_STYLES.items()}
+#: How many composite pyramids (target, section, kind) are kept ready to be shown:
+#: lazy arrays, their tiles in the bounded cache of
+#: :func:`~napari_allen_sync.overlay_images.overlay_tiles`.
+MAX_READY = 256
 
 
-def _colormap(name: str):
-    """A colormap of :data:`OVERLAY_STYLES`: napari's own by name, or the expression
-    heat map (white → yellow → red), built here."""
-    if name != OVERLAY_STYLES["expression"][1]:
-        return name
-    from napari.utils.colormaps import Colormap
+def overlay_name(name: str, kind: str | None) -> str:
+    """A target image layer's name with its overlay on (``"… + expression"``) or off.
 
-    colours = [[1.0, 1.0, 1.0, 1.0], [1.0, 0.85, 0.2, 1.0], [0.9, 0.1, 0.0, 1.0]]
-    return Colormap(colours, name=name)
-
-
-def mask_levels(levels) -> list:
-    """A mask's RGB pyramid as one intensity per pixel (the brightest channel), lazily:
-    a colormap then draws it."""
-    return [level.max(axis=-1) if level.ndim == 3 else level for level in levels]
-
-
-class OverlaySyncLayers(SyncLayers):
-    """:class:`~napari_allen_sync._napari.layers.SyncLayers` with an overlay layer over
-    the images of the targets whose overlay is on.
-
-    Attributes
-    ----------
-    overlays : dict
-        Target key → its overlay Image layer.
-    wanted_overlays : dict
-        Target key → overlay kind, for every target whose overlay is on.
-    on_overlay_needed : callable or None
-        Called with ``(key, section_image_id, kind)`` whenever a target's image shows a
-        section its overlay does not: the controller loads it (:meth:`show_overlay`).
+    Examples
+    --------
+    >>> overlay_name("Gad1 #12", "expression")
+    'Gad1 #12 + expression'
+    >>> overlay_name("Gad1 #12 + expression", None)
+    'Gad1 #12'
     """
+    base = plain_name(name)
+    return f"{base} + {kind}" if kind else base
 
-    def __init__(self, viewer):
-        self.overlays: dict = {}
-        self.fillers: dict = {}
-        self.wanted_overlays: dict = {}
-        self.on_overlay_needed = None
-        self._following: dict = {}  # key → the image layer whose placement is followed
-        super().__init__(viewer)
-        viewer.layers.events.removed.connect(self._on_overlay_removed)
 
-    # ------------------------------------------------------------------ the grid
-    @property
-    def stride(self) -> int:
-        """Layers per grid cell: one more when any overlay is on."""
-        return super().stride + (1 if self.wanted_overlays else 0)
-
-    def layers(self) -> list:
-        """Every layer this session owns, in grid order: each overlay (or placeholder)
-        right above its image."""
-        base = super().layers()
-        if not self.wanted_overlays:
-            return base
-        by_image = {id(layer): key for key, layer in self.images.items()}
-        out = []
-        for layer in base:
-            out.append(layer)
-            key = by_image.get(id(layer))
-            if key is not None:
-                out.append(self.overlays.get(key) or self._filler(key))
-        return out
-
-    def arrange(self) -> None:
-        if not self.wanted_overlays:
-            self._drop_fillers()
-        super().arrange()
-
-    def _filler(self, key):
-        layer = self.fillers.get(key)
-        if layer is None or layer not in self.viewer.layers:
-            layer = self.fillers[key] = self.viewer.add_points(
-                np.empty((0, 2)),
-                name=f"{key} (no overlay)",
-                visible=False,
-                metadata={"allen_sync": {"key": key, "placeholder": True}},
-            )
-        return layer
-
-    def _drop_fillers(self, keys=None) -> None:
-        for key in list(self.fillers if keys is None else keys):
-            layer = self.fillers.pop(key, None)
-            if layer is not None and layer in self.viewer.layers:
-                self.viewer.layers.remove(layer)
-
-    # ------------------------------------------------------------------ following
-    def _record_image(self, key, layer, levels, image) -> None:
-        # every new section of an image, however it came (a new layer, a click's
-        # one-pass update, a live swap), passes here
-        super()._record_image(key, layer, levels, image)
-        self._follow(key)
-
-    def _follow(self, key) -> None:
-        """Keep a target's overlay on its image: the same placement now and on every
-        change of it; a new section hides the old mask and asks for the new one."""
-        image = self.images.get(key)
-        kind = self.wanted_overlays.get(key)
-        if image is None or kind is None:
-            return
-        if self._following.get(key) is not image:
-            self._following[key] = image
-            for name in ("affine", "scale", "translate"):
-                getattr(image.events, name).connect(lambda _e=None, k=key: self.place(k))
-        overlay = self.overlays.get(key)
-        shown = self.shown.get(key)
-        if overlay is not None:
-            if overlay.metadata["allen_sync"].get("section_image_id") != shown:
-                overlay.visible = False  # another section's mask: not over this one
-            self.place(key)
-        ok = overlay is not None and overlay.metadata["allen_sync"].get("section_image_id") == shown
-        if shown is not None and not ok and self.on_overlay_needed is not None:
-            self.on_overlay_needed(key, int(shown), kind)
-
-    def place(self, key) -> None:
-        """Give a target's overlay exactly its image's placement."""
-        image, overlay = self.images.get(key), self.overlays.get(key)
-        if image is None or overlay is None:
-            return
-        if not np.array_equal(overlay.scale, image.scale):
-            overlay.scale = image.scale
-        if not np.array_equal(overlay.translate, image.translate):
-            overlay.translate = image.translate
-        if not np.allclose(overlay.affine.affine_matrix, image.affine.affine_matrix):
-            overlay.affine = image.affine.affine_matrix
-
-    # ------------------------------------------------------------------ overlays
-    def set_overlays(self, wanted: dict) -> None:
-        """The targets whose overlay is on (key → kind): new ones are asked for, those
-        turned off removed, and the grid laid out again."""
-        wanted = {k: v for k, v in wanted.items() if v}
-        before = dict(self.wanted_overlays)
-        self.wanted_overlays = wanted
-        for key in [k for k in self.overlays if wanted.get(k) != before.get(k)]:
-            self._remove_overlay(key)
-        if set(wanted) != set(before) and self.seed_layer is not None:
-            with self.quietly():
-                self.arrange()
-        for key in wanted:
-            if key not in self.overlays:
-                self._follow(key)
-
-    def show_overlay(self, loaded) -> bool:
-        """Draw a loaded mask (:class:`~napari_allen_sync.session.workflow.OverlayImage`)
-        over its target's image, if that target still wants it on that section."""
-        key = loaded.key
-        image = self.images.get(key)
-        if (
-            self.wanted_overlays.get(key) != loaded.kind
-            or image is None
-            or self.shown.get(key) != loaded.image.id
-        ):
-            return False
-        levels = mask_levels(loaded.levels)
-        name = f"{image.name} {loaded.kind}"
-        meta = {"key": key, "overlay": loaded.kind, "section_image_id": int(loaded.image.id)}
-        layer = self.overlays.get(key)
-        with self.quietly():
-            if layer is None:
-                layer = self.viewer.add_image(
-                    levels,
-                    multiscale=True,
-                    rgb=False,
-                    name=name,
-                    colormap=_colormap(OVERLAY_STYLES[loaded.kind][1]),
-                    blending=OVERLAY_STYLES[loaded.kind][0],
-                    contrast_limits=(0, 255),
-                    affine=image.affine.affine_matrix,
-                    scale=image.scale,
-                    translate=image.translate,
-                    metadata={"allen_sync": meta},
-                )
-                self.overlays[key] = layer
-                self._drop_fillers([key])
-                self.arrange()
-            else:
-                layer.data = levels
-                layer.name = name
-                layer.metadata["allen_sync"] = meta
-                self.place(key)
-            layer.visible = True
-        return True
-
-    def _remove_overlay(self, key) -> None:
-        layer = self.overlays.pop(key, None)
-        if layer is not None and layer in self.viewer.layers:
-            self.viewer.layers.remove(layer)
-
-    def remove(self, key) -> None:
-        """Remove a target's layers, its overlay and placeholder too."""
-        self._remove_overlay(key)
-        self._drop_fillers([key])
-        super().remove(key)
-
-    def clear(self) -> None:
-        """Remove every layer of the session (another source)."""
-        for key in list(self.overlays):
-            self._remove_overlay(key)
-        self._drop_fillers()
-        super().clear()
-
-    def _on_overlay_removed(self, event):
-        gone = event.value
-        for table in (self.overlays, self.fillers):
-            for key, layer in list(table.items()):
-                if _same(layer, gone):
-                    del table[key]
-
-    def close(self) -> None:
-        """Disconnect from the viewer (the layers stay for the user)."""
-        try:
-            self.viewer.layers.events.removed.disconnect(self._on_overlay_removed)
-        except (RuntimeError, TypeError, ValueError):
-            pass
-        super().close()
+def plain_name(name: str) -> str:
+    """A layer's name without the overlay it says is on."""
+    for kind in OVERLAY_STYLES:
+        suffix = f" + {kind}"
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 class OverlayController:
-    """Loads the overlays the session asks for, one worker per mask.
+    """Draws the overlays the session asks for into the targets' image layers.
 
     Parameters
     ----------
     dock : AllenSyncWidget
-        Gives the session, the runner and the layers (an :class:`OverlaySyncLayers`).
+        Gives the session, the runner, the layers (a
+        :class:`~napari_allen_sync._napari.layers.SyncLayers`) and its
+        ``overlay_shown`` signal, emitted with a target's key when its composite is
+        drawn.
+
+    Attributes
+    ----------
+    on : dict
+        Target key → overlay kind, as last rendered from the session.
+    plain : dict
+        Target key → the plain pyramid its image layer was given.
+    ready : OrderedDict
+        ``(key, section_image_id, kind)`` → composite pyramid, composited already.
+    loading : dict
+        Target key → ``((section_image_id, kind), worker)`` on its way.
     """
 
     def __init__(self, dock):
@@ -280,46 +94,183 @@ class OverlayController:
         self.session = dock.session
         self.runner = dock.runner
         self.layers = dock.layers
-        self.loading: dict = {}  # key → (section_image_id, kind) being loaded
-        self.layers.on_overlay_needed = self.load
+        self.on: dict = {}
+        self.plain: dict = {}
+        self.ready: OrderedDict = OrderedDict()
+        self.loading: dict = {}
+        self.layers.image_shown.append(self.follow)
         self.session.events.targets.connect(self.render)
+        self.session.events.source.connect(self.forget)
+        self.runner.disconnect.append(self.close)
 
+    # ------------------------------------------------------------------ session
     def render(self, *_) -> None:
-        """Draw the session's overlay choices."""
-        if not self.runner.released:
-            self.layers.set_overlays(self.session.overlays())
+        """Draw the session's overlay choices: those turned off restored, those turned
+        on renamed and drawn (or loaded)."""
+        if self.runner.released:
+            return
+        wanted = self.session.overlays()
+        keys = set(self.session.keys())
+        for key in [k for k in self.on if wanted.get(k) != self.on[k]]:
+            del self.on[key]
+            self._stop(key)
+            if key in keys:
+                self._restore(key)
+        for key in [k for k in self.plain if k not in keys]:
+            del self.plain[key]
+        for key, kind in wanted.items():
+            if self.on.get(key) != kind:
+                self.on[key] = kind
+                self._rename(key, kind)
+                self._show(key)
 
     def toggle(self, section_data_set_id: int, on: bool) -> None:
         """Turn a target's overlay on or off (the dock's checkbox)."""
         self.session.set_overlay(section_data_set_id, on)
 
+    def forget(self, *_) -> None:
+        """Another source: nothing composited from the old one is shown again."""
+        for key in list(self.loading):
+            self._stop(key)
+        self.ready.clear()
+        self.plain.clear()
+
+    def drawn(self) -> dict:
+        """Target key → overlay kind, for the targets whose image layer shows its
+        section's composite now."""
+        out = {}
+        for key, kind in self.on.items():
+            layer, section = self.layers.images.get(key), self.layers.shown.get(key)
+            levels = None if section is None else self.ready.get((key, int(section), kind))
+            if layer is not None and levels is not None and layer.data[0] is levels[0]:
+                out[key] = kind
+        return out
+
+    # ------------------------------------------------------------------ layers
+    def follow(self, key, layer, levels, image) -> None:
+        """``SyncLayers.image_shown``: a panel's image layer was given ``image``
+        (plain ``levels``); a target whose overlay is on gets its composite."""
+        if not str(key).startswith("ds:"):
+            return
+        self.plain[key] = levels
+        if key in self.on:
+            self._show(key)
+
+    def _show(self, key) -> None:
+        """A target's composite of the section its layer shows: drawn if ready, else
+        loaded (the plain image stays until it is)."""
+        layer, section = self.layers.images.get(key), self.layers.shown.get(key)
+        kind = self.on.get(key)
+        if layer is None or section is None or kind is None:
+            return
+        levels = self.ready.get((key, int(section), kind))
+        if levels is None:
+            self.load(key, int(section), kind)
+        else:
+            self.ready.move_to_end((key, int(section), kind))
+            self._stop(key)
+            self._swap(key, layer, levels)
+
+    def _swap(self, key, layer, levels) -> None:
+        """Give an image layer another pyramid of the same section (the composite or
+        the plain one), held and redrawn once; ``overlay_shown`` for a composite."""
+        if layer.data[0] is levels[0]:
+            return
+        with layer.events.blocker_all():  # same shape: no new extent, no dims update
+            layer.data = levels
+        layer.refresh(extent=False, highlight=False)
+        if self.plain.get(key) is not levels:
+            self.dock.overlay_shown.emit(key)
+
+    def _restore(self, key) -> None:
+        """The overlay turned off: the plain image and name again."""
+        layer, plain = self.layers.images.get(key), self.plain.get(key)
+        if layer is not None and plain is not None:
+            self._swap(key, layer, plain)
+        self._rename(key, None)
+
+    def _rename(self, key, kind) -> None:
+        """The layer names say whether the overlay is on (as the next click names them,
+        :func:`~napari_allen_sync._napari.click_controller.hit_names`)."""
+        layer = self.layers.images.get(key)
+        if layer is None:
+            return
+        name = overlay_name(layer.name, kind)
+        if layer.name != name:
+            layer.name = name
+        marker = self.layers.markers.get(key)
+        if marker is not None and marker.name != f"{name} marker":
+            marker.name = f"{name} marker"
+
+    # ------------------------------------------------------------------ workers
     def load(self, key: str, section_image_id: int, kind: str) -> None:
-        """Load one target's mask of one section in a worker (once at a time)."""
+        """Composite one target's section in a worker (the newest section only)."""
         s = self.session
         if self.runner.released or s.source is None:
             return
-        if self.loading.get(key) == (section_image_id, kind):
-            return
+        job = (int(section_image_id), kind)
+        if key in self.loading:
+            if self.loading[key][0] == job:
+                return
+            self._stop(key)  # an older section's: not wanted any more
         image = s.source.catalog.section_images.get(int(section_image_id))
-        if image is None:
+        layer = self.layers.images.get(key)
+        if image is None or layer is None:
             return
-        self.loading[key] = (section_image_id, kind)
+        source = s.source
 
         def finished():
-            if self.loading.get(key) == (section_image_id, kind):
+            if self.loading.get(key, (None,))[0] == job:
                 del self.loading[key]
 
-        def loaded(result):
-            if not self.runner.released and self.layers.show_overlay(result):
-                self.dock.overlay_shown.emit(key)
-
-        self.runner.start(
+        worker = self.runner.start(
             workflow.load_overlay,
-            s.source,
+            source,
             key,
             image,
             kind,
+            self.layers.view_for(len(self.layers.order), None),
+            np.asarray(layer.affine.affine_matrix)[-3:, -3:],
             desc=f"{kind} overlay of SectionImage {section_image_id}",
-            returned=loaded,
+            returned=lambda result: self._loaded(result, source),
             finished=finished,
         )
+        if worker is not None:
+            self.loading[key] = (job, worker)
+
+    def _loaded(self, result, source) -> None:
+        """A composite is ready: kept, and drawn if its target still wants it and its
+        layer still shows that section of that source."""
+        if self.runner.released or self.session.source is not source:
+            return
+        key, section = result.key, int(result.image.id)
+        self.ready[(key, section, result.kind)] = result.levels
+        self.ready.move_to_end((key, section, result.kind))
+        while len(self.ready) > MAX_READY:
+            self.ready.popitem(last=False)
+        layer = self.layers.images.get(key)
+        if (
+            layer is not None
+            and self.on.get(key) == result.kind
+            and self.layers.shown.get(key) == section
+        ):
+            self._swap(key, layer, result.levels)
+
+    def _stop(self, key) -> None:
+        """Stop loading a target's composite (at the worker's next step)."""
+        entry = self.loading.pop(key, None)
+        if entry is not None:
+            entry[1].quit()
+
+    def close(self) -> None:
+        """Stop following the layers and the session (the dock closes)."""
+        if self.follow in self.layers.image_shown:
+            self.layers.image_shown.remove(self.follow)
+        for emitter, callback in (
+            (self.session.events.targets, self.render),
+            (self.session.events.source, self.forget),
+        ):
+            try:
+                emitter.disconnect(callback)
+            except (RuntimeError, TypeError, ValueError):
+                pass

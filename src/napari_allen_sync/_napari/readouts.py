@@ -40,8 +40,12 @@ def show_readouts(view, outcome, names: dict, click_number: int | None = None) -
         text += f"<br>space {space}: x {x:.0f}, y {y:.0f}, z {z:.0f} µm"
     view.reference.setText(text)
     s = outcome.structure
-    view.structure.setText(f"<b>{s.name}</b> ({s.acronym}, id {s.id})" if s is not None
-                           else "outside the brain / no annotation here")
+    missing = getattr(outcome, "structures_missing", None)
+    if s is not None:
+        view.structure.setText(f"<b>{s.name}</b> ({s.acronym}, id {s.id})")
+    else:
+        view.structure.setText(f"structure not known: {missing}" if missing
+                               else "outside the brain / no annotation here")
     rows = []
     for h in outcome.hits:
         rows.append((h.key, (
@@ -52,6 +56,6 @@ def show_readouts(view, outcome, names: dict, click_number: int | None = None) -
     view.set_rows(rows, {h.key: far_note(h) for h in outcome.hits if h.far})
     if click_number is None:
         return
-    where = s.acronym if s is not None else "outside"
+    where = s.acronym if s is not None else ("structure not known" if missing else "outside")
     req = outcome.request
     view.add_history(f"{click_number}: seed x {req.x:.0f}, y {req.y:.0f} px → {where}")

@@ -135,7 +135,17 @@ class SetupController:
         from .annotation_download import start_annotation_download
 
         self.annotation_download = start_annotation_download(
-            info.source, errored=self._annotation_failed)
+            info.source, returned=self._annotation_arrived, errored=self._annotation_failed)
+
+    def _annotation_arrived(self, _volume) -> None:
+        """The volume is here: a point synchronized while it was downloading (its
+        structures unknown) is synchronized again, so that its structures are named."""
+        s = self.session
+        last = s.last_outcome
+        if (self.runner.released or last is None or s.last_point is None
+                or not getattr(last, "structures_missing", None)):
+            return
+        self.dock.click.synchronize(*s.last_point, record=False)
 
     def _annotation_failed(self, exc: Exception) -> None:
         """No annotation volume: a warning (synchronizing still works, without structure

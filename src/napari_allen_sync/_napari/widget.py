@@ -19,9 +19,9 @@ from ..session import Session
 from . import dialogs
 from .batch_controller import BatchController
 from .click_controller import ClickController
-from .layers import ClickToSync, other_panel_message
+from .layers import ClickToSync, SyncLayers, other_panel_message
 from .live_controller import LiveController
-from .overlays import OverlayController, OverlaySyncLayers
+from .overlays import OverlayController
 from .readouts import show_readouts
 from .runner import Runner
 from .search_panel import SearchController
@@ -82,7 +82,7 @@ class AllenSyncWidget(QWidget):
         outer.addWidget(panel)
         self.setMinimumWidth(300)
 
-        self.layers = OverlaySyncLayers(napari_viewer)
+        self.layers = SyncLayers(napari_viewer)
         self.click_callback = ClickToSync(
             napari_viewer, lambda: self.layers.seed_layer,
             lambda p: self.click.synchronize(x=p[1], y=p[0]), on_other=self.tell_other_panel)

@@ -90,9 +90,11 @@ class DemoSource:
                 "Atlas", a_id,
                 f"the offline demo has atlases {', '.join(map(str, self.atlas_ids()))}")
 
-    def structure_at(self, reference_space_id: int, x, y, z) -> list[Structure | None]:
+    def structure_at(self, reference_space_id: int, x, y, z,
+                     wait: bool = True) -> list[Structure | None]:
         """The structure at each point (µm in space 9 or 10), None outside: the
-        demo's annotation volume (:meth:`structure_ids_at`).
+        demo's annotation volume (:meth:`structure_ids_at`), always in memory (``wait``
+        changes nothing).
 
         Space-10 points are mirrored to space 9 first, as the engine does
         (r9 = 11350 − r10).

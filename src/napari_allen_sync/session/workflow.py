@@ -248,6 +248,9 @@ class SyncOutcome:
     hits: list  # TargetHit, the seed first
     problems: list  # messages for targets that could not be synchronized
     timings_ms: dict
+    #: Why the structures are unknown (e.g. the annotation volume is still downloading),
+    #: None when they were looked up (None structures are then outside the brain).
+    structures_missing: str | None = None
 
     def hit(self, key: str) -> TargetHit | None:
         """The hit of one target key, or None."""
@@ -368,11 +371,11 @@ def synchronize_click(source, request: SyncRequest):
         problems,
     )
     timings["synchronize"] = (time.perf_counter() - t0) * 1e3
-    yield from _finish(source, request, seed_image, hits, timings, t0,
-                       (float(ref.x[0]), float(ref.y[0]), float(ref.z[0])), space)
+    missing = yield from _finish(source, request, seed_image, hits, timings, t0,
+                                 (float(ref.x[0]), float(ref.y[0]), float(ref.z[0])), space)
     return SyncOutcome(
         request, space, (float(ref.x[0]), float(ref.y[0]), float(ref.z[0])), pir, voxel,
-        hits[0].structure, hits, problems, timings,
+        hits[0].structure, hits, problems, timings, missing,
     )
 
 
@@ -408,12 +411,13 @@ def answer_targets(source, target_ids, atlas_id, to_data_set, to_atlas, wrap, pr
 
 
 def _finish(source, request, seed_image, hits, timings, t0, origin, space):
-    """Common tail of a synchronization: structures, placement, pyramids, tiles."""
+    """Common tail of a synchronization: structures, placement, pyramids, tiles.
+    Returns why the structures are unknown (:func:`_structures`), or None."""
     sync = source.synchronizer
     y, x = float(request.y), float(request.x)
 
     t1 = time.perf_counter()
-    _structures(source, hits, origin, space)
+    missing = _structures(source, hits, origin, space)
     timings["structures"] = (time.perf_counter() - t1) * 1e3
     yield "structures"
 
@@ -436,12 +440,17 @@ def _finish(source, request, seed_image, hits, timings, t0, origin, space):
         _warm_views(source, hits, request.view, atlas_view)
     timings["tiles"] = (time.perf_counter() - t3) * 1e3
     timings["total"] = (time.perf_counter() - t0) * 1e3
+    return missing
 
 
-def _structures(source, hits, origin, space) -> None:
+def _structures(source, hits, origin, space) -> str | None:
     """The structure under every marker: the click itself (``hits[0]``, at ``origin``
     in ``space``) and each marker's own point (a target's marker lies on its nearest
-    section, up to half a spacing away), looked up once per reference space."""
+    section, up to half a spacing away), looked up once per reference space.
+
+    The lookup does not wait for an annotation volume still downloading
+    (``structure_at(..., wait=False)``). Returns why the structures are unknown (the
+    source's ``annotation_problem`` when every structure came back None), or None."""
     sync = source.synchronizer
     by_space: dict[int, list] = {}
     for k, h in enumerate(hits):
@@ -455,9 +464,13 @@ def _structures(source, hits, origin, space) -> None:
         by_space.setdefault(s, []).append((k, p))
     for s, items in by_space.items():
         pts = np.array([p for _, p in items], dtype=float)
-        found = source.structure_at(s, pts[:, 0], pts[:, 1], pts[:, 2])
+        found = source.structure_at(s, pts[:, 0], pts[:, 1], pts[:, 2], wait=False)
         for (k, _), st in zip(items, found, strict=True):
             hits[k].structure = st
+    problem = getattr(source, "annotation_problem", None)
+    if problem is not None and all(h.structure is None for h in hits):
+        return str(problem)
+    return None
 
 
 def _warm_views(source, hits, view, atlas_view) -> None:
@@ -648,9 +661,9 @@ def navigate(source, request: NavigateRequest):
     sreq = SyncRequest(request.generation, seed_image.id, seed_hit.x, seed_hit.y,
                        tuple(request.target_ids), request.atlas_id, shown,
                        atlas_view=request.atlas_view)
-    yield from _finish(source, sreq, seed_image, hits, timings, t0, origin, rspace)
+    missing = yield from _finish(source, sreq, seed_image, hits, timings, t0, origin, rspace)
     outcome = SyncOutcome(sreq, rspace, origin, pir, voxel, hits[0].structure, hits,
-                          problems, timings)
+                          problems, timings, missing)
     return Navigation(request, loaded, outcome, what)
 
 
@@ -735,37 +748,53 @@ def steps(request: SyncRequest) -> int:
 # ====================================================================== overlays
 @dataclass
 class OverlayImage:
-    """The overlay of one target's section, ready to be drawn over its image."""
+    """A target's section with its overlay drawn in, ready to replace its image."""
 
     key: str  # the target's layer key, "ds:<id>"
     image: SectionImage
     kind: str  # "expression" or "projection"
-    levels: list
+    levels: list  # the composite pyramid (napari_allen_sync.overlay_images)
 
 
-def load_overlay(source, key: str, image: SectionImage, kind: str):
-    """The pyramid of a section's overlay: its expression mask (in-situ) or projection
-    mask (connectivity), drawn from the source's ``view=`` tiles
-    (:func:`napari_allen_sync.images.tile_view`). Returns an :class:`OverlayImage`.
+def load_overlay(source, key: str, image: SectionImage, kind: str, view=None,
+                 world_from_data=None):
+    """A section composited with its expression mask (in-situ) or projection mask
+    (connectivity): its pyramid (:func:`napari_allen_sync.overlay_images.overlay_tiles`,
+    one per section, cached), the coarsest tier and, with a ``view``, the chunks drawn
+    in it, composited now (a worker generator). Returns an :class:`OverlayImage`.
+
+    Parameters
+    ----------
+    source : AtlasSource
+    key : str
+        The target's layer key.
+    image : SectionImage
+    kind : str
+        ``"expression"`` or ``"projection"``.
+    view : tuple, optional
+        As :attr:`SyncRequest.view`: the panels' camera.
+    world_from_data : numpy.ndarray, optional
+        The 3 × 3 placement of the target's image (needed with ``view``).
 
     Raises
     ------
     InvalidParameterError
         When ``kind`` is not an overlay or the source offers no such view.
     """
-    from ..errors import InvalidParameterError
-    from ..images import OVERLAY_VIEWS, tile_view
+    from ..overlay_images import overlay_tiles
 
-    if kind not in OVERLAY_VIEWS:
-        raise InvalidParameterError("overlay", f"{kind!r} is not one of {OVERLAY_VIEWS}")
+    tiles = overlay_tiles(source.tiles, kind)
     yield f"{kind} overlay of SectionImage {image.id}"
-    try:
-        tiles = tile_view(source.tiles, kind)
-    except ValueError as exc:
-        raise InvalidParameterError("overlay", f"this source draws no {kind} overlay "
-                                    f"({exc})") from None
-    levels = image_levels(image, tiles)
+    levels = tiles.pyramid(image)
     _warm(image, tiles, levels)
+    if view is not None and world_from_data is not None:
+        yield f"{kind} overlay of SectionImage {image.id}: the tiles in view"
+        try:
+            warm_view(image, tiles, levels, world_from_data, view)
+        except AllenSyncError:
+            raise
+        except Exception:  # a tile error surfaces later, where napari draws
+            log.debug("warming the %s overlay of %s failed", kind, image.id, exc_info=True)
     return OverlayImage(str(key), image, kind, levels)
 
 

@@ -34,8 +34,10 @@ from .markers import (
     FAR_COLOUR,
     FAR_OPACITY,
     LABEL_SIZES,
+    LINE_PX,
     MARGIN_PX,
     MARKER_COLOURS,
+    RING_PX,
     LabelPlace,
     add_marker,
     hold_marker,
@@ -743,20 +745,37 @@ class SyncLayers:
 
     def _ink(self, hit) -> str:
         """Text colour with contrast (:func:`~.markers.sample_ink`), judged from the
-        image's coarsest tier (in the tile cache) where the label is drawn."""
-        levels = self._levels.get(hit.key)
+        image's coarsest tier (in the tile cache) where the label is drawn: the pyramid
+        the layer shows (an overlay's composite drawn into it too)."""
+        layer = self.images.get(hit.key)
+        levels = layer.data if layer is not None and layer.multiscale else None
+        levels = levels if levels is not None and len(levels) else self._levels.get(hit.key)
         if not levels:
             return "white"
         low, full = levels[-1], levels[0]
         f = float(full.shape[0]) / float(max(low.shape[0], 1))
         r, c = int(hit.y / f), int(hit.x / f)
-        cache = (hit.key, id(levels), r // 6, c // 6, self._side)  # a click nearby: same ink
+        cache = (hit.key, id(low), r // 6, c // 6, self._side)  # a click nearby: same ink
         if cache in self._inks:
             return self._inks[cache]
-        ink = self._inks[cache] = sample_ink(low, r, c, *self._side[:2])
+        ink = self._inks[cache] = sample_ink(low, r, c, self._side.above,
+                                             *self._label_patch(layer, f))
         if len(self._inks) > 256:
             self._inks.pop(next(iter(self._inks)))
         return ink
+
+    def _label_patch(self, layer, tier: float) -> tuple[int, int]:
+        """``(half columns, rows)`` of the coarsest tier (``tier`` full pixels each)
+        under a label of the current size, from the camera's zoom and the layer's
+        scale (:meth:`_ink`)."""
+        if layer is None:
+            return 12, 8
+        linear = np.asarray(layer.affine.affine_matrix, dtype=float)[-3:-1, -3:-1]
+        scale = float(np.sqrt(abs(np.linalg.det(linear)))) or 1.0
+        screen = max(float(_camera(self.viewer).zoom) * scale * tier, 1e-9)  # px / tier px
+        place = self._side
+        height = RING_PX / 2.0 + 3 * LINE_PX * place.size  # ring gap and about three rows
+        return int(np.ceil(place.width_px / 4.0 / screen)), int(np.ceil(height / screen))
 
     def _place_labels(self, outcome) -> None:
         """Choose the labels' size, side and widest line for an answer

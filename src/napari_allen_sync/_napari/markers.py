@@ -207,14 +207,15 @@ def place_label(marker, viewer, place: LabelPlace) -> None:
         text.translation = translation
 
 
-def sample_ink(low, r: int, c: int, size: float, above: bool) -> str:
+def sample_ink(low, r: int, c: int, above: bool, half_cols: int = 12, rows: int = 8) -> str:
     """Text colour for a label centred above (or below) tier pixel ``(r, c)`` of an
-    image's coarsest tier ``low``: ``"#101010"`` over a light patch, ``"white"`` over a
-    dark one. ``size`` (the text's) widens the patch judged."""
-    half = int(2 + 2 * float(size))
-    r0, r1 = (r - 2 * half // 3, r) if above else (r, r + 2 * half // 3)
+    image's coarsest tier ``low``, judged over ``2 half_cols × rows`` tier pixels where
+    the label is drawn: ``"#101010"`` over a light patch, ``"white"`` over a dark one."""
+    half_cols, rows = max(int(half_cols), 1), max(int(rows), 1)
+    r0, r1 = (r - rows, r) if above else (r, r + rows)
     try:
-        patch = np.asarray(low[max(r0, 0):max(r1, 1), max(c - half, 0):max(c + half, 1)])
+        patch = np.asarray(low[max(r0, 0):max(r1, 1),
+                               max(c - half_cols, 0):max(c + half_cols, 1)])
     except Exception:  # a tile that fails: the default ink
         return "white"
     if patch.size == 0:

@@ -144,6 +144,7 @@ class AllenSyncWidget(QWidget):
         ev.atlas_view.connect(self.targets_view.show_atlas_view)
         ev.busy.connect(self._render_busy)
         self.synchronized.connect(lambda *_: self.readout_view.set_hint(""))
+        self.overlay_shown.connect(lambda *_: self.layers.relabel())  # ink over the overlay
         ev.live.connect(self._render_live)
 
     def render_targets(self, *_) -> None:

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from napari_allen_sync._napari import markers
+from napari_allen_sync._napari._layer_utils import camera
 from napari_allen_sync._napari.canvas import canvas_widget, send_click
 from napari_allen_sync._napari.layers import canvas_position, cell_of
 from widget_fixtures import WAIT, FakeSource, make_widget, wait_idle
@@ -45,9 +46,9 @@ def resize(qtbot, viewer, widget, size) -> None:
 
     def fitted():
         centre, zoom = widget.layers.fitted_view()
-        camera = viewer.scene.camera
-        return (abs(float(camera.zoom) / zoom - 1.0) < 1e-6
-                and np.allclose(np.asarray(camera.center)[-2:], centre))
+        cam = camera(viewer)
+        return (abs(float(cam.zoom) / zoom - 1.0) < 1e-6
+                and np.allclose(np.asarray(cam.center)[-2:], centre))
 
     qtbot.waitUntil(fitted, timeout=WAIT)
     wait_idle(qtbot, widget)
@@ -78,7 +79,7 @@ def test_every_label_lies_inside_its_panel(qtbot, make_napari_viewer, window, wh
     row, col = where[0] * image.height, where[1] * image.width
     outcome = click_at(qtbot, viewer, widget, row, col)
     box = np.asarray(viewer.canvas.viewbox_size(viewer.layers), dtype=float)
-    above = row > float(np.asarray(viewer.scene.camera.center)[-2])
+    above = row > float(np.asarray(camera(viewer).center)[-2])
     for hit in outcome.hits:
         marker = widget.layers.markers[hit.key]
         text = str(marker.features["label"].iloc[0])
@@ -139,7 +140,8 @@ def test_the_width_estimate_covers_the_text_napari_draws(make_napari_viewer, siz
                           face_color="transparent",
                           text={"string": [text], "size": size, "color": "white",
                                 "anchor": "center"})
-        viewer.camera.center, viewer.camera.zoom = (0.0, 0.0), 1.0
+        cam = camera(viewer)
+        cam.center, cam.zoom = (0.0, 0.0), 1.0
         shot = viewer.screenshot(canvas_only=True, flash=False)
         scale = shot.shape[1] / float(viewer.canvas.size[1])  # screenshot px per canvas px
         ys, xs = np.nonzero(shot[..., :3].max(axis=-1) > 60)

@@ -362,10 +362,7 @@ def test_target_panels_are_laid_out_when_chosen_and_shown_once_laid_out(
     def on_visible(event):
         layer = event.source
         if layer.visible:
-            seed = widget.layers.seed_layer
-            box = np.asarray(viewer.canvas.viewbox_size(viewer.layers), dtype=float)
-            shape = np.asarray(seed.level_shapes[0][:2], dtype=float)
-            fit = float(np.min(box / (widget.layers.FIT_FRACTION * shape)))
+            fit = widget.layers.fitted_view()[1]  # every panel's whole section
             shown_at[layer.name] = (bool(viewer.canvas.grid.enabled),
                                     float(viewer.scene.camera.zoom), fit)
 
@@ -450,28 +447,3 @@ def test_markers_are_thin_rings_that_leave_the_clicked_point_visible(qtbot, make
     ring = [pixel(r * np.cos(a) + d, r * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 24)
             for d in (-1.5, 0.0, 1.5)]
     assert any(_near(p, colour) for p in ring)
-
-
-@pytest.mark.parametrize("where", ["upper left", "lower right"])
-def test_labels_go_to_the_side_of_the_panel_with_room(qtbot, make_napari_viewer, where):
-    """A click in the right half puts every label to the left of its ring (and the
-    other way round); in the lower half, above it; every line fits the room between the
-    ring and the panel's edge."""
-    from napari_allen_sync._napari import markers
-
-    viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), click=(350.0, 500.0))
-    image = widget.seed_image
-    row, col = ((0.3 * image.height, 0.3 * image.width) if where == "upper left"
-                else (0.7 * image.height, 0.7 * image.width))
-    outcome = click_data(qtbot, viewer, widget, row, col)
-    left, above = where == "lower right", where == "lower right"
-    want = f"{'upper' if above else 'lower'}_{'right' if left else 'left'}"
-    box = np.asarray(viewer.canvas.viewbox_size(viewer.layers), dtype=float)
-    centre = np.asarray(viewer.scene.camera.center, dtype=float)[-2:]
-    zoom = float(viewer.scene.camera.zoom)
-    room = box[1] / 2 + (-1 if left else 1) * (centre[1] - outcome.request.x) * zoom
-    for key, marker in widget.layers.markers.items():
-        assert str(marker.text.anchor) == want, key
-        lines = [ln.strip() for ln in str(marker.features["label"].iloc[0]).split("\n")]
-        widest = max(len(ln) for ln in lines) * markers.CHAR_PX
-        assert widest + markers.RING_PX / 2 <= room, (key, lines)

@@ -205,13 +205,10 @@ def test_a_section_change_keeps_the_panels_and_the_point(qtbot, make_napari_view
 
 
 def _fitted(viewer, widget) -> bool:
-    """Whether whole sections fill the grid cells: the camera on the seed's centre at
-    the zoom that fits the seed image (and its margin) in one cell of the canvas now."""
-    seed = widget.layers.seed_layer
-    box = np.asarray(viewer.canvas.viewbox_size(viewer.layers), dtype=float)
-    shape = np.asarray(seed.level_shapes[0][:2], dtype=float)
-    fit = float(np.min(box / (widget.layers.FIT_FRACTION * shape)))
-    centre = np.asarray(seed.data_to_world((shape - 1) / 2.0), dtype=float)[-2:]
+    """Whether whole sections fill the grid cells: the camera on the centre of the
+    panels' common extent at the zoom that fits it (and its margin) in one cell of the
+    canvas now (:meth:`~napari_allen_sync._napari.layers.SyncLayers.fitted_view`)."""
+    centre, fit = widget.layers.fitted_view()
     camera = viewer.scene.camera
     return (abs(float(camera.zoom) / fit - 1.0) < 1e-3
             and np.allclose(np.asarray(camera.center)[-2:], centre, atol=1.0))
@@ -220,7 +217,6 @@ def _fitted(viewer, widget) -> bool:
 @pytest.mark.parametrize("grow", [400, -300], ids=["maximised", "shrunk"])
 def test_whole_sections_stay_in_view_after_a_window_resize(qtbot, make_napari_viewer, grow):
     viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), click=(350.0, 500.0))
-    assert _fitted(viewer, widget)
     window = widget.window()
     before = tuple(viewer.canvas.size)
     window.resize(max(window.width() + grow, 500), max(window.height() + grow // 2, 400))
@@ -230,3 +226,35 @@ def test_whole_sections_stay_in_view_after_a_window_resize(qtbot, make_napari_vi
     outcome = widget.last_outcome
     assert np.allclose(widget.layers.markers["seed"].data, [[outcome.request.y,
                                                              outcome.request.x]])
+
+
+@pytest.mark.parametrize("key", [f"ds:{TARGETS[0]}", f"atlas:{ATLAS_ID}"])
+def test_a_click_on_a_target_panel_says_where_to_click(qtbot, make_napari_viewer, key):
+    """A real click on a target's (or the atlas's) panel synchronizes nothing and says,
+    in the status bar and the dock, to click on the seed and how to make that data set
+    the seed; the next synchronization clears the dock's hint."""
+    viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), click=(350.0, 500.0))
+    seen = []
+    widget.synchronized.connect(seen.append)
+    image = widget.layers.images[key]
+    rows, cols = image.level_shapes[0][:2]
+    pos = canvas_position(viewer, image, (rows / 2, cols / 2))
+    send_click(canvas_widget(widget), pos)
+    hint = widget.readout_view.hint
+    qtbot.waitUntil(hint.isVisible, timeout=WAIT)
+    text = hint.text()
+    assert "Click on the seed section (top left)" in text and text.endswith(viewer.status)
+    if key.startswith("ds:"):
+        assert widget.target_names[TARGETS[0]] in text
+        assert f"open SectionDataSet {TARGETS[0]} in the dock's Seed section" in text
+        assert "press Open" in text  # what the Seed section offers
+    else:
+        assert "an atlas cannot be the seed" in text
+    qtbot.wait(200)
+    assert seen == [] and len(widget.history) == 1  # nothing synchronized
+    # a click on the seed synchronizes and clears the hint
+    with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
+        send_click(canvas_widget(widget),
+                   canvas_position(viewer, widget.layers.seed_layer, (300.0, 400.0)))
+    assert not hint.isVisible()
+    widget.close()

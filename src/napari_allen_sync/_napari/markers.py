@@ -3,30 +3,42 @@ and labels that stay inside their panel and contrast with the image under them.
 
 A marker is a Points layer of one point: a ring (``disc`` with a transparent face) of
 :data:`RING_PX` screen pixels whose hole (about 80 % of it) leaves the anatomy under
-the point in view. Its label is drawn beside it, on the side of the panel with room:
-to the left of a point in the right half of the view, above a point in the lower half
-(:func:`label_side`). napari's text has no outline or background (public API), so the
-text colour is chosen against the image under the label (:func:`sample_ink`): dark over
-bright-field in situ and the atlas's pale colours, white over fluorescence.
+the point in view. Its label is centred below the ring, or above it for a point in the
+lower half of the view, so that the whole panel's width is available; it is shifted
+sideways (and, if need be, vertically) to stay inside the panel (:func:`place_label`).
+Its first line is what matters most (the section number and the structure's acronym),
+then the panel's name and longer facts, each cut or wrapped to the panel's width
+(:func:`label_text`); small panels get a smaller font (:data:`LABEL_SIZES`). napari's
+text has no outline or background (public API), so the text colour is chosen against
+the image under the label (:func:`sample_ink`): dark over bright-field in situ and the
+atlas's pale colours, white over fluorescence.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+
+from ._layer_utils import camera as _camera
 
 __all__ = [
     "FAR_COLOUR",
     "FAR_OPACITY",
     "MARKER_COLOURS",
     "RING_PX",
+    "LabelPlace",
     "add_marker",
     "hold_marker",
-    "label_anchor",
+    "label_extent",
     "label_side",
+    "label_size",
     "label_text",
+    "place_label",
     "ring_size",
     "sample_ink",
     "size_ring",
+    "text_width_px",
 ]
 
 #: Marker colour by kind of target.
@@ -41,63 +53,169 @@ RING_PX = 22
 RING_LIMITS_PX = (16, 30)
 #: Ring line width, relative to the diameter: about 2 px; the hole is about 18 px.
 RING_WIDTH = 0.1
-#: Label text size (points), and the width of one of its characters on screen (px): measured
-#: on screenshots at napari's default window size (DejaVu Sans, about 8.4 px a character).
-LABEL_SIZE = 8
-CHAR_PX = 8.5
-#: Width of one space of :data:`LABEL_GAP` on screen (px).
-SPACE_PX = 4.0
-#: Spaces between the ring and its label, on the label's side.
-LABEL_GAP = "   "
+#: Label text size (points) by panel width: ``(narrowest panel in pixels, size)``, the
+#: first that applies; napari's default window gives panels of about 150 px.
+LABEL_SIZES = ((260.0, 8), (140.0, 7), (0.0, 6))
+#: One em of label text on screen, pixels per point of text size. Measured on canvas
+#: screenshots (napari 0.9 draws text with the Qt application font, DejaVu Sans here):
+#: "M" (0.863 em) is 9, 10.5, 12 and 13.5 px wide at sizes 6, 7, 8 and 9.
+EM_PX = 1.75
+#: Line pitch of multi-line label text, pixels per point of text size (measured: three
+#: lines are 39, 45, 51 and 58 px tall at sizes 6 to 9).
+LINE_PX = 2.2
+#: Character widths in em, rounded up from DejaVu Sans's advance widths: narrow
+#: characters, wide ones, capitals (and ``#``), everything else (lower case, digits).
+_NARROW, _WIDE = frozenset(" .,:;'!|()[]ijlfrt-/·"), frozenset("MWmw…@%")
+_EM_NARROW, _EM_WIDE, _EM_CAPITAL, _EM_OTHER = 0.38, 1.0, 0.74, 0.64
+#: Pixels kept free between a label and its panel's edges, and between ring and label.
+MARGIN_PX = 4.0
+#: Rows a wrapped fact (an atlas structure's name, a warning) may take, and in all; in
+#: small panels (a smaller text size) one row, so that the label stays over the section.
+WRAP_ROWS, MAX_ROWS = 2, 6
 
 
-def label_side(viewer, point_rc) -> tuple[bool, bool, int]:
-    """``(left, above, max_chars)``: where the labels of markers drawn at a world point
-    go, and how many characters a line may have to stay inside its panel.
+class LabelPlace(NamedTuple):
+    """Where the labels of one answer go (:func:`label_side`)."""
+
+    #: Text size (points), by the panels' width (:data:`LABEL_SIZES`).
+    size: int
+    #: Above the ring (the point is in the lower half of the view), else below.
+    above: bool
+    #: Widest line that stays inside a panel (screen pixels).
+    width_px: float
+
+
+def text_width_px(text: str, size: float) -> float:
+    """Estimated width of one line of label text on screen (pixels) at text ``size``:
+    its characters' widths in em (:data:`_EM_CAPITAL` and the others) × :data:`EM_PX`.
+    Rounded up: the drawn text is at most this wide (checked on screenshots)."""
+    em = 0.0
+    for ch in text:
+        if ch in _NARROW:
+            em += _EM_NARROW
+        elif ch in _WIDE:
+            em += _EM_WIDE
+        elif ch.isupper() or ch == "#":
+            em += _EM_CAPITAL
+        else:
+            em += _EM_OTHER
+    return em * EM_PX * float(size)
+
+
+def label_extent(text: str, size: float) -> tuple[float, float]:
+    """``(height, width)`` of a label's text block on screen (pixels)."""
+    rows = text.split("\n")
+    return (len(rows) * LINE_PX * float(size),
+            max(text_width_px(row, size) for row in rows))
+
+
+def label_side(viewer, point_rc) -> LabelPlace:
+    """Where the labels of markers drawn at a world point go: their size and widest
+    line by the panels' width, above the ring for a point below the view's centre.
 
     Every marker lies at the same place of its grid cell (one shared camera), so one
-    side serves every panel: to the left of a point right of the view's centre and
-    above a point below it, so that the text extends into the larger part of the panel;
-    its lines are as long as the room from the ring to the panel's edge allows.
+    answer serves every panel; each label is then kept inside its own panel by
+    :func:`place_label`.
     """
-    from ._layer_utils import camera as _camera
-
     camera = _camera(viewer)
     centre = np.asarray(camera.center, dtype=float)[-2:]
-    row, col = (float(v) for v in point_rc)
-    left, above = bool(col > centre[1]), bool(row > centre[0])
+    above = bool(float(point_rc[0]) > centre[0])
     canvas = getattr(viewer, "canvas", None)
-    max_chars = 40
+    width = 400.0
     if canvas is not None and hasattr(canvas, "viewbox_size"):
         width = float(np.asarray(canvas.viewbox_size(viewer.layers), dtype=float)[1])
-        # screen pixels from the point to the panel's edge on the label's side
-        room = width / 2.0 + (-1.0 if left else 1.0) * (centre[1] - col) * float(camera.zoom)
-        max_chars = int((room - RING_PX / 2.0 - SPACE_PX * len(LABEL_GAP)) / CHAR_PX)
-    return left, above, max(max_chars, 4)
+    return LabelPlace(label_size(width), above, max(width - 2.0 * MARGIN_PX, 1.0))
 
 
-def label_anchor(left: bool, above: bool) -> str:
-    """napari's text anchor for a label on that side of its point. The horizontal part
-    names the text's edge on the point (``right``: the text extends to the left); with
-    napari's downward rows, ``upper`` draws the text above the point on screen."""
-    return f"{'upper' if above else 'lower'}_{'right' if left else 'left'}"
+def label_size(width_px: float) -> int:
+    """The text size for labels in a panel (or over a section) ``width_px`` wide
+    (:data:`LABEL_SIZES`)."""
+    return next(size for narrowest, size in LABEL_SIZES if width_px >= narrowest)
 
 
-def label_text(label: str, left: bool, max_chars: int = 40) -> str:
-    """A marker's text, one line per fact, kept clear of the ring by spaces on the
-    ring's side; a line longer than ``max_chars`` is cut with an ellipsis."""
-    lines = [line if len(line) <= max_chars else line[:max_chars - 1] + "…"
-             for line in label.split("\n")]
-    return "\n".join(line + LABEL_GAP if left else LABEL_GAP + line for line in lines)
+def _cut(line: str, size: float, width_px: float) -> str:
+    """A line cut with an ellipsis to fit ``width_px``."""
+    if text_width_px(line, size) <= width_px:
+        return line
+    while len(line) > 1 and text_width_px(line + "…", size) > width_px:
+        line = line[:-1]
+    return line.rstrip() + "…"
 
 
-def sample_ink(low, r: int, c: int, left: bool, above: bool) -> str:
-    """Text colour for a label at tier pixel ``(r, c)`` of an image's coarsest tier
-    ``low``: ``"#101010"`` over a light patch, ``"white"`` over a dark one."""
-    c0, c1 = (c - 24, c) if left else (c, c + 24)
-    r0, r1 = (r - 12, r) if above else (r, r + 12)
+def _wrap(line: str, size: float, width_px: float, rows: int) -> list[str]:
+    """A line wrapped at spaces into at most ``rows`` rows that fit ``width_px``; the last
+    row ends with an ellipsis when words are left over (cut if it does not fit)."""
+    out: list[str] = []
+    words = line.split()
+    while words and len(out) < rows:
+        row = words.pop(0)
+        while words and text_width_px(f"{row} {words[0]}", size) <= width_px:
+            row = f"{row} {words.pop(0)}"
+        out.append(row)
+    if words and out:  # words left over: the last row ends with an ellipsis
+        out[-1] = out[-1] + "…"
+    return [_cut(row, size, width_px) for row in out]
+
+
+def label_text(label: str, size: float = 8, width_px: float = 400.0) -> str:
+    """A marker's text for a panel: the label's first line (section number and structure
+    acronym) and second (the panel's name) cut to ``width_px`` at text ``size``, each
+    further line (a structure's full name, a warning) wrapped into at most
+    :data:`WRAP_ROWS` rows (one below the largest text size: a small panel);
+    :data:`MAX_ROWS` rows in all. The layer's name and the dock's table keep the full
+    text."""
+    lines = label.split("\n")
+    rows = [_cut(line, size, width_px) for line in lines[:2]]
+    wrap = WRAP_ROWS if size >= LABEL_SIZES[0][1] else 1
+    for line in lines[2:]:
+        rows += _wrap(line, size, width_px, wrap)
+    return "\n".join(rows[:MAX_ROWS])
+
+
+def place_label(marker, viewer, place: LabelPlace) -> None:
+    """Centre a marker's label below its ring (above, ``place.above``), shifted only as
+    far as needed to keep the whole text block inside the marker's grid cell, at the
+    current camera; the text's ``translation`` is in the layer's data units, so its
+    placement (rotation, scale) is undone."""
+    canvas = getattr(viewer, "canvas", None)
+    table = marker.features
+    if (canvas is None or not hasattr(canvas, "viewbox_size") or len(marker.data) != 1
+            or len(table) != 1 or "label" not in table):
+        return
+    camera = _camera(viewer)
+    zoom = float(camera.zoom)
+    box = np.asarray(canvas.viewbox_size(viewer.layers), dtype=float)  # (rows, cols)
+    point = np.asarray(marker.data[0], dtype=float)
+    world = np.asarray(marker.data_to_world(point), dtype=float)[-2:]
+    at = box / 2 + (world - np.asarray(camera.center, dtype=float)[-2:]) * zoom
+    block = np.asarray(label_extent(str(table.at[0, "label"]), place.size))
+    down = RING_PX / 2.0 + MARGIN_PX + block[0] / 2.0
+    want = at + np.array([-down if place.above else down, 0.0])
+    low = block / 2.0 + MARGIN_PX
+    high = np.maximum(box - block / 2.0 - MARGIN_PX, low)
+    offset = (np.clip(want, low, high) - at) / max(zoom, 1e-12)  # world units
+    jacobian = np.column_stack([
+        np.asarray(marker.data_to_world(point + step), dtype=float)[-2:] - world
+        for step in np.eye(2)])
+    translation = np.linalg.solve(jacobian, offset)
+    text = marker.text
+    if str(text.anchor) != "center":
+        text.anchor = "center"
+    if float(text.size) != float(place.size):
+        text.size = place.size
+    if not np.allclose(np.broadcast_to(text.translation, (2,)), translation, atol=1e-6):
+        text.translation = translation
+
+
+def sample_ink(low, r: int, c: int, above: bool, half_cols: int = 12, rows: int = 8) -> str:
+    """Text colour for a label centred above (or below) tier pixel ``(r, c)`` of an
+    image's coarsest tier ``low``, judged over ``2 half_cols × rows`` tier pixels where
+    the label is drawn: ``"#101010"`` over a light patch, ``"white"`` over a dark one."""
+    half_cols, rows = max(int(half_cols), 1), max(int(rows), 1)
+    r0, r1 = (r - rows, r) if above else (r, r + rows)
     try:
-        patch = np.asarray(low[max(r0, 0):max(r1, 1), max(c0, 0):max(c1, 1)])
+        patch = np.asarray(low[max(r0, 0):max(r1, 1),
+                               max(c - half_cols, 0):max(c + half_cols, 1)])
     except Exception:  # a tile that fails: the default ink
         return "white"
     if patch.size == 0:
@@ -142,8 +260,8 @@ def add_marker(viewer, key: str, kind: str, name: str, affine=None, zoom: float 
         border_width=RING_WIDTH,
         border_width_is_relative=True,
         canvas_size_limits=RING_LIMITS_PX,
-        text={"string": "{label}", "size": LABEL_SIZE, "color": "white",
-              "anchor": "upper_left"},
+        text={"string": "{label}", "size": LABEL_SIZES[0][1], "color": "white",
+              "anchor": "center"},
         features={"label": np.array([], dtype=object)},
         metadata={"allen_sync": {"key": key}},
     )

@@ -19,7 +19,7 @@ from ..session import Session
 from . import dialogs
 from .batch_controller import BatchController
 from .click_controller import ClickController
-from .layers import ClickToSync, SyncLayers
+from .layers import ClickToSync, SyncLayers, other_panel_message
 from .live_controller import LiveController
 from .overlays import OverlayController
 from .readouts import show_readouts
@@ -85,7 +85,7 @@ class AllenSyncWidget(QWidget):
         self.layers = SyncLayers(napari_viewer)
         self.click_callback = ClickToSync(
             napari_viewer, lambda: self.layers.seed_layer,
-            lambda p: self.click.synchronize(x=p[1], y=p[0]))
+            lambda p: self.click.synchronize(x=p[1], y=p[0]), on_other=self.tell_other_panel)
         self.click_callback.install()
         self.runner.disconnect += [self.click_callback.remove, self.layers.close]
         self.setup = SetupController(self)
@@ -143,6 +143,8 @@ class AllenSyncWidget(QWidget):
         ev.atlas_id.connect(self.render_targets)
         ev.atlas_view.connect(self.targets_view.show_atlas_view)
         ev.busy.connect(self._render_busy)
+        self.synchronized.connect(lambda *_: self.readout_view.set_hint(""))
+        self.overlay_shown.connect(lambda *_: self.layers.relabel())  # ink over the overlay
         ev.live.connect(self._render_live)
 
     def render_targets(self, *_) -> None:
@@ -165,6 +167,14 @@ class AllenSyncWidget(QWidget):
             self.viewer.status = ("Allen sync: done. Click on the seed section, or hold "
                                   "Shift to follow the cursor"
                                   if self.session.seed_image is not None else "Allen sync")
+
+    def tell_other_panel(self, key: str) -> None:
+        """A click on a target's panel: say where to click, in the status bar and the dock
+        (until the next synchronization)."""
+        text = other_panel_message(key, self.session.target_names, self.session.atlas_name)
+        self.viewer.status = text
+        self.readout_view.set_hint(text)
+        self.reveal(self.readout_view.hint)
 
     def _render_live(self, enabled: bool) -> None:
         with signals_blocked(self.readout_view.live):

@@ -15,7 +15,6 @@ forms (``image_to_reference_batch``, ``image_to_image_batch``,
 from __future__ import annotations
 
 import logging
-import textwrap
 import time
 from dataclasses import dataclass, field
 
@@ -200,18 +199,22 @@ class TargetHit:
 
     @property
     def label(self) -> str:
-        """Short text drawn beside the marker."""
+        """Text drawn by the marker, one fact a line, the most important first: the
+        section number and structure acronym, the panel's name (seed, atlas, gene), the
+        atlas structure's full name, a far or clamped section's warning. The napari
+        marker cuts and wraps the lines to its panel's width."""
         s = self.structure
         where = s.acronym if s is not None else "outside"
-        if self.kind == "atlas" and s is not None and s.name != s.acronym:
-            where = "\n".join([where, *textwrap.wrap(s.name, 16)[:3]])
         head = {"seed": "seed", "atlas": "atlas"}.get(self.kind, short_name(self.data_set))
-        text = f"{head} #{self.section_number}\n{where}"
+        lines = [f"#{self.section_number} {where}", head]
+        if self.kind == "atlas" and s is not None and s.name != s.acronym:
+            lines.append(s.name)
         if self.far:
-            text += f"\nno section near this point\n(nearest {abs(self.distance) / 1000:.1f} mm)"
+            lines += ["no section near this point",
+                      f"(nearest {abs(self.distance) / 1000:.1f} mm)"]
         elif self.clamped:
-            text += " (clamped)"
-        return text
+            lines.append("(clamped)")
+        return "\n".join(lines)
 
     def row(self) -> dict:
         """The hit as a flat row (CSV, napari features)."""

@@ -45,6 +45,11 @@ class ReadoutView(QGroupBox):
         self.busy.setObjectName("allen_sync_busy")
         self.busy.setWordWrap(True)
         self.busy.setVisible(False)
+        #: what a click that did nothing should have been (a target's panel clicked)
+        self.hint = QLabel("")
+        self.hint.setObjectName("allen_sync_hint")
+        self.hint.setWordWrap(True)
+        self.hint.setVisible(False)
         self.reference = QLabel("click on the seed section")
         self.reference.setWordWrap(True)
         self.reference.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -67,6 +72,7 @@ class ReadoutView(QGroupBox):
         lay = QVBoxLayout(self)
         lay.addWidget(self.live)
         lay.addWidget(self.busy)
+        lay.addWidget(self.hint)
         lay.addWidget(self.reference)
         lay.addWidget(self.structure)
         lay.addWidget(self.table, 1)
@@ -97,6 +103,11 @@ class ReadoutView(QGroupBox):
         self.cancel_button.setEnabled(bool(text))
         self.busy.setText(f"⏳ {text}…" if text else "")
         self.busy.setVisible(bool(text))
+
+    def set_hint(self, text: str) -> None:
+        """Say what to do instead of what the user just tried (empty: nothing)."""
+        self.hint.setText(f"👉 {text}" if text else "")
+        self.hint.setVisible(bool(text))
 
     def clear(self, hint: str = "open a seed section, then click on it") -> None:
         """Forget the last synchronization (a new seed or source)."""

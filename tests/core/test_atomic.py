@@ -18,6 +18,7 @@ from napari_allen_sync.atomic import (
     write_text,
 )
 from napari_allen_sync.errors import AllenSyncError, WriteError
+from other_user import skip_unless_nobody_imports
 
 
 def _leftovers(folder):
@@ -71,6 +72,7 @@ def _read_only_as_another_user():
 
     if shutil.which("setpriv") is None:
         pytest.skip("root writes into read-only folders and setpriv is not installed")
+    skip_unless_nobody_imports()
     base = Path(tempfile.mkdtemp(prefix="atomic-ro-"))
     try:
         base.chmod(0o755)

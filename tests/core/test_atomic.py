@@ -18,7 +18,7 @@ from napari_allen_sync.atomic import (
     write_text,
 )
 from napari_allen_sync.errors import AllenSyncError, WriteError
-from other_user import skip_unless_nobody_imports
+from other_user import AS_NOBODY, skip_unless_nobody_imports
 
 
 def _leftovers(folder):
@@ -85,7 +85,7 @@ def _read_only_as_another_user():
                 "except WriteError as exc:\n"
                 "    assert isinstance(exc, AllenSyncError) and isinstance(exc, OSError)\n"
                 "    print(exc)\n")
-        done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+        done = subprocess.run([*AS_NOBODY,
                                sys.executable, "-c", code, str(target)],
                               capture_output=True, text=True, timeout=60)
         if "Operation not permitted" in done.stderr and "setpriv" in done.stderr:

@@ -22,6 +22,7 @@ from napari_allen_sync.overlay_images import (
     overlay_lut,
     overlay_tiles,
 )
+from workflow_run import run
 
 demo = pytest.importorskip("napari_allen_sync.demo")
 
@@ -37,16 +38,6 @@ def image_and_mask(draw):
     channels = draw(st.sampled_from([(3,), ()]))
     mask = draw(hnp.arrays(np.uint8, (rows, cols, *channels)))
     return image, mask
-
-
-def run(gen):
-    """Drive a workflow generator to its end; returns (steps, result)."""
-    steps = []
-    try:
-        while True:
-            steps.append(next(gen))
-    except StopIteration as stop:
-        return steps, stop.value
 
 
 # ---------------------------------------------------------------- arithmetic

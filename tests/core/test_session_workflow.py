@@ -8,18 +8,9 @@ import pytest
 
 from napari_allen_sync.session import Session, workflow
 from napari_allen_sync.session import points as batch_points
+from workflow_run import run
 
 demo = pytest.importorskip("napari_allen_sync.demo")
-
-
-def run(gen):
-    """Drive a workflow generator to its end; returns (steps, result)."""
-    steps = []
-    try:
-        while True:
-            steps.append(next(gen))
-    except StopIteration as stop:
-        return steps, stop.value
 
 
 @pytest.fixture(scope="module")

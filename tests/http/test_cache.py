@@ -38,7 +38,7 @@ from napari_allen_sync.errors import AllenSyncError, CacheError, CatalogFormatEr
 from napari_allen_sync.records import Structure
 from napari_allen_sync.remote import RemoteSource
 from napari_allen_sync.synchronizer import Synchronizer
-from other_user import skip_unless_nobody_imports
+from other_user import AS_NOBODY, skip_unless_nobody_imports
 
 
 def data_set_answer(catalog, ds_id):
@@ -355,7 +355,7 @@ def _runners():
         return ["unshare", "-m", "sh", "-c", script, "sh", str(root), *argv]
 
     def other_user(root, argv):
-        return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv]
+        return [*AS_NOBODY, *argv]
 
     out = []
     for name, tool, fn in (("read-only mount", "unshare", read_only_mount),

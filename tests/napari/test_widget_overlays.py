@@ -11,6 +11,7 @@ from qtpy.QtCore import Qt
 
 from dock_scene import WAIT, cell, change_section, click_box, click_seed, demo_scene, lowest
 from widget_fixtures import wait_idle
+from workflow_run import run
 
 pytestmark = pytest.mark.gui
 
@@ -194,13 +195,7 @@ def test_a_late_composite_never_lands_on_another_section(qtbot, make_napari_view
     shown = widget.layers.shown[key]
     other = next(i for i in source.catalog.images_of(ds_id) if i.id != shown)
     kind = widget.session.overlays()[key]
-    gen = workflow.load_overlay(source, key, other, kind)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            late = stop.value
-            break
+    _, late = run(workflow.load_overlay(source, key, other, kind))
     widget.overlays._loaded(late, source)  # as the worker's ``returned`` would
     assert widget.layers.shown[key] == shown
     np.testing.assert_array_equal(lowest(layer), before)

@@ -32,6 +32,7 @@ from ._layer_utils import grid as _grid
 from ._layer_utils import same as _same
 from ._layer_utils import same_affine as _same_affine
 from ._layer_utils import swap_image
+from .dims_anchor import DimsAnchor
 from .markers import (
     FAR_COLOUR,
     FAR_OPACITY,
@@ -275,6 +276,8 @@ class SyncLayers:
         #: a click, a section change, a live frame or a Go to: the overlays follow
         #: (:class:`~napari_allen_sync._napari.overlays.OverlayController`).
         self.image_shown: list = []
+        #: keeps napari's dims point still while panels move (:mod:`.dims_anchor`)
+        self.dims_anchor = DimsAnchor(self)
 
     def remove_orphans(self) -> int:
         """Remove the layers an earlier dock of this plugin left in the viewer (its
@@ -388,6 +391,7 @@ class SyncLayers:
             return
         self._fitted = False
         self.arrange()
+        self.dims_anchor.update()
         self.viewer.layers.selection.active = self.seed_layer
         self.viewer.reset_view()
 
@@ -427,6 +431,7 @@ class SyncLayers:
         self.wanted.clear()
         self.order = ["seed"]
         self._fitted = False
+        self.dims_anchor.remove()
         _grid(self.viewer).enabled = False
 
     def dim(self, on: bool) -> None:
@@ -494,6 +499,7 @@ class SyncLayers:
                 self._hidden.discard(key)
                 self.images[key].visible = True
             self.batch_layers.refresh()
+            self.dims_anchor.update()
 
     def move_live(self, outcome, names: dict) -> bool:
         """Draw a live frame: move the markers, reusing every layer.
@@ -1019,6 +1025,7 @@ class SyncLayers:
         """Disconnect from the viewer (the layers stay for the user)."""
         self._refit_soon.cancel()
         self._place_labels_soon.cancel()
+        self.dims_anchor.close()
         disconnect = [(self.viewer.layers.events.removed, self._on_removed)]
         if self._zoom_event is not None:
             disconnect.append((self._zoom_event, self._place_labels_soon))

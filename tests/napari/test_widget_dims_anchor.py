@@ -30,8 +30,11 @@ coord = st.floats(-5e3, 5e3, allow_nan=False)
 size = st.floats(1.0, 3e3, allow_nan=False)
 
 
-@given(st.lists(st.tuples(coord, coord, size, size), min_size=2, max_size=6),
-       st.floats(0.0, 1.0), st.floats(0.0, 1.0))
+@given(
+    st.lists(st.tuples(coord, coord, size, size), min_size=2, max_size=6),
+    st.floats(0.0, 1.0),
+    st.floats(0.0, 1.0),
+)
 def test_bound_stays_below_a_box_shifted_by_less_than_its_size(boxes, fr, fc):
     """Any panel moved so that a point of it lands inside another panel (a marker on the
     seed's marker) stays above and left of the anchor."""
@@ -91,9 +94,13 @@ def points_around(widget, start, n=8):
     """Seed pixels around ``start`` (row, col), inside the seed image."""
     h, w = widget.layers.seed_layer.level_shapes[0][:2]
     rng = np.random.default_rng(5)
-    return [(float(np.clip(start[0] + dr * h, 0.1 * h, 0.9 * h)),
-             float(np.clip(start[1] + dc * w, 0.1 * w, 0.9 * w)))
-            for dr, dc in rng.uniform(-0.3, 0.3, (n, 2))]
+    return [
+        (
+            float(np.clip(start[0] + dr * h, 0.1 * h, 0.9 * h)),
+            float(np.clip(start[1] + dc * w, 0.1 * w, 0.9 * w)),
+        )
+        for dr, dc in rng.uniform(-0.3, 0.3, (n, 2))
+    ]
 
 
 def clicks_events(qtbot, viewer, widget, start):
@@ -133,8 +140,10 @@ def test_clicks_change_the_range_but_never_snap_the_point(qtbot, make_napari_vie
     own_panels_above_anchor(widget)
     widget.close()
     assert anchor.layer is None and not [
-        lay for lay in viewer.layers
-        if (lay.metadata.get("allen_sync") or {}).get("key") == ANCHOR_KEY]
+        lay
+        for lay in viewer.layers
+        if (lay.metadata.get("allen_sync") or {}).get("key") == ANCHOR_KEY
+    ]
 
 
 @pytest.mark.gui
@@ -174,7 +183,7 @@ def test_live_moves_never_snap_the_point(qtbot, make_napari_viewer):
 
 @pytest.mark.gui
 def test_home_shows_whole_sections_centred(qtbot, make_napari_viewer):
-    viewer, widget, start = open_demo(qtbot, make_napari_viewer)
+    viewer, widget, _ = open_demo(qtbot, make_napari_viewer)
     layers = widget.layers
     fitted = layers.fitted_view()
     camera = viewer.camera if not hasattr(viewer, "scene") else viewer.scene.camera

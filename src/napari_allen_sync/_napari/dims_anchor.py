@@ -90,8 +90,11 @@ class DimsAnchor:
     def boxes(self) -> list:
         """Every panel image's world extent (napari's ``layer.extent.world``)."""
         sync = self.sync
-        return [np.asarray(sync.images[k].extent.world, dtype=float)[:, -2:]
-                for k in sync.order if k in sync.images]
+        return [
+            np.asarray(sync.images[k].extent.world, dtype=float)[:, -2:]
+            for k in sync.order
+            if k in sync.images
+        ]
 
     def laid_out(self) -> bool:
         """Whether the synchronization shows targets beside the seed."""
@@ -123,8 +126,13 @@ class DimsAnchor:
             selection = self.viewer.layers.selection
             active = selection.active
             self.layer = self.viewer.add_points(
-                world, name=ANCHOR_NAME, visible=False, shown=False, size=1,
-                metadata={"allen_sync": {"key": ANCHOR_KEY}})
+                world,
+                name=ANCHOR_NAME,
+                visible=False,
+                shown=False,
+                size=1,
+                metadata={"allen_sync": {"key": ANCHOR_KEY}},
+            )
             if active is not None and active in self.viewer.layers:
                 selection.active = active
         else:
@@ -171,8 +179,10 @@ class DimsAnchor:
     def close(self) -> None:
         """Disconnect from the viewer and remove the anchor layer."""
         self.remove()
-        for emitter, callback in ((self.viewer.dims.events.range, self._on_range),
-                                  (self.viewer.events.reset_view, self._on_home)):
+        for emitter, callback in (
+            (self.viewer.dims.events.range, self._on_range),
+            (self.viewer.events.reset_view, self._on_home),
+        ):
             try:
                 emitter.disconnect(callback)
             except (RuntimeError, TypeError, ValueError):

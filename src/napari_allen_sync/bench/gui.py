@@ -30,16 +30,22 @@ events on napari's canvas.
   napari re-slices and redraws every layer. ``gui_clicks_dims_range_stale``: timed
   clicks after which napari's dims range was not the layers' extent (napari missed a
   placement: should be 0). ``gui_click_dims_point_snaps_median``: of those, the ones
-  that moved napari's dims point (each re-slices every layer).
+  that moved napari's dims point (each re-slices every layer): 0 while the hidden dims
+  anchor holds the range's start (:mod:`napari_allen_sync._napari.dims_anchor`);
+  ``gui_clicks_dims_anchor_placements``: over the timed clicks, times the anchor had to
+  be placed again (a section reached below it: one re-slice each).
 - What napari itself costs, on the same scene: ``napari_range_change_ms`` (median) is
   one target image's placement set through its public ``affine`` setter so that the
   dims range changes (the image with the finest step made 0.2 % finer, then back; it
   stays in view): that layer's slice and napari's re-slicing of every layer;
+  ``napari_point_snap_ms`` is napari's dims point on the displayed axes moved by one
+  step and back (public ``dims.set_point``): what one snap costs, every layer
+  re-sliced (with the dims anchor, ``napari_range_change_ms`` no longer includes one);
   ``napari_one_point_set_ms`` is one Points layer's one point set through its ``data``
   setter (what ``bench live``'s napari baseline does per move), without the render;
   ``napari_canvas_render_ms`` is a render of the canvas with nothing changed
   (``viewer.screenshot(canvas_only=True)``).
-  ``gui_click_napari_range_ms_estimate`` = point snaps per click × the range change.
+  ``gui_click_napari_range_ms_estimate`` = point snaps per click × one snap.
 """
 
 from __future__ import annotations
@@ -84,7 +90,8 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
     busy_label = widget.readout_view.busy
     feedback = []
     watch = RangeWatch(viewer)
-    ranges = []  # per click: (dims range changes, range stale afterwards)
+    anchor = widget.layers.dims_anchor
+    ranges = []  # per click: (dims range changes, range stale afterwards, point snaps)
 
     def one(x, y):
         n = len(stamps)
@@ -128,6 +135,7 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
     markers, rendered, parts = [], [], []
     feedback.clear()
     ranges.clear()
+    placed0 = anchor.placements
     for x, y in points:
         m, r, outcome = one(x, y)
         markers.append(m)
@@ -152,6 +160,7 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
         "gui_click_dims_range_changes_median": statistics.median(r[0] for r in ranges),
         "gui_click_dims_point_snaps_median": statistics.median(r[2] for r in ranges),
         "gui_clicks_dims_range_stale": sum(bool(r[1]) for r in ranges),
+        "gui_clicks_dims_anchor_placements": anchor.placements - placed0,
     }
 
 
@@ -175,6 +184,15 @@ def napari_costs(viewer, widget, n: int = 10) -> dict:
         reslice.append(time.perf_counter() - t)
     changes, snaps = watch.count, watch.snaps
     watch.close()
+    dims = viewer.dims
+    axes = tuple(dims.displayed)
+    start = [float(dims.range[a].start) for a in axes]
+    moved = [float(dims.range[a].start + dims.range[a].step) for a in axes]
+    point = []
+    for k in range(2 * n):  # what one snap costs: every layer re-sliced
+        t = time.perf_counter()
+        dims.set_point(axes, moved if k % 2 == 0 else start)
+        point.append(time.perf_counter() - t)
     marker = layers.markers["seed"]
     kept = marker.data.copy()
     sets = []
@@ -192,6 +210,7 @@ def napari_costs(viewer, widget, n: int = 10) -> dict:
         "napari_range_change_ms": _ms(statistics.median(reslice)),
         "napari_range_changes_seen": changes,
         "napari_range_change_reslices_seen": snaps,
+        "napari_point_snap_ms": _ms(statistics.median(point)),
         "napari_one_point_set_ms": _ms(statistics.median(sets)),
         "napari_canvas_render_ms": _ms(statistics.median(renders)),
     }
@@ -270,7 +289,7 @@ def run(n_clicks: int = 12) -> dict:
         out.update(measure(viewer, widget, (x, y), n_clicks=n_clicks))
         out.update(napari_costs(viewer, widget))
         out["gui_click_napari_range_ms_estimate"] = round(
-            out["gui_click_dims_point_snaps_median"] * out["napari_range_change_ms"], 2)
+            out["gui_click_dims_point_snaps_median"] * out["napari_point_snap_ms"], 2)
         out.update(structure_search(widget))
         widget.close()
         return out

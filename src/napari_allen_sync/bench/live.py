@@ -38,7 +38,10 @@ Per path (``live_<path>``):
 - ``live_dims_range_changes`` / ``live_dims_point_snaps``: napari dims range changes
   while the path was driven (new placements of targets: image swaps), and those that
   moved napari's dims point (on each, napari re-slices and redraws every layer; see
-  ``bench gui``'s ``napari_range_change_ms``).
+  ``bench gui``'s ``napari_range_change_ms``): 0 while the hidden dims anchor holds the
+  range's start (:mod:`napari_allen_sync._napari.dims_anchor`);
+  ``live_dims_anchor_placements``: times the anchor had to be placed again (a section
+  reached below it: one re-slice each).
 - ``moves_per_s_live_off``: the same path with live sync off (moves only, no frames);
   ``moves_ratio_live_on_off``: live on / live off.
 - ``napari_one_point_updates_per_s``: the same path, live off, with the simplest
@@ -181,12 +184,15 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
     n_layers = len(viewer.layers)
     moves0, started0, dropped0 = widget.live.moves, widget.live.started, widget.live.dropped
     watch = RangeWatch(viewer)
+    anchor = widget.layers.dims_anchor
+    placed0 = anchor.placements
     try:
         paced = _send_paced_moves(app, canvas, points, positions, 1.0 / rate_hz)
         sent, send_s, loop_s, skipped, elapsed = paced
         n_frames = len(frames)
         moves = widget.live.moves - moves0
         snaps, ranges = watch.snaps, watch.count
+        placed = anchor.placements - placed0
         # let the frame in flight and the image loads finish (not counted in the rates)
         process_events_until(lambda: _idle(widget), 30.0)
         stale_after = len(widget.layers.stale_images())
@@ -239,6 +245,7 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
         "live_plugin_rate_per_s": round(1000.0 / (w_med + a_med), 1) if frames else None,
         "live_dims_range_changes": ranges,
         "live_dims_point_snaps": snaps,
+        "live_dims_anchor_placements": placed,
     })
     return out
 

@@ -131,7 +131,8 @@ def test_real_click_synchronizes_every_target_and_atlas(qtbot, make_napari_viewe
     viewer, widget = make_widget(qtbot, make_napari_viewer, source)
     # the targets' panels are laid out as soon as they are chosen, their markers empty:
     # the first click only moves markers
-    assert len(viewer.layers) == 2 * (1 + len(TARGETS) + 1)
+    # an image and a marker per panel, and the hidden dims anchor (dims_anchor.py)
+    assert len(viewer.layers) == 2 * (1 + len(TARGETS) + 1) + 1
     assert set(widget.layers.images) == set(widget.session.keys())
     assert all(len(m.data) == 0 for m in widget.layers.markers.values())
     assert widget.last_outcome is None and len(widget.history) == 0
@@ -398,7 +399,8 @@ def test_target_panels_are_laid_out_when_chosen_and_shown_once_laid_out(
     outcome2 = click_data(qtbot, viewer, widget, 200.0, 300.0)
     check_markers(widget, source, outcome2)
     assert list(viewer.layers) == layers_before
-    assert all(layer.visible for layer in viewer.layers)
+    anchor = widget.layers.dims_anchor.layer  # hidden: it keeps napari's dims point still
+    assert all(layer.visible for layer in viewer.layers if layer is not anchor)
     assert viewer.layers.selection.active is widget.layers.seed_layer
 
 
@@ -414,7 +416,7 @@ def test_removed_target_drops_its_layers(qtbot, make_napari_viewer):
     assert not any(
         layer.metadata.get("allen_sync", {}).get("key") == f"ds:{gone}" for layer in viewer.layers
     )
-    assert len(viewer.layers) == 2 * (1 + len(TARGETS))
+    assert len(viewer.layers) == 2 * (1 + len(TARGETS)) + 1  # and the hidden dims anchor
 
 
 def _near(rgb, hex_colour, tol=60) -> bool:

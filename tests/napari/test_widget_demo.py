@@ -59,7 +59,7 @@ def test_demo_scene_and_real_click(qtbot, make_napari_viewer):
     # the demo point lies in the structure the demo announces
     assert outcome.structure is not None and outcome.structure.id == demo.DEMO_CLICK_STRUCTURE_ID
     assert widget.layers.markers["seed"].features["structure"].iloc[0] == outcome.structure.acronym
-    assert len(viewer.layers) == 2 * (2 + len(targets))
+    assert len(viewer.layers) == 2 * (2 + len(targets)) + 1  # and the hidden dims anchor
     widget.close()
     assert widget.running_workers() == []
 
@@ -100,4 +100,4 @@ def _check_proxied_widget(qtbot, viewer, widget):
     with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
         _, x, y = demo.demo_click()
         widget.synchronize(x, y)
-    assert len(viewer.layers) == 2 * (2 + len(widget.target_ids))
+    assert len(viewer.layers) == 2 * (2 + len(widget.target_ids)) + 1  # and the dims anchor

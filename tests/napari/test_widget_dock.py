@@ -111,7 +111,7 @@ def test_a_source_switch_clears_and_coming_back_restores(qtbot, make_napari_view
     again = widget.last_outcome.request
     assert (again.x, again.y) == (clicked.x, clicked.y)
     assert widget.targets_view.atlas.currentData() == ATLAS_ID
-    assert len(viewer.layers) == 2 * (2 + len(TARGETS))
+    assert len(viewer.layers) == 2 * (2 + len(TARGETS)) + 1  # and the hidden dims anchor
 
 
 def test_a_reopened_dock_removes_the_old_layers(qtbot, make_napari_viewer):

@@ -151,7 +151,8 @@ def test_structure_navigation_matches_engine(qtbot, scene, acronym):
                                   widget.atlas_id)
     check_marker(widget, f"atlas:{widget.atlas_id}", b.section_image_id[0], b.x[0], b.y[0])
     # the layer-update path: one image and one marker per target, no pile-up
-    assert len(viewer.layers) == n_layers == 2 * (2 + len(widget.target_ids))
+    # and the hidden dims anchor (dims_anchor.py)
+    assert len(viewer.layers) == n_layers == 2 * (2 + len(widget.target_ids)) + 1
     # the results table has distance and clamped columns
     from napari_allen_sync._napari.views import RESULT_COLUMNS
 

@@ -47,8 +47,8 @@ def only_panels(viewer, widget):
     hidden, no placeholder."""
     layers = widget.layers
     assert grid(viewer).stride == 2
-    assert len(viewer.layers) == 2 * len(layers.order)
-    assert all(lay.visible for lay in viewer.layers)
+    assert len(viewer.layers) == 2 * len(layers.order) + 1  # and the hidden dims anchor
+    assert all(lay.visible for lay in viewer.layers if lay is not layers.dims_anchor.layer)
     assert not [lay.name for lay in viewer.layers if "overlay" in lay.name]
     for key in layers.order:
         assert cell(viewer, layers.markers[key]) == cell(viewer, layers.images[key]) != (-1, -1)

@@ -201,3 +201,24 @@ def test_home_shows_whole_sections_centred(qtbot, make_napari_viewer):
     assert camera.zoom == pytest.approx(fitted[1], rel=1e-6)
     np.testing.assert_allclose(np.asarray(camera.center)[-2:], fitted[0], atol=1e-6)
     widget.close()
+
+
+@pytest.mark.gui
+def test_a_section_below_the_anchor_moves_it_below_again(qtbot, make_napari_viewer):
+    """The fallback: a panel placed below the anchor (here through its public
+    ``affine`` setter) takes the anchor below it again, the point on the new start."""
+    viewer, widget, _ = open_demo(qtbot, make_napari_viewer)
+    anchor = widget.layers.dims_anchor
+    before, placed = anchor.point.copy(), anchor.placements
+    image = widget.layers.images["ds:900100003"]
+    matrix = np.array(image.affine.affine_matrix)
+    low = np.asarray(image.extent.world, dtype=float)[0, -2:]
+    matrix[-3:-1, -1] += before - low - 500.0  # its corner 500 px below the anchor
+    image.affine = matrix
+    qtbot.waitUntil(lambda: anchor.placements == placed + 1, timeout=WAIT)
+    own_panels_above_anchor(widget)
+    assert np.all(anchor.point < before)
+    dims = viewer.dims
+    assert [dims.point[a] for a in dims.displayed] == [dims.range[a].start for a in dims.displayed]
+    assert [dims.range[a].start for a in dims.displayed] == list(anchor.point)
+    widget.close()

@@ -18,11 +18,12 @@ point: ``current_step`` stays 0 whatever the step and stop, the sliders' value s
 
 :class:`DimsAnchor` pins the start with a hidden Points layer of one point
 (``visible=False``: napari's grid gives hidden layers no cell; ``shown=False``: never
-drawn) placed below and left of every panel's section by one panel's size: a click
+drawn; its point at the origin, placed by its ``translate``) placed below and left
+of every panel's section by one panel's size: a click
 shifts a crossed-plane target by less than its own size, so its section stays above
-the anchor. If a section ever reaches below it, the anchor is placed again (one
-re-slice, as before). The displayed axes' point is set to the start through napari's
-public ``dims.set_point``.
+the anchor. If a section ever reaches below it, the anchor is placed again on the
+next event-loop turn (a re-slice or two, as before). The displayed axes' point is set
+to the start through napari's public ``dims.set_point``.
 
 The anchor is part of the layers' extent, so napari's Home button
 (``viewer.reset_view``) would fit it too; after the first layout the synchronization's
@@ -33,6 +34,7 @@ own fit (whole sections, centred) answers Home instead, through the public
 from __future__ import annotations
 
 import numpy as np
+from qtpy.QtCore import QTimer
 
 __all__ = ["ANCHOR_KEY", "DimsAnchor", "panels_bound"]
 
@@ -73,6 +75,8 @@ class DimsAnchor:
         self.viewer = sync.viewer
         self.layer = None
         self._homing = False
+        self._due = False  # a placement is queued (_on_range)
+        self._closed = False
         #: times the anchor was placed (a new layer or a new point): each re-slices
         self.placements = 0
         self.viewer.dims.events.range.connect(self._on_range)
@@ -85,7 +89,7 @@ class DimsAnchor:
         layer = self.layer
         if layer is None or layer not in self.viewer.layers or len(layer.data) != 1:
             return None
-        return np.asarray(layer.data[0], dtype=float)[-2:]
+        return np.asarray(layer.data_to_world(layer.data[0]), dtype=float)[-2:]
 
     def boxes(self) -> list:
         """Every panel image's world extent (napari's ``layer.extent.world``)."""
@@ -119,14 +123,15 @@ class DimsAnchor:
         self.pin()
 
     def _place(self, world) -> None:
-        world = np.asarray(world, dtype=float)[np.newaxis]
+        world = np.asarray(world, dtype=float)
         self.placements += 1
         layer = self.layer
         if layer is None or layer not in self.viewer.layers:
             selection = self.viewer.layers.selection
             active = selection.active
             self.layer = self.viewer.add_points(
-                world,
+                np.zeros((1, 2)),
+                translate=world,
                 name=ANCHOR_NAME,
                 visible=False,
                 shown=False,
@@ -136,13 +141,15 @@ class DimsAnchor:
             if active is not None and active in self.viewer.layers:
                 selection.active = active
         else:
-            layer.data = world
+            # moved by its translate: napari refreshes a hidden layer's extent on a
+            # new placement, not on new data (its refresh skips hidden layers)
+            layer.translate = world
 
     def pin(self) -> None:
         """Put the displayed axes' dims point on the range's start (napari re-slices
         once, only when it was elsewhere)."""
         dims = self.viewer.dims
-        axes = tuple(dims.displayed)
+        axes = tuple(dims.displayed)[-2:]  # the sections' two axes
         start = [float(dims.range[a].start) for a in axes]
         if any(float(dims.point[a]) != s for a, s in zip(axes, start, strict=True)):
             dims.set_point(axes, start)
@@ -155,17 +162,32 @@ class DimsAnchor:
             return
         dims = self.viewer.dims
         start = np.array([dims.range[a].start for a in dims.displayed][-2:], dtype=float)
-        if np.any(start < point):
+        if np.any(start < point) and not self._due:
+            # not inside napari's own range change: its union of extents is being
+            # set, a nested one would be overwritten; on the next event-loop turn
+            self._due = True
+            QTimer.singleShot(0, self._again)
+
+    def _again(self) -> None:
+        self._due = False
+        if not self._closed:
             self.update()
 
     def _on_home(self, _event=None) -> None:
         """napari's Home (``reset_view``) fitted the anchor too: whole sections, centred,
-        with the synchronization's own fit instead."""
-        if self._homing or self.point is None or not self.laid_out():
+        with the synchronization's own fit instead; with the seed alone (targets
+        removed), the anchor back on the seed's corner and napari's Home again."""
+        if self._homing or self.point is None:
             return
         self._homing = True
         try:
-            self.sync.fit()
+            if self.laid_out():
+                self.sync.fit()
+            else:
+                placed = self.placements
+                self.update()
+                if self.placements != placed:
+                    self.viewer.reset_view()
         finally:
             self._homing = False
 
@@ -178,6 +200,7 @@ class DimsAnchor:
 
     def close(self) -> None:
         """Disconnect from the viewer and remove the anchor layer."""
+        self._closed = True
         self.remove()
         for emitter, callback in (
             (self.viewer.dims.events.range, self._on_range),

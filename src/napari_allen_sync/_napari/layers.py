@@ -688,9 +688,9 @@ class SyncLayers:
         Every change goes through napari's public setters (:func:`swap_image`,
         :func:`~.markers.hold_marker`); only the layers whose section, placement or
         point changed are touched. A new placement changes the layers' combined
-        extent, and with it napari's dims range: napari then re-slices every layer (its
-        dims sliders snap the point to the new range: a napari limit, measured in
-        ``make bench``). A target's marker and image change placement one after the
+        extent, and with it napari's dims range; the hidden dims anchor
+        (:mod:`.dims_anchor`) keeps napari's point from snapping to the new range,
+        which would re-slice every layer. A target's marker and image change placement one after the
         other, in the order that changes napari's step (the finest µm per pixel) at
         most once, together with the image's extent (:meth:`_draw_hit`).
         """

@@ -204,6 +204,35 @@ def test_a_section_change_keeps_the_panels_and_the_point(qtbot, make_napari_view
     assert len(widget.history) == 1  # not a click
 
 
+@pytest.mark.parametrize("pace", ["at once", "seed shown between"])
+def test_quick_section_steps_keep_the_panels_and_follow_the_point(
+        qtbot, make_napari_viewer, pace):
+    """Four section steps with the keyboard, faster than the sections load: the last
+    section is the seed, every target panel stays and follows the first click's point.
+    (Before, a later step's seed arrived without its point and dropped every target.)"""
+    viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), click=(300.0, 300.0))
+    keys, point = sorted(widget.layers.images), widget.session.last_point
+    slider = widget.seed_view.slider
+    asked = []
+    for _ in range(4):
+        qtbot.keyClick(slider, Qt.Key.Key_Right)
+        asked.append(widget.seed_view.section_image_id())
+        if pace == "seed shown between":  # the seed drawn, its targets still on the way
+            qtbot.waitUntil(lambda: widget.seed_image.id == asked[-1], timeout=WAIT)
+    wait_idle(qtbot, widget)
+    outcome = widget.last_outcome
+    assert widget.seed_image.id == asked[-1] == outcome.request.section_image_id
+    assert widget.seed_view.section_image_id() == asked[-1]  # the slider stays there
+    assert (outcome.request.x, outcome.request.y) == point
+    assert sorted(widget.layers.images) == keys and viewer.canvas.grid.enabled
+    for hit in outcome.hits:  # each panel shows the section its marker is on
+        assert widget.layers.shown[hit.key] == hit.section_image_id
+    number = f"#{widget.seed_image.section_number}"
+    assert widget.layers.seed_layer.name.endswith(number)
+    assert widget.layers.markers["seed"].name.endswith(f"{number} marker")
+    assert len(widget.history) == 1  # the click only
+
+
 def _fitted(viewer, widget) -> bool:
     """Whether whole sections fill the grid cells: the camera on the centre of the
     panels' common extent at the zoom that fits it (and its margin) in one cell of the

@@ -72,6 +72,11 @@ class SeedView(QGroupBox):
             self._show_number(index)
             self.section_requested.emit(self._image_ids[index])
 
+    def section_image_id(self) -> int | None:
+        """The SectionImage id the slider is on (None without sections)."""
+        index = self.slider.value()
+        return self._image_ids[index] if 0 <= index < len(self._image_ids) else None
+
     def set_data_sets(self, entries) -> None:
         """Offer data sets: ``entries`` is a list of ``(id, description)``."""
         self.data_sets.clear()

@@ -287,3 +287,27 @@ def test_a_click_on_a_target_panel_says_where_to_click(qtbot, make_napari_viewer
                    canvas_position(viewer, widget.layers.seed_layer, (300.0, 400.0)))
     assert not hint.isVisible()
     widget.close()
+
+
+def test_the_seed_list_says_where_to_find_data_sets_while_it_lists_none(qtbot):
+    from napari_allen_sync._napari.views.seed import NONE_KNOWN, SeedView
+
+    view = SeedView()
+    qtbot.addWidget(view)
+    view.show()
+    asked = []
+    view.data_set_requested.connect(asked.append)
+
+    def click_row(row):
+        rect = view.data_sets.visualItemRect(view.data_sets.item(row))
+        qtbot.mouseClick(view.data_sets.viewport(), Qt.MouseButton.LeftButton,
+                         pos=rect.center())
+
+    view.set_data_sets([])  # a remote source before any search
+    assert [view.data_sets.item(i).text() for i in range(view.data_sets.count())] == [NONE_KNOWN]
+    click_row(0)
+    assert asked == []  # the line is not a data set
+    view.set_data_sets([(SEED_DS, f"{SEED_DS} · Penk · coronal")])
+    assert view.data_sets.count() == 1
+    click_row(0)
+    assert asked == [SEED_DS]

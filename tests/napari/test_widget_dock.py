@@ -13,6 +13,7 @@ from qtpy.QtWidgets import QApplication
 
 from napari_allen_sync._napari.canvas import canvas_widget, send_click
 from napari_allen_sync._napari.layers import canvas_position
+from napari_allen_sync._napari.markers import ring_size
 from napari_allen_sync._napari.widget import AllenSyncWidget
 from widget_fixtures import (
     ATLAS_ID,
@@ -231,6 +232,9 @@ def test_quick_section_steps_keep_the_panels_and_follow_the_point(
     assert widget.layers.seed_layer.name.endswith(number)
     assert widget.layers.markers["seed"].name.endswith(f"{number} marker")
     assert len(widget.history) == 1  # the click only
+    zoom = float(viewer.scene.camera.zoom)
+    for key, marker in widget.layers.markers.items():  # thin rings, not discs
+        assert float(marker.size[0]) == pytest.approx(ring_size(marker, zoom), rel=0.2), key
 
 
 def _fitted(viewer, widget) -> bool:
@@ -311,3 +315,67 @@ def test_the_seed_list_says_where_to_find_data_sets_while_it_lists_none(qtbot):
     assert view.data_sets.count() == 1
     click_row(0)
     assert asked == [SEED_DS]
+
+
+def test_the_canvas_says_to_click_on_the_seed_until_the_first_synchronization(
+        qtbot, make_napari_viewer):
+    from napari_allen_sync._napari.first_hint import FIRST_CLICK_TEXT
+
+    viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource())
+    text = viewer.canvas.overlays.text
+    assert text.visible and text.text == FIRST_CLICK_TEXT  # a seed, nothing synchronized
+    with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
+        send_click(canvas_widget(widget),
+                   canvas_position(viewer, widget.layers.seed_layer, (300.0, 300.0)))
+    assert not text.visible and text.text == ""
+    wait_idle(qtbot, widget)
+    with qtbot.waitSignal(widget.seed_loaded, timeout=WAIT):  # another seed: not again
+        widget.open_seed_section(SEED_DS * 1000 + 11)
+    wait_idle(qtbot, widget)
+    assert not text.visible
+    widget.close()
+
+
+def test_the_first_click_hint_leaves_a_text_overlay_the_user_wrote(qtbot, make_napari_viewer):
+    viewer = make_napari_viewer()
+    text = viewer.canvas.overlays.text
+    text.text, text.visible = "my experiment", True
+    widget = AllenSyncWidget(viewer, source=FakeSource())
+    viewer.window.add_dock_widget(widget)
+    qtbot.waitUntil(lambda: widget.source is not None, timeout=WAIT)
+    with qtbot.waitSignal(widget.seed_loaded, timeout=WAIT):
+        widget.open_seed_section(SEED_DS * 1000 + 10)
+    assert text.text == "my experiment" and text.visible
+    widget.close()
+    assert text.text == "my experiment" and text.visible
+
+
+def test_markers_stay_thin_rings_after_quick_section_steps_on_the_demo(qtbot, make_napari_viewer):
+    """The demo's sagittal target changes placement with the section: its ring must not
+    be drawn as a disc (pixels a few px inside the ring show the section, not the ring)."""
+    from napari_allen_sync import demo
+    from widget_fixtures import demo_scene_ready
+
+    viewer = make_napari_viewer(show=True)
+    widget = AllenSyncWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
+    _image_id, x, y = demo.demo_click()
+    with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
+        send_click(canvas_widget(widget), canvas_position(viewer, widget.layers.seed_layer, (y, x)))
+    wait_idle(qtbot, widget)
+    for _ in range(4):
+        qtbot.keyClick(widget.seed_view.slider, Qt.Key.Key_Right)
+    wait_idle(qtbot, widget)
+    qtbot.wait(300)
+    shot = viewer.screenshot(canvas_only=True, flash=False)[..., :3].astype(int)
+    ratio = shot.shape[1] / canvas_widget(widget).width()  # screenshot px per canvas px
+    for key, marker in widget.layers.markers.items():
+        colour = np.round(255 * np.asarray(marker.border_color[0][:3], dtype=float))
+        cx, cy = canvas_position(viewer, marker, tuple(marker.data[0]))
+        inside = [shot[round((cy + dy) * ratio), round((cx + dx) * ratio)]
+                  for dx, dy in ((5, 0), (-5, 0), (0, 5), (0, -5))]
+        near = [np.abs(p - colour).max() < 40 for p in inside]
+        assert not any(near), f"{key}: ring colour 5 px inside the ring (a disc): {inside}"
+    widget.close()
+

@@ -50,7 +50,12 @@ FAR_OPACITY = 0.45
 #: Ring diameter on screen (pixels) at the fitted zoom; napari keeps it within
 #: :data:`RING_LIMITS_PX` when the user zooms.
 RING_PX = 22
-RING_LIMITS_PX = (16, 30)
+#: Wide on purpose: whenever vispy clamps a marker to these limits it also widens its
+#: line to at least half the lower limit (vispy's marker shader), so a ring clamped at
+#: all is drawn as a thick disc. The ring's own size (:func:`ring_size`, within a fifth
+#: of :data:`RING_PX`; the drawn size differs a little by placement) must stay well
+#: inside; with (16, 30) a sagittal target's ring was clamped and drawn as a disc.
+RING_LIMITS_PX = (8, 60)
 #: Ring line width, relative to the diameter: about 2 px; the hole is about 18 px.
 RING_WIDTH = 0.1
 #: Label text size (points) by panel width: ``(narrowest panel in pixels, size)``, the

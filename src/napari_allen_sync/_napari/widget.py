@@ -19,6 +19,7 @@ from ..session import Session
 from . import dialogs
 from .batch_controller import BatchController
 from .click_controller import ClickController
+from .first_hint import FirstClickHint
 from .layers import ClickToSync, SyncLayers, other_panel_message
 from .live_controller import LiveController
 from .overlays import OverlayController
@@ -144,6 +145,10 @@ class AllenSyncWidget(QWidget):
         ev.atlas_view.connect(self.targets_view.show_atlas_view)
         ev.busy.connect(self._render_busy)
         self.synchronized.connect(lambda *_: self.readout_view.set_hint(""))
+        hint = FirstClickHint(self.viewer)
+        self.seed_loaded.connect(hint.show)
+        self.synchronized.connect(hint.synchronized)
+        self.runner.disconnect.append(hint.hide)
         self.overlay_shown.connect(lambda *_: self.layers.relabel())  # ink over the overlay
         ev.live.connect(self._render_live)
 

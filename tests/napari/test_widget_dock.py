@@ -98,12 +98,19 @@ def test_a_source_switch_clears_and_coming_back_restores(qtbot, make_napari_view
     clicked = widget.last_outcome.request
     ours = {id(lay) for lay in widget.layers.layers()}
     assert widget.readout_view.table.rowCount() == 1 + len(TARGETS) + 1
+    widget.resize(360, 300)  # the dock needs scrolling; scrolled to its end
+    qtbot.wait(50)
+    widget._scroll.verticalScrollBar().setValue(widget._scroll.verticalScrollBar().maximum())
     with qtbot.waitSignal(widget.source_ready, timeout=WAIT):
         widget.set_source(FakeSource())
     wait_idle(qtbot, widget)
     assert not any(id(lay) in ours for lay in viewer.layers)
     assert widget.seed_image is None and widget.target_ids == [] and widget.atlas_id is None
     assert widget.readout_view.table.rowCount() == 0
+    assert "open a seed section" in viewer.status  # where to start, and the dock shows it
+    bar, inner = widget._scroll.verticalScrollBar(), widget._scroll.widget()
+    top = widget.seed_view.mapTo(inner, QPoint(0, 0)).y()
+    assert bar.value() <= top < bar.value() + widget._scroll.viewport().height()
     with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
         widget.set_source(first)
     wait_idle(qtbot, widget)

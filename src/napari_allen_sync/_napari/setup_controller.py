@@ -128,6 +128,8 @@ class SetupController:
         elif self.pending_demo:
             self.pending_demo = False
             self.load_demo_scene()
+        else:  # nothing open on this source yet: show where to start
+            self.dock.reveal(self.dock.seed_view)
 
     def fetch_annotation(self, info) -> None:
         """Start fetching a remote source's annotation volume (the structure at a

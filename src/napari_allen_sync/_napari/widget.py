@@ -171,7 +171,9 @@ class AllenSyncWidget(QWidget):
             self.layers.dim(False)
             self.viewer.status = ("Allen sync: done. Click on the seed section, or hold "
                                   "Shift to follow the cursor"
-                                  if self.session.seed_image is not None else "Allen sync")
+                                  if self.session.seed_image is not None else
+                                  "Allen sync: open a seed section in the dock (Seed, or "
+                                  "Find experiments)")
 
     def tell_other_panel(self, key: str) -> None:
         """A click on a target's panel: say where to click, in the status bar and the dock

@@ -75,8 +75,9 @@ def nrrd_header(shape, resolution_um: float) -> bytes:
     return ("\n".join(lines) + "\n\n").encode("ascii")
 
 
-def annotation_nrrd_bytes(ids: np.ndarray, resolution_um: float,
-                          compression_level: int = 1) -> bytes:
+def annotation_nrrd_bytes(
+    ids: np.ndarray, resolution_um: float, compression_level: int = 1
+) -> bytes:
     """A 3-D volume of structure ids as a gzip-encoded NRRD file, in memory.
 
     Parameters

@@ -13,8 +13,9 @@ Voxel convention: voxel ``(i, j, k)`` covers ``[i·v, (i+1)·v) × [j·v, (j+1)�
 ``floor(coordinate / v)``. Points outside the volume get 0. A point in
 reference space 10 is mirrored to space 9 first (``r9 = 11350 − r10``, docs/arithmetic.md).
 
-The NRRD files are read and written with pynrrd (pure Python over numpy, MIT, the reader
-AllenSDK's ``ReferenceSpaceApi`` itself uses for these files).
+The NRRD files are read with pynrrd (pure Python over numpy, MIT, the reader AllenSDK's
+``ReferenceSpaceApi`` itself uses for these files) and written by
+:mod:`~napari_allen_sync.nrrd_bytes` in the same layout, without pynrrd's time stamp.
 
 This module imports neither napari nor Qt.
 """
@@ -269,21 +270,14 @@ class AnnotationVolume:
     # ------------------------------------------------------------------ NRRD
     def to_nrrd_bytes(self, compression_level: int = 1) -> bytes:
         """The volume as a gzip-encoded NRRD file, laid out like Allen's (the AP axis
-        fastest, sizes AP DV LR, ``space directions`` the voxel size in µm)."""
-        import nrrd
+        fastest, sizes AP DV LR, ``space directions`` the voxel size in µm).
 
-        res = self.resolution_um
-        header = {
-            "encoding": "gzip",
-            "space dimension": 3,
-            "space directions": np.diag([res, res, res]),
-            "space units": ["microns", "microns", "microns"],
-            "kinds": ["domain", "domain", "domain"],
-            "space origin": np.zeros(3),
-        }
-        buf = io.BytesIO()
-        nrrd.write(buf, self.ids, header, compression_level=compression_level, index_order="F")
-        return buf.getvalue()
+        The bytes depend on the ids, the voxel size and ``compression_level`` alone (no
+        time of writing, :mod:`napari_allen_sync.nrrd_bytes`), so the same volume always
+        has the same SHA-256."""
+        from .nrrd_bytes import annotation_nrrd_bytes
+
+        return annotation_nrrd_bytes(self.ids, self.resolution_um, compression_level)
 
     def write(self, path, compression_level: int = 1) -> Path:
         """Write :meth:`to_nrrd_bytes` to ``path`` atomically."""

@@ -83,7 +83,7 @@ def served_scene(path) -> int:
 
     from . import demo
     from ._napari.canvas import canvas_widget, process_events_until, send_click
-    from ._napari.layers import canvas_position
+    from ._napari.layout import canvas_position
     from ._napari.widget import AllenSyncWidget
     from .remote import RemoteSource
     from .server import serve_in_process

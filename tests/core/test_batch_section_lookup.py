@@ -2,7 +2,8 @@
 
 - :class:`SectionLookup` (constant time per point) against
   :func:`inferred.nearest_sections` (one binary search per point), ties, neighbours of
-  every mid-point, infinities and NaN included;
+  every mid-point, infinities and NaN included; :func:`index_of_each` (one point into
+  each of many stacks, the list services' form) against the binary search of each stack;
 - the engine's blocked batch forms against the plain array arithmetic of
   :mod:`napari_allen_sync.arithmetic` on the whole batch, for batches that cross block
   boundaries.
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from engine_fixtures import synthetic_catalog
 from napari_allen_sync import inferred, synchronizer
 from napari_allen_sync.arithmetic import apply_3x4, compose_3x4
-from napari_allen_sync.section_lookup import SectionLookup
+from napari_allen_sync.section_lookup import SectionLookup, index_of_each
 from napari_allen_sync.synchronizer import Synchronizer
 
 CATALOG = synthetic_catalog()
@@ -77,6 +78,32 @@ def test_section_lookup_spread_over_millions_falls_back_to_the_search():
     q = _probes(np.array([0, 5]), [4_999_999.0, 5_000_002.5, 5_000_002.6, 9e6])
     index, _ = SectionLookup(numbers)(q)
     np.testing.assert_array_equal(index, inferred.nearest_sections(numbers, q)[0])
+
+
+def test_index_of_each_is_the_binary_search_of_each_stack():
+    """Stacks of one section, without a table (spread over millions) and with one, their
+    probes (ties, neighbours of mid-points, infinities, NaN) interleaved: each q gets its
+    own stack's answer. (tests/http/test_server_fanout.py draws many stacks at random.)"""
+    stacks = [np.array([7]), np.array([0, 5, 10_000_000]), np.array([10, 13, 20]),
+              np.array([-40, -8, 0, 8, 16, 1000])]
+    extra = [np.nan, 5_000_002.5, 4_999_999.0]
+    # the spread stack: every half section around its first two sections only
+    pairs = [(numbers, v) for numbers in stacks
+             for v in _probes(numbers if numbers[-1] < 10_000 else numbers[:2], extra)]
+    order = np.random.default_rng(0).permutation(len(pairs))
+    lookups = {id(n): SectionLookup(n) for n in stacks}
+    chosen = [lookups[id(pairs[j][0])] for j in order]
+    q = np.array([pairs[j][1] for j in order])
+    want = [inferred.nearest_sections(pairs[j][0], q[k : k + 1])[0][0]
+            for k, j in enumerate(order)]
+    assert SectionLookup(stacks[1])._table is None  # the fallback is exercised
+    np.testing.assert_array_equal(index_of_each(chosen, q), want)
+
+
+def test_index_of_each_wants_one_q_per_lookup():
+    with pytest.raises(ValueError, match="one q per lookup"):
+        index_of_each([SectionLookup([1, 2])], [1.0, 2.0])
+    assert index_of_each([], []).tolist() == []
 
 
 def _plain(sync, stack, space, x, y, z, ds):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from napari_allen_sync.session import Session, workflow
 from napari_allen_sync.session import points as batch_points
@@ -248,3 +250,57 @@ def test_find_experiments_by_injection_structure(source):
         _, result = run(workflow.find_experiments(source, f"injection:{elsewhere.acronym}"))
         assert ds_id not in result.ids
     assert found_any
+
+
+# ------------------------------------------------ answer_targets: one engine call
+def _one_at_a_time(source, target_ids, to_data_sets, wrap):
+    """What answer_targets answered before it batched: each target alone, in order."""
+    from napari_allen_sync.errors import AllenSyncError
+
+    out, problems = [], []
+    for ds_id in target_ids:
+        try:
+            source.ensure_data_set(int(ds_id))
+            out.append(wrap(f"ds:{ds_id}", "data set", int(ds_id),
+                            to_data_sets([int(ds_id)])[0]))
+        except AllenSyncError as exc:
+            problems.append(f"target SectionDataSet {ds_id}: {exc}")
+    return out, problems
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(targets=st.lists(st.sampled_from([*TARGETS, 999_999]), max_size=8),
+       broken=st.sampled_from([None, *TARGETS]))
+def test_targets_are_answered_by_one_engine_call_as_one_at_a_time(source, seed, targets,
+                                                                 broken):
+    """Every target the source has is answered by one ``image_to_image_batch`` call
+    (each with the answer it gets alone); an unknown id fails at ``ensure_data_set``, a
+    ``broken`` one in the engine (the batch call then falls back to one target at a
+    time); the answers and the problems, in target order, are those of one at a time."""
+    from napari_allen_sync.errors import NoUsableImagesError
+
+    _img_id, x, y = demo.demo_click()
+    calls = []
+
+    def to_data_sets(ids):
+        calls.append(list(ids))
+        if broken in ids:
+            raise NoUsableImagesError(f"SectionDataSet {broken} is broken for this test")
+        return source.synchronizer.image_to_image_batch(seed.id, [x], [y], ids)
+
+    def wrap(key, kind, ds_id, batch):
+        return (key, kind, ds_id, int(batch.section_image_id[0]), float(batch.x[0]),
+                float(batch.y[0]), float(batch.distance[0]))
+
+    problems = []
+    steps, got = run(workflow.answer_targets(source, targets, None, to_data_sets,
+                                             None, wrap, problems))
+    assert len(steps) == len(targets)
+    known = [int(t) for t in targets if t != 999_999]
+    assert calls[:1] == ([known] if known else [])
+    if broken not in known:
+        assert len(calls) == (1 if known else 0)
+    calls.clear()
+    want, want_problems = _one_at_a_time(source, targets, to_data_sets, wrap)
+    assert got == want and problems == want_problems

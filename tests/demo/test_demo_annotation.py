@@ -154,6 +154,59 @@ def test_gzip_of_demo_volume_is_plain_gzip():
     assert np.array_equal(data, vol.ids)
 
 
+_WRITE_DEMO_VOLUMES = """
+import sys
+from pathlib import Path
+from napari_allen_sync.demo.annotation import demo_annotation_nrrd
+for res in (50, 100):
+    Path(sys.argv[1], f"annotation_{res}.nrrd").write_bytes(demo_annotation_nrrd(res))
+"""
+
+
+def test_demo_volume_files_are_the_same_bytes_whenever_written(tmp_path):
+    """The demo's NRRD files are a function of the data: two processes, the second more
+    than a second later (pynrrd's header stamped the second of writing) and mapping the
+    50 µm volume from the cache folder the first one built, write identical files, which
+    pynrrd reads (by path, as AllenSDK's ReferenceSpaceApi does) in Allen's layout."""
+    import hashlib
+    import subprocess
+    import sys
+    import time
+
+    import nrrd
+
+    digests = []
+    for run in ("first", "second"):
+        if run == "second":
+            time.sleep(1.1)
+        folder = tmp_path / run
+        folder.mkdir()
+        subprocess.run([sys.executable, "-c", _WRITE_DEMO_VOLUMES, str(folder)], check=True,
+                       timeout=300)
+        digests.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                        for p in sorted(folder.glob("*.nrrd"))})
+    assert sorted(digests[0]) == ["annotation_100.nrrd", "annotation_50.nrrd"]
+    assert digests[0] == digests[1]
+    for res in (50, 100):
+        data, header = nrrd.read(str(tmp_path / "second" / f"annotation_{res}.nrrd"))
+        assert np.array_equal(data, demo_annotation(res).ids)
+        assert np.array_equal(header["space directions"], np.diag([res] * 3))
+        assert header["encoding"] == "gzip" and header["type"] == "uint32"
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=st.tuples(*[st.integers(1, 6)] * 3), res=st.sampled_from([10, 25, 12.5, 0.1]),
+       seed=st.integers(0, 2**32 - 1), fortran=st.booleans())
+def test_nrrd_bytes_depend_on_the_data_alone(shape, res, seed, fortran):
+    """Equal ids (in either memory layout) give equal files; the file reads back."""
+    ids = np.random.default_rng(seed).integers(0, 2**32, shape, dtype=np.uint32)
+    vol = AnnotationVolume(np.asfortranarray(ids) if fortran else ids, res)
+    body = vol.to_nrrd_bytes()
+    assert body == AnnotationVolume(ids.copy(), res).to_nrrd_bytes()
+    back = AnnotationVolume.from_nrrd_bytes(body)
+    assert back.resolution_um == res and np.array_equal(back.ids, ids)
+
+
 def test_demo_volume_is_kept_in_the_cache_folder():
     """Built once, then mapped from the (private, per-test) cache folder by later
     processes; a damaged copy is rebuilt."""

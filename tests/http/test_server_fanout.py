@@ -321,13 +321,13 @@ def test_many_distinct_data_sets_equal_one_target_at_a_time(many, data, x, y, z)
                        max_size=12),
        data=st.data())
 def test_the_vectorized_search_is_nearest_sections_of_each_stack(stacks, data):
-    """The binary search over every stack's midpoints laid end to end gives
-    ``inferred.nearest_sections`` of each, ties (q exactly half-way), points on a section,
-    outside the stack and NaN included."""
+    """The engine's lookup of one q in each stack (what fanout asks,
+    ``section_lookup.index_of_each``) gives ``inferred.nearest_sections`` of each, ties
+    (q exactly half-way), points on a section, outside the stack and NaN included."""
     import numpy as np
 
     from napari_allen_sync import inferred
-    from napari_allen_sync.server.fanout import _nearest
+    from napari_allen_sync.section_lookup import SectionLookup, index_of_each
 
     class S:
         def __init__(self, numbers):
@@ -340,8 +340,7 @@ def test_the_vectorized_search_is_nearest_sections_of_each_stack(stacks, data):
         candidates = [*sn, *(0.5 * (sn[1:] + sn[:-1])), sn[0] - 3.25, sn[-1] + 7.5, np.nan]
         q.append(data.draw(st.sampled_from(candidates) | st.floats(-100, 500)))
     q = np.array(q, dtype=float)
-    counts = np.array([len(s.section_numbers) for s in objs], dtype=np.intp)
-    got = _nearest(objs, counts, q)
+    got = index_of_each([SectionLookup(s.section_numbers) for s in objs], q)
     want = [int(inferred.nearest_sections(s.section_numbers, np.array([v]))[0][0])
             for s, v in zip(objs, q, strict=True)]
     assert got.tolist() == want

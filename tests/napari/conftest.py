@@ -25,6 +25,23 @@ import pytest
 import widget_fixtures
 from loopback import demo_served, demo_server, served, server  # noqa: F401
 
+#: Seconds a test's thread workers may still run after it (they were quit with its dock).
+WORKERS_DONE_S = 10
+
+
+@pytest.fixture(autouse=True)
+def workers_done():
+    """After each test, wait (up to :data:`WORKERS_DONE_S`) until the thread workers it
+    started have ended. napari's thread workers run in Qt's global thread pool; one still
+    running when its test's viewer is gone emits into deleted Qt objects ("wrapped C/C++
+    object of type WorkerBaseSignals has been deleted"), and one still running at
+    interpreter exit aborted a whole run (exit status 134) after every test had passed."""
+    yield
+    if "qtpy" in sys.modules:
+        from qtpy.QtCore import QThreadPool
+
+        QThreadPool.globalInstance().waitForDone(WORKERS_DONE_S * 1000)
+
 
 @pytest.fixture
 def make_widget(qtbot, make_napari_viewer):

@@ -189,14 +189,14 @@ def test_home_shows_whole_sections_centred(qtbot, make_napari_viewer):
     camera = viewer.camera if not hasattr(viewer, "scene") else viewer.scene.camera
     camera.zoom = camera.zoom * 3.0  # the user zoomed in and panned away
     camera.center = tuple(np.asarray(camera.center)[-2:] + 500.0)
-    assert not layers.whole_sections_in_view()
+    assert not layers.layout.whole_sections_in_view()
     homed = []
     viewer.events.reset_view.connect(homed.append)
     canvas = canvas_widget(widget)
     canvas.setFocus()
     qtbot.keyClick(canvas, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: bool(homed), timeout=WAIT)
-    assert layers.whole_sections_in_view()
+    assert layers.layout.whole_sections_in_view()
     # the synchronization's own fit: the anchor (far below the panels) is not fitted
     assert camera.zoom == pytest.approx(fitted[1], rel=1e-6)
     np.testing.assert_allclose(np.asarray(camera.center)[-2:], fitted[0], atol=1e-6)

@@ -13,6 +13,7 @@ from qtpy.QtWidgets import QApplication
 
 from napari_allen_sync._napari.canvas import canvas_widget, send_click
 from napari_allen_sync._napari.layers import canvas_position
+from napari_allen_sync._napari.markers import ring_size
 from napari_allen_sync._napari.widget import AllenSyncWidget
 from widget_fixtures import (
     ATLAS_ID,
@@ -97,12 +98,19 @@ def test_a_source_switch_clears_and_coming_back_restores(qtbot, make_napari_view
     clicked = widget.last_outcome.request
     ours = {id(lay) for lay in widget.layers.layers()}
     assert widget.readout_view.table.rowCount() == 1 + len(TARGETS) + 1
+    widget.resize(360, 300)  # the dock needs scrolling; scrolled to its end
+    qtbot.wait(50)
+    widget._scroll.verticalScrollBar().setValue(widget._scroll.verticalScrollBar().maximum())
     with qtbot.waitSignal(widget.source_ready, timeout=WAIT):
         widget.set_source(FakeSource())
     wait_idle(qtbot, widget)
     assert not any(id(lay) in ours for lay in viewer.layers)
     assert widget.seed_image is None and widget.target_ids == [] and widget.atlas_id is None
     assert widget.readout_view.table.rowCount() == 0
+    assert "open a seed section" in viewer.status  # where to start, and the dock shows it
+    bar, inner = widget._scroll.verticalScrollBar(), widget._scroll.widget()
+    top = widget.seed_view.mapTo(inner, QPoint(0, 0)).y()
+    assert bar.value() <= top < bar.value() + widget._scroll.viewport().height()
     with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
         widget.set_source(first)
     wait_idle(qtbot, widget)
@@ -204,6 +212,38 @@ def test_a_section_change_keeps_the_panels_and_the_point(qtbot, make_napari_view
     assert len(widget.history) == 1  # not a click
 
 
+@pytest.mark.parametrize("pace", ["at once", "seed shown between"])
+def test_quick_section_steps_keep_the_panels_and_follow_the_point(
+        qtbot, make_napari_viewer, pace):
+    """Four section steps with the keyboard, faster than the sections load: the last
+    section is the seed, every target panel stays and follows the first click's point.
+    (Before, a later step's seed arrived without its point and dropped every target.)"""
+    viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), click=(300.0, 300.0))
+    keys, point = sorted(widget.layers.images), widget.session.last_point
+    slider = widget.seed_view.slider
+    asked = []
+    for _ in range(4):
+        qtbot.keyClick(slider, Qt.Key.Key_Right)
+        asked.append(widget.seed_view.section_image_id())
+        if pace == "seed shown between":  # the seed drawn, its targets still on the way
+            qtbot.waitUntil(lambda: widget.seed_image.id == asked[-1], timeout=WAIT)
+    wait_idle(qtbot, widget)
+    outcome = widget.last_outcome
+    assert widget.seed_image.id == asked[-1] == outcome.request.section_image_id
+    assert widget.seed_view.section_image_id() == asked[-1]  # the slider stays there
+    assert (outcome.request.x, outcome.request.y) == point
+    assert sorted(widget.layers.images) == keys and viewer.canvas.grid.enabled
+    for hit in outcome.hits:  # each panel shows the section its marker is on
+        assert widget.layers.shown[hit.key] == hit.section_image_id
+    number = f"#{widget.seed_image.section_number}"
+    assert widget.layers.seed_layer.name.endswith(number)
+    assert widget.layers.markers["seed"].name.endswith(f"{number} marker")
+    assert len(widget.history) == 1  # the click only
+    zoom = float(viewer.scene.camera.zoom)
+    for key, marker in widget.layers.markers.items():  # thin rings, not discs
+        assert float(marker.size[0]) == pytest.approx(ring_size(marker, zoom), rel=0.2), key
+
+
 def _fitted(viewer, widget) -> bool:
     """Whether whole sections fill the grid cells: the camera on the centre of the
     panels' common extent at the zoom that fits it (and its margin) in one cell of the
@@ -258,3 +298,91 @@ def test_a_click_on_a_target_panel_says_where_to_click(qtbot, make_napari_viewer
                    canvas_position(viewer, widget.layers.seed_layer, (300.0, 400.0)))
     assert not hint.isVisible()
     widget.close()
+
+
+def test_the_seed_list_says_where_to_find_data_sets_while_it_lists_none(qtbot):
+    from napari_allen_sync._napari.views.seed import NONE_KNOWN, SeedView
+
+    view = SeedView()
+    qtbot.addWidget(view)
+    view.show()
+    asked = []
+    view.data_set_requested.connect(asked.append)
+
+    def click_row(row):
+        rect = view.data_sets.visualItemRect(view.data_sets.item(row))
+        qtbot.mouseClick(view.data_sets.viewport(), Qt.MouseButton.LeftButton,
+                         pos=rect.center())
+
+    view.set_data_sets([])  # a remote source before any search
+    assert [view.data_sets.item(i).text() for i in range(view.data_sets.count())] == [NONE_KNOWN]
+    click_row(0)
+    assert asked == []  # the line is not a data set
+    view.set_data_sets([(SEED_DS, f"{SEED_DS} · Penk · coronal")])
+    assert view.data_sets.count() == 1
+    click_row(0)
+    assert asked == [SEED_DS]
+
+
+def test_the_canvas_says_to_click_on_the_seed_until_the_first_synchronization(
+        qtbot, make_napari_viewer):
+    from napari_allen_sync._napari.first_hint import FIRST_CLICK_TEXT
+
+    viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource())
+    text = viewer.canvas.overlays.text
+    assert text.visible and text.text == FIRST_CLICK_TEXT  # a seed, nothing synchronized
+    with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
+        send_click(canvas_widget(widget),
+                   canvas_position(viewer, widget.layers.seed_layer, (300.0, 300.0)))
+    assert not text.visible and text.text == ""
+    wait_idle(qtbot, widget)
+    with qtbot.waitSignal(widget.seed_loaded, timeout=WAIT):  # another seed: not again
+        widget.open_seed_section(SEED_DS * 1000 + 11)
+    wait_idle(qtbot, widget)
+    assert not text.visible
+    widget.close()
+
+
+def test_the_first_click_hint_leaves_a_text_overlay_the_user_wrote(qtbot, make_napari_viewer):
+    viewer = make_napari_viewer()
+    text = viewer.canvas.overlays.text
+    text.text, text.visible = "my experiment", True
+    widget = AllenSyncWidget(viewer, source=FakeSource())
+    viewer.window.add_dock_widget(widget)
+    qtbot.waitUntil(lambda: widget.source is not None, timeout=WAIT)
+    with qtbot.waitSignal(widget.seed_loaded, timeout=WAIT):
+        widget.open_seed_section(SEED_DS * 1000 + 10)
+    assert text.text == "my experiment" and text.visible
+    widget.close()
+    assert text.text == "my experiment" and text.visible
+
+
+def test_markers_stay_thin_rings_after_quick_section_steps_on_the_demo(qtbot, make_napari_viewer):
+    """The demo's sagittal target changes placement with the section: its ring must not
+    be drawn as a disc (pixels a few px inside the ring show the section, not the ring)."""
+    from napari_allen_sync import demo
+    from widget_fixtures import demo_scene_ready
+
+    viewer = make_napari_viewer(show=True)
+    widget = AllenSyncWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
+    _image_id, x, y = demo.demo_click()
+    with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
+        send_click(canvas_widget(widget), canvas_position(viewer, widget.layers.seed_layer, (y, x)))
+    wait_idle(qtbot, widget)
+    for _ in range(4):
+        qtbot.keyClick(widget.seed_view.slider, Qt.Key.Key_Right)
+    wait_idle(qtbot, widget)
+    qtbot.wait(300)
+    shot = viewer.screenshot(canvas_only=True, flash=False)[..., :3].astype(int)
+    ratio = shot.shape[1] / canvas_widget(widget).width()  # screenshot px per canvas px
+    for key, marker in widget.layers.markers.items():
+        colour = np.round(255 * np.asarray(marker.border_color[0][:3], dtype=float))
+        cx, cy = canvas_position(viewer, marker, tuple(marker.data[0]))
+        inside = [shot[round((cy + dy) * ratio), round((cx + dx) * ratio)]
+                  for dx, dy in ((5, 0), (-5, 0), (0, 5), (0, -5))]
+        near = [np.abs(p - colour).max() < 40 for p in inside]
+        assert not any(near), f"{key}: ring colour 5 px inside the ring (a disc): {inside}"
+    widget.close()
+

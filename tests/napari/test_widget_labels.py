@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from napari_allen_sync._napari import markers
 from napari_allen_sync._napari._layer_utils import camera
 from napari_allen_sync._napari.canvas import canvas_widget, send_click
-from napari_allen_sync._napari.layers import canvas_position, cell_of
+from napari_allen_sync._napari.layout import canvas_position, cell_of
 from widget_fixtures import WAIT, FakeSource, make_widget, wait_idle
 
 pytestmark = pytest.mark.gui
@@ -45,7 +45,7 @@ def resize(qtbot, viewer, widget, size) -> None:
         qtbot.waitUntil(lambda: tuple(viewer.canvas.size) != before, timeout=WAIT)
 
     def fitted():
-        centre, zoom = widget.layers.fitted_view()
+        centre, zoom = widget.layers.layout.fitted_view()
         cam = camera(viewer)
         return (abs(float(cam.zoom) / zoom - 1.0) < 1e-6
                 and np.allclose(np.asarray(cam.center)[-2:], centre))

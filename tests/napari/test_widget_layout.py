@@ -2,7 +2,7 @@
 events, every panel's whole section lies inside its own grid cell of the canvas.
 
 The check uses only the public camera, canvas size and grid (through
-``layers.canvas_position`` and ``layers.cell_of``): the four outer corners of each
+``layout.canvas_position`` and ``layout.cell_of``): the four outer corners of each
 panel's image, with its own placement (rotation, scale, shift), land inside its cell.
 """
 
@@ -13,7 +13,7 @@ import pytest
 from qtpy.QtCore import Qt
 
 from napari_allen_sync._napari.canvas import canvas_widget, send_click
-from napari_allen_sync._napari.layers import canvas_position, cell_of, data_shape
+from napari_allen_sync._napari.layout import canvas_position, cell_of, data_shape
 from widget_fixtures import (
     TARGETS,
     WAIT,

@@ -32,11 +32,14 @@ def hit_names(session, seed_layer, hits) -> dict:
 
 
 def far_message(hit, name: str) -> str:
-    """What a target whose nearest section is farther than its spacing tells the user."""
+    """What a target whose nearest section is farther than its spacing tells the user;
+    the fact first (a notification is cut to its first words at napari's default window
+    size), the target's name and the figures after it."""
     d = abs(hit.distance)
-    return (f"{name} (SectionDataSet {hit.section_data_set_id}): no section near this point "
-            f"(nearest {d / 1000:.1f} mm: {d:.0f} µm, more than its section spacing of "
-            f"{hit.spacing:.0f} µm); its greyed marker is on the nearest section only")
+    return (f"no section near this point ({d / 1000:.1f} mm away) in {name} "
+            f"(SectionDataSet {hit.section_data_set_id}): the nearest is {d:.0f} µm away, "
+            f"more than its section spacing of {hit.spacing:.0f} µm; its marker is greyed "
+            "on that nearest section")
 
 
 class ClickController:

@@ -67,7 +67,8 @@ class DimsAnchor:
     Parameters
     ----------
     sync : SyncLayers
-        The synchronization's layers (its ``images``, ``order``, ``viewer``, ``fit``).
+        The synchronization's layers (its ``images``, ``order``, ``viewer`` and
+        ``layout``: whether it was fitted, and its fit).
     """
 
     def __init__(self, sync):
@@ -102,7 +103,7 @@ class DimsAnchor:
 
     def laid_out(self) -> bool:
         """Whether the synchronization shows targets beside the seed."""
-        return bool(getattr(self.sync, "_fitted", False)) and len(self.sync.order) > 1
+        return bool(self.sync.layout.fitted) and len(self.sync.order) > 1
 
     # ------------------------------------------------------------------ actions
     def update(self) -> None:
@@ -182,7 +183,7 @@ class DimsAnchor:
         self._homing = True
         try:
             if self.laid_out():
-                self.sync.fit()
+                self.sync.layout.fit()
             else:
                 placed = self.placements
                 self.update()

@@ -1,9 +1,11 @@
-"""All napari glue of the synchronization: its layers, their layout, the click.
+"""The napari layers of one synchronization session.
 
 :class:`SyncLayers` owns the layers of one synchronization session (the seed image and
-marker, an image and a marker per target data set and for the atlas), lays them out in
-napari's grid and moves the markers in place on every click. :class:`ClickToSync`
-turns a plain left click on the seed image into a callback, while a drag still pans.
+marker, an image and a marker per target data set and for the atlas) and moves the
+markers in place on every click; their grid, camera and labels are its
+:class:`~napari_allen_sync._napari.layout.PanelLayout`, the click on the seed is
+:class:`~napari_allen_sync._napari.seed_click.ClickToSync` (both re-exported here for
+their callers).
 
 Coordinates: every image layer's *data* coordinates are full-resolution sync pixels of
 its own SectionImage (row = y, column = x) at every zoom level; napari's world
@@ -24,7 +26,6 @@ from contextlib import contextmanager
 import numpy as np
 from napari.utils.transforms import Affine
 from qtpy.QtCore import QTimer
-from superqt.utils import qdebounced
 
 from ._batch_layers import BatchLayers
 from ._layer_utils import camera as _camera
@@ -33,199 +34,26 @@ from ._layer_utils import same as _same
 from ._layer_utils import same_affine as _same_affine
 from ._layer_utils import swap_image
 from .dims_anchor import DimsAnchor
+from .layout import PanelLayout, canvas_position, cell_of, data_shape, world_box
 from .markers import (
     FAR_COLOUR,
     FAR_OPACITY,
-    LABEL_SIZES,
-    LINE_PX,
-    MARGIN_PX,
     MARKER_COLOURS,
-    RING_PX,
-    LabelPlace,
     add_marker,
     hold_marker,
-    label_side,
-    label_size,
-    label_text,
-    place_label,
-    sample_ink,
-    size_ring,
 )
+from .seed_click import CLICK_TOLERANCE_PX, ClickToSync, other_panel_message
 
 __all__ = [
+    "CLICK_TOLERANCE_PX",
     "ClickToSync",
     "SyncLayers",
     "canvas_position",
     "cell_of",
+    "data_shape",
     "other_panel_message",
     "world_box",
 ]
-
-#: A press and release further apart than this (canvas pixels) is a drag, not a click.
-CLICK_TOLERANCE_PX = 4.0
-#: napari's gap between grid cells, a fraction of the mean cell size.
-GRID_SPACING = 0.02
-#: Narrowest label line (screen pixels) when the sections are drawn narrower than that.
-MIN_LINE_PX = 90.0
-
-
-def cell_of(viewer, layer) -> tuple[np.ndarray, np.ndarray]:
-    """The grid cell a layer is drawn in: ``(origin, size)`` in canvas pixels ``(row, col)``
-    (the whole canvas without a grid), from the public canvas size and grid layout."""
-    canvas = getattr(viewer, "canvas", None)
-    size = np.asarray(canvas.size, dtype=float)  # (height, width)
-    grid = _grid(viewer)
-    if not grid.enabled:
-        return np.zeros(2), size
-    layers = viewer.layers
-    shape = np.asarray(grid.actual_shape(layers), dtype=float)
-    box = np.asarray(canvas.viewbox_size(layers), dtype=float)
-    gap = (size - box * shape) / np.maximum(shape - 1, 1)
-    index = next(i for i, lay in enumerate(layers) if _same(lay, layer))
-    cell = np.asarray(grid.position(index, layers), dtype=float)
-    return cell * (box + gap), box
-
-
-def canvas_position(viewer, layer, data_point) -> tuple[float, float]:
-    """Where a layer's data point ``(row, col)`` is drawn, in canvas pixels ``(x, y)``.
-
-    Uses only the public camera (centre, zoom), the canvas size and the grid layout, so
-    a real mouse event can be sent there (tests, the demo's screenshot, the benchmark).
-    """
-    world = np.asarray(layer.data_to_world(np.asarray(data_point, dtype=float)))[-2:]
-    camera = _camera(viewer)
-    centre = np.asarray(camera.center, dtype=float)[-2:]
-    origin, box = cell_of(viewer, layer)
-    rc = origin + box / 2 + (world - centre) * camera.zoom
-    return float(rc[1]), float(rc[0])
-
-
-def data_shape(layer) -> np.ndarray:
-    """An image layer's full-resolution ``(rows, cols)``."""
-    return np.asarray(layer.level_shapes[0][:2] if layer.multiscale else layer.data.shape[:2],
-                      dtype=float)
-
-
-def world_box(layer) -> np.ndarray:
-    """An image layer's whole section in world coordinates, ``[[row0, col0], [row1, col1]]``:
-    the bounding box of its pixels' outer corners through its affine (rotation, scale)."""
-    high = data_shape(layer) - 0.5
-    corners = [(-0.5, -0.5), (-0.5, high[1]), (high[0], -0.5), tuple(high)]
-    world = np.array([np.asarray(layer.data_to_world(np.asarray(c, dtype=float)),
-                                 dtype=float)[-2:] for c in corners])
-    return np.array([world.min(axis=0), world.max(axis=0)])
-
-
-def other_panel_message(key: str, target_names: dict, atlas_name: str = "") -> str:
-    """What a click on a target's panel (not the seed's) tells the user: where to click,
-    what that panel is, and how the dock makes it the seed (its Seed section opens a
-    data set by id or from its list; an atlas cannot be the seed)."""
-    where = "Click on the seed section (top left) to synchronize"
-    kind, _, ident = key.partition(":")
-    if kind == "atlas":
-        name = atlas_name or f"atlas {ident}"
-        return (f"{where} — this is the atlas plate of {name}; an atlas cannot be the seed: "
-                "pick a data set in the dock's Seed section")
-    name = target_names.get(int(ident), ident) if ident.isdigit() else ident
-    return (f"{where} — this is the target {name}; to use it as the seed, open "
-            f"SectionDataSet {ident} in the dock's Seed section (pick it in the list, or "
-            "type its id and press Open)")
-
-
-class ClickToSync:
-    """A viewer mouse-drag callback that reports plain left clicks on one layer.
-
-    Parameters
-    ----------
-    viewer : napari.viewer.Viewer
-    layer : callable
-        Returns the layer that accepts clicks (or None).
-    on_click : callable
-        Called with the clicked point in that layer's data coordinates ``(row, col)``.
-    tolerance_px : float
-        Largest mouse travel between press and release that is still a click.
-    on_other : callable, optional
-        Called with the key (``"ds:<id>"``, ``"atlas:<id>"``) of the synchronization
-        panel clicked instead of the seed's (:meth:`panel_at`).
-    """
-
-    def __init__(self, viewer, layer, on_click, tolerance_px: float = CLICK_TOLERANCE_PX,
-                 on_other=None):
-        self.viewer = viewer
-        self.layer = layer
-        self.on_click = on_click
-        self.on_other = on_other
-        self.tolerance_px = tolerance_px
-        self.installed = False
-
-    def install(self) -> None:
-        """Add the callback to ``viewer.mouse_drag_callbacks``."""
-        if not self.installed:
-            self.viewer.mouse_drag_callbacks.append(self.mouse_drag)
-            self.installed = True
-
-    def remove(self) -> None:
-        """Take the callback out of ``viewer.mouse_drag_callbacks``."""
-        if self.installed:
-            callbacks = self.viewer.mouse_drag_callbacks
-            while self.mouse_drag in callbacks:
-                callbacks.remove(self.mouse_drag)
-            self.installed = False
-
-    def mouse_drag(self, viewer, event):
-        """The generator napari drives on press, moves and release."""
-        if event.button != 1 or event.modifiers:
-            return
-        press_pos = np.asarray(event.pos, dtype=float)
-        position = tuple(event.position)
-        viewbox = getattr(event, "viewbox", None)
-        travel = 0.0
-        yield
-        while event.type == "mouse_move":
-            travel = max(travel, float(np.hypot(*(np.asarray(event.pos) - press_pos))))
-            yield
-        travel = max(travel, float(np.hypot(*(np.asarray(event.pos) - press_pos))))
-        if travel > self.tolerance_px:
-            return
-        point = self.hit(position, viewbox)
-        if point is not None:
-            self.on_click(point)
-            return
-        other = self.panel_at(viewbox)
-        if other is not None and other != "seed" and self.on_other is not None:
-            self.on_other(other)
-
-    def panel_at(self, viewbox):
-        """The key of the synchronization panel (its image layer's
-        ``metadata["allen_sync"]["key"]``) in a grid cell ``viewbox``, or None."""
-        grid = _grid(self.viewer)
-        if viewbox is None or not grid.enabled:
-            return None
-        layers = self.viewer.layers
-        for index, layer in enumerate(layers):
-            key = ((getattr(layer, "metadata", None) or {}).get("allen_sync") or {}).get("key")
-            if (key is not None and layer.__class__.__name__ == "Image"
-                    and tuple(grid.position(index, layers)) == tuple(viewbox)):
-                return str(key)
-        return None
-
-    def hit(self, position, viewbox=None):
-        """The clicked point in the layer's data coordinates, or None when the click
-        fell outside the layer, on another grid cell or on a hidden layer."""
-        layer = self.layer()
-        if layer is None or not layer.visible:
-            return None
-        layers = self.viewer.layers
-        grid = _grid(self.viewer)
-        if grid.enabled and viewbox is not None:
-            index = next((i for i, lay in enumerate(layers) if _same(lay, layer)), None)
-            if index is None or tuple(grid.position(index, layers)) != tuple(viewbox):
-                return None
-        data = np.asarray(layer.world_to_data(position), dtype=float)[-2:]
-        shape = np.asarray(layer.level_shapes[0][:2] if layer.multiscale else layer.data.shape[:2])
-        if np.any(data < -0.5) or np.any(data >= shape - 0.5):
-            return None
-        return float(data[0]), float(data[1])
 
 
 class SyncLayers:
@@ -242,9 +70,6 @@ class SyncLayers:
         self.shown: dict = {}  # key → section_image_id in the image layer
         self.resolution: dict = {}  # key → µm per pixel
         self.order: list = ["seed"]
-        self._fitted = False
-        self._fit_keys: tuple = ()  # the panels (keys) the camera was last fitted to
-        self._layout: tuple = ()  # (keys, canvas size) the grid's shape was chosen for
         self._levels: dict = {}  # key → the pyramid (list) in the image layer
         self._hidden: set = set()  # keys whose image was created hidden, not shown yet
         #: key → (SectionImage, affine, name, (y, x)) a live frame moved to while its image
@@ -252,25 +77,12 @@ class SyncLayers:
         self.wanted: dict = {}
         #: the layers of a batch-synchronized Points layer, one per grid cell
         self.batch_layers = BatchLayers(self)
-        self._inks: dict = {}  # label colour by place (see _ink)
-        self._low: dict = {}  # id(pyramid) → (pyramid, its coarsest tier as an array)
-        #: the labels' size, side and widest line (markers.LabelPlace, _place_labels)
-        self._side = LabelPlace(LABEL_SIZES[0][1], False, 400.0)
-        self.drawn = None  # the SyncOutcome whose markers are drawn (relabel)
         #: The source's name, in each image layer's ``metadata["allen"]``.
         self.source_name = ""
         self.remove_orphans()
         viewer.layers.events.removed.connect(self._on_removed)
-        #: the canvas was resized (the window maximised, a dock opened): whole sections
-        #: in view again once the resize settles (napari's public ``canvas.events.size``)
-        self._refit_soon = qdebounced(self.refit, timeout=80)
-        self._place_labels_soon = qdebounced(self.place_labels, timeout=100)
-        self._zoom_event = None  # the camera's zoom event, once connected (fit)
-        size_event = getattr(getattr(getattr(viewer, "canvas", None), "events", None),
-                             "size", None)
-        self._size_event = size_event
-        if size_event is not None:
-            size_event.connect(self._refit_soon)
+        #: the grid, the camera and the labels (their size, side, lines and ink)
+        self.layout = PanelLayout(self)
         #: Called with ``(key, layer, levels, image)`` each time a panel's image layer is
         #: given its section (a new one or the same; the plain pyramid ``levels``), by
         #: a click, a section change, a live frame or a Go to: the overlays follow
@@ -378,7 +190,7 @@ class SyncLayers:
         at once): the target layers, the grid and the camera stay, and the answer
         that follows swaps their images in place, so the panels do not jump.
         """
-        keep = keep_targets and self._fitted and self.seed_layer is not None
+        keep = keep_targets and self.layout.fitted and self.seed_layer is not None
         if not keep:
             for key in [k for k in self._keys() if k != "seed"]:
                 self.remove(key)
@@ -389,7 +201,7 @@ class SyncLayers:
         marker.data = np.empty((0, 2))
         if keep:
             return
-        self._fitted = False
+        self.layout.fitted = False
         self.arrange()
         self.dims_anchor.update()
         self.viewer.layers.selection.active = self.seed_layer
@@ -404,7 +216,7 @@ class SyncLayers:
         self.images["seed"] = layer
         self._levels["seed"] = None
         layer.metadata["allen_sync"] = {"key": "seed"}
-        if self._fitted:  # the section shown already: the new layer takes the seed's cell
+        if self.layout.fitted:  # the section shown already: the new layer takes the seed's cell
             with self.quietly():
                 self.arrange()
 
@@ -430,7 +242,7 @@ class SyncLayers:
         self._hidden.clear()
         self.wanted.clear()
         self.order = ["seed"]
-        self._fitted = False
+        self.layout.fitted = False
         self.dims_anchor.remove()
         _grid(self.viewer).enabled = False
 
@@ -476,23 +288,23 @@ class SyncLayers:
         for key in [k for k in self._keys() if k not in wanted]:
             self.remove(key)
         view = outcome.request.view
-        if not self._fitted and view is not None:
+        if not self.layout.fitted and view is not None:
             # the camera the result is drawn with, before new layers are first sliced
             camera = _camera(self.viewer)
             camera.zoom = float(view[1])
             camera.center = tuple(float(v) for v in view[0])
         # held viewer reactions (see quietly): the layer controls swap back to the
         # active layer at the end, when the scene is final (Qt then paints it once)
-        self._place_labels(outcome)
+        self.layout.choose_labels(outcome)
         if markers:
-            self.drawn = outcome
+            self.layout.drawn = outcome
         with self.quietly():
             self._update_hits(outcome, names, markers)
             self.order = wanted
             self.arrange()
-            if not self._fitted:
-                self.fit("seed")
-                self._fitted = True
+            if not self.layout.fitted:
+                self.layout.fit()
+                self.layout.fitted = True
             # new images are shown once the grid and the camera are final: each is
             # sliced once, in its cell, from the tiles the worker has read
             for key in [k for k in wanted if k in self._hidden and k in self.images]:
@@ -521,8 +333,8 @@ class SyncLayers:
                 or any(k not in self.markers or k not in self.images for k in keys)):
             return False
         images_changed = False  # a section or a placement: the batch layers follow
-        self._place_labels(outcome)
-        self.drawn = outcome
+        self.layout.choose_labels(outcome)
+        self.layout.drawn = outcome
         with self.quietly():
             for hit in outcome.hits:
                 marker = self.markers[hit.key]
@@ -628,7 +440,7 @@ class SyncLayers:
         """Move a marker for a live frame: its point, its placement when it changed, and
         its text when its label changed (a new section or structure), in place; the
         other features follow at the readouts' pace (:meth:`update_features`)."""
-        label = label_text(hit.label, self._side[0], self._side[2])
+        label = self.layout.label(hit)
         table = marker.features
         if len(marker.data) != 1 or len(table) != 1 or "label" not in table:
             row = hit.row()
@@ -738,7 +550,7 @@ class SyncLayers:
         """A click's marker: its point, features and label, and its new placement."""
         affine = None if hit.key == "seed" else self._new_affine(marker, hit.world_from_data)
         row = hit.row()
-        row["label"] = label_text(hit.label, self._side[0], self._side[2])
+        row["label"] = self.layout.label(hit)
         hold_marker(marker, (hit.y, hit.x), row, affine)
 
     def _place_image(self, hit, name) -> None:
@@ -753,18 +565,15 @@ class SyncLayers:
             layer.name = name
 
     def _style(self, hit) -> None:
-        """The label on the side that keeps it in the panel (:attr:`_side`), in an ink
-        that contrasts with the image under it; a target with no section near the point
-        greyed (its marker and image)."""
+        """The label on the side that keeps it in the panel, in an ink that contrasts
+        with the image under it (:meth:`PanelLayout.style_label
+        <napari_allen_sync._napari.layout.PanelLayout.style_label>`); a target with no
+        section near the point greyed (its marker and image)."""
         marker, image = self.markers.get(hit.key), self.images.get(hit.key)
         if marker is None:
             return
-        place_label(marker, self.viewer, self._side)
+        self.layout.style_label(marker, hit)
         meta = marker.metadata.setdefault("allen_sync", {})
-        ink = self._ink(hit)
-        if meta.get("ink") != ink:
-            meta["ink"] = ink
-            marker.text.color = ink
         if meta.get("far", False) != hit.far:
             meta["far"] = hit.far
             colour = FAR_COLOUR if hit.far else MARKER_COLOURS.get(hit.kind, "white")
@@ -772,267 +581,38 @@ class SyncLayers:
             if image is not None and hit.key != "seed":
                 image.opacity = FAR_OPACITY if hit.far else 1.0
 
-    def _ink(self, hit) -> str:
-        """Text colour with contrast (:func:`~.markers.sample_ink`), judged from the
-        image's coarsest tier (in the tile cache) where the label is drawn: the pyramid
-        the layer shows (an overlay's composite drawn into it too)."""
-        layer = self.images.get(hit.key)
-        levels = layer.data if layer is not None and layer.multiscale else None
-        levels = levels if levels is not None and len(levels) else self._levels.get(hit.key)
-        if not levels:
-            return "white"
-        low, full = levels[-1], levels[0]
-        f = float(full.shape[0]) / float(max(low.shape[0], 1))
-        r, c = int(hit.y / f), int(hit.x / f)
-        cache = (hit.key, id(low), r // 6, c // 6, self._side)  # a click nearby: same ink
-        if cache in self._inks:
-            return self._inks[cache]
-        ink = self._inks[cache] = sample_ink(self._low_tier(levels), r, c, self._side.above,
-                                             *self._label_patch(layer, f))
-        if len(self._inks) > 256:
-            self._inks.pop(next(iter(self._inks)))
-        return ink
-
-    def _low_tier(self, levels) -> np.ndarray:
-        """An image's coarsest tier as an array, read once per pyramid (a few hundred
-        pixels a side): sampling it for every live frame's ink would compute the lazy
-        tier each time."""
-        low = self._low.get(id(levels))
-        if low is None or low[0] is not levels:
-            low = self._low[id(levels)] = (levels, np.asarray(levels[-1]))
-            while len(self._low) > 16:
-                self._low.pop(next(iter(self._low)))
-        return low[1]
-
-    def _label_patch(self, layer, tier: float) -> tuple[int, int]:
-        """``(half columns, rows)`` of the coarsest tier (``tier`` full pixels each)
-        under a label of the current size, from the camera's zoom and the layer's
-        scale (:meth:`_ink`)."""
-        if layer is None:
-            return 12, 8
-        linear = np.asarray(layer.affine.affine_matrix, dtype=float)[-3:-1, -3:-1]
-        scale = float(np.sqrt(abs(np.linalg.det(linear)))) or 1.0
-        screen = max(float(_camera(self.viewer).zoom) * scale * tier, 1e-9)  # px / tier px
-        place = self._side
-        height = RING_PX / 2.0 + 3 * LINE_PX * place.size  # ring gap and about three rows
-        return int(np.ceil(place.width_px / 4.0 / screen)), int(np.ceil(height / screen))
-
-    def _place_labels(self, outcome) -> None:
-        """Choose the labels' size, side and widest line for an answer
-        (:func:`~.markers.label_side`)."""
-        req = outcome.request
-        place = label_side(self.viewer, (float(req.y), float(req.x)))
-        # lines as wide as the narrowest section on screen: the text stays over the
-        # images, whose colour its ink was chosen against, not over the black canvas
-        zoom = float(_camera(self.viewer).zoom)
-        widths = [float(np.ptp(world_box(self.images[k])[:, 1])) * zoom - 2 * MARGIN_PX
-                  for k in self.order if k in self.images]
-        width = max(min([place.width_px, *widths]), min(place.width_px, MIN_LINE_PX))
-        self._side = place._replace(size=min(place.size, label_size(width + 2 * MARGIN_PX)),
-                                    width_px=width)
-
+    # ------------------------------------------------------------------ layout
     def arrange(self) -> None:
-        """Own layers first, image then marker per key, in a grid of :attr:`stride`; after
-        the first layout, whole sections in view again (:meth:`fit`) when the layout or
-        the panels changed, or when a panel's section no longer fits its cell."""
-        if self.batch:
-            for key in self.order:
-                if key not in self.batch and key in self.images:
-                    self.batch[key] = self.batch_layers.new_layer(key, np.empty((0, 2)), {})
-        wanted = self.layers()
-        layers = self.viewer.layers
-        for dest, layer in enumerate(wanted):
-            src = next(i for i, lay in enumerate(layers) if _same(lay, layer))
-            if src != dest:
-                layers.move(src, dest)
-        grid = _grid(self.viewer)
-        grid.stride = self.stride
-        grid.spacing = GRID_SPACING
-        # the shape is chosen again only for other panels or another canvas size, not
-        # when a click moved a panel: the panels keep their cells between clicks
-        layout = (tuple(self.order), tuple(self.viewer.canvas.size))
-        shape = self._grid_shape(len(self.order)) if layout != self._layout else None
-        self._layout = layout
-        before = (tuple(grid.shape), bool(grid.enabled))
-        if shape is not None and tuple(grid.shape) != shape:
-            grid.shape = shape
-        grid.enabled = len(self.order) > 1
-        if self._fitted and ((tuple(grid.shape), bool(grid.enabled)) != before
-                             or tuple(self.order) != self._fit_keys
-                             or not self.whole_sections_in_view()):
-            self.fit()  # another layout, other panels, or a section pushed out of its cell
+        """Lay the panels out in napari's grid (:meth:`PanelLayout.arrange
+        <napari_allen_sync._napari.layout.PanelLayout.arrange>`)."""
+        self.layout.arrange()
 
-    def _extent(self) -> np.ndarray:
-        """``[[row0, col0], [row1, col1]]``: the world box that holds every panel's whole
-        section (:func:`world_box`); the camera is shared, so each cell must show it."""
-        boxes = [world_box(self.images[k]) for k in self.order if k in self.images]
-        if not boxes:
-            boxes = [world_box(self.seed_layer)]
-        boxes = np.asarray(boxes, dtype=float)
-        return np.array([boxes[:, 0].min(axis=0), boxes[:, 1].max(axis=0)])
+    def view_for(self, n_keys: int, click_rc):
+        """The view a click's result will be drawn in (:meth:`PanelLayout.view_for
+        <napari_allen_sync._napari.layout.PanelLayout.view_for>`)."""
+        return self.layout.view_for(n_keys, click_rc)
 
-    def _cell_size(self, shape) -> np.ndarray:
-        """One grid cell's size (canvas pixels, row and col) for a grid ``shape``: napari's
-        gaps (:data:`GRID_SPACING` of the mean cell) taken off the canvas."""
-        size = np.asarray(self.viewer.canvas.size, dtype=float)
-        shape = np.asarray(shape, dtype=float)
-        if np.prod(shape) <= 1:
-            return size
-        gap = GRID_SPACING * float(np.mean(size / shape))
-        return (size - gap * (shape - 1)) / shape
-
-    def _grid_shape(self, n: int):
-        """Rows and columns that show ``n`` panels largest: the panels' extent
-        (:meth:`_extent`) fitted into one cell of each layout of the canvas (a narrow,
-        tall canvas gets more rows than columns); None without a seed or a canvas."""
-        canvas = getattr(self.viewer, "canvas", None)
-        if self.seed_layer is None or canvas is None or n < 2:
-            return None
-        low, high = self._extent()
-        extent = np.maximum(high - low, 1.0)
-        best, shape = -1.0, None
-        for cols in range(1, n + 1):
-            rows = -(-n // cols)
-            zoom = float(np.min(self._cell_size((rows, cols)) / extent))
-            if zoom > best * 1.0001:
-                best, shape = zoom, (rows, cols)
-        return shape
-
-    #: Cell size / the panels' extent: the whole sections and a margin in view.
-    FIT_FRACTION = 1.06
-
-    def view_for(self, n_keys: int, click_rc, fraction: float = FIT_FRACTION):
-        """The view a click's result will be drawn in: ``(centre, zoom, cell size)``.
-
-        Before the first result the grid is not laid out yet: the view is predicted
-        from the panels there are (:meth:`fitted_view`); afterwards it is the current
-        camera.
-        """
-        canvas = getattr(self.viewer, "canvas", None)
-        if self.seed_layer is None or canvas is None or not hasattr(canvas, "viewbox_size"):
-            return None
-        camera = _camera(self.viewer)
-        if self._fitted:
-            box = np.asarray(canvas.viewbox_size(self.viewer.layers), dtype=float)
-            return (np.asarray(camera.center, dtype=float)[-2:], float(camera.zoom), box)
-        box = self._cell_size(self._grid_shape(n_keys) or (1, 1))
-        centre, zoom = self.fitted_view(box, fraction)
-        # new images are shown once the grid is laid out (show_outcome): one cell each
-        return (centre, zoom, box)
-
-    def fitted_view(self, box=None, fraction: float = FIT_FRACTION):
-        """``(centre, zoom)`` that shows every panel's whole section in its cell: the
-        centre of their common extent (:meth:`_extent`), the zoom that fits it, with a
-        margin, into a cell of ``box`` pixels (default: the grid's cell now)."""
-        if box is None:
-            box = np.asarray(self.viewer.canvas.viewbox_size(self.viewer.layers), dtype=float)
-        low, high = self._extent()
-        zoom = float(np.min(np.asarray(box, dtype=float)
-                            / (fraction * np.maximum(high - low, 1.0))))
-        return (low + high) / 2.0, zoom
-
-    def _seed_centre(self) -> np.ndarray:
-        """The seed image's centre, world coordinates."""
-        seed = self.seed_layer
-        return np.asarray(seed.data_to_world((data_shape(seed) - 1) / 2.0), dtype=float)[-2:]
-
-    def whole_sections_in_view(self, tolerance_px: float = 1.0) -> bool:
-        """Whether every panel's whole section (:func:`world_box`) lies inside its grid
-        cell with the shared camera now."""
-        canvas = getattr(self.viewer, "canvas", None)
-        if canvas is None or not hasattr(canvas, "viewbox_size"):
-            return True
-        box = np.asarray(canvas.viewbox_size(self.viewer.layers), dtype=float)
-        camera = _camera(self.viewer)
-        centre = np.asarray(camera.center, dtype=float)[-2:]
-        zoom = float(camera.zoom)
-        for key in self.order:
-            layer = self.images.get(key)
-            if layer is None:
-                continue
-            low, high = box / 2 + (world_box(layer) - centre) * zoom
-            if np.any(low < -tolerance_px) or np.any(high > box + tolerance_px):
-                return False
-        return True
-
-    def fit(self, key="seed", fraction: float = FIT_FRACTION) -> None:
-        """Show whole sections: the camera on the centre of every panel's section, zoomed
-        so that the largest extent (each panel with its placement: rotation, scale,
-        shift) and a margin fills a grid cell (:meth:`fitted_view`); the markers stay
-        at the same place of every cell. ``key`` is kept for callers."""
-        camera = _camera(self.viewer)
-        canvas = getattr(self.viewer, "canvas", None)
-        if self.seed_layer is None or canvas is None or not hasattr(canvas, "viewbox_size"):
-            self.viewer.reset_view()
-            return
-        box = np.asarray(canvas.viewbox_size(self.viewer.layers), dtype=float)
-        if np.all(box > 0):
-            centre, zoom = self.fitted_view(box, fraction)
-            camera.zoom = zoom
-            camera.center = tuple(float(v) for v in centre)
-        self._fit_keys = tuple(self.order)
-        for marker in self.markers.values():  # thin rings at the new zoom
-            size_ring(marker, float(camera.zoom))
-        self.place_labels()
-        if self._zoom_event is None:  # the labels follow the user's zoom too
-            self._zoom_event = camera.events.zoom
-            self._zoom_event.connect(self._place_labels_soon)
-
-    def place_labels(self, *_) -> None:
-        """Place every label again for the camera now (:func:`~.markers.place_label`):
-        their offset from the ring is in data units, so it changes with the zoom."""
-        for marker in self.markers.values():
-            if marker in self.viewer.layers:
-                place_label(marker, self.viewer, self._side)
-
-    def refit(self, *_) -> None:
-        """After a canvas resize: the grid's shape for the new canvas, and whole
-        sections in view (:meth:`fit`); nothing before the first layout."""
-        if self.seed_layer is None or not self._fitted:
-            return
-        self.arrange()
-        self.fit()
-        self.relabel()
+    def fitted_view(self, box=None):
+        """``(centre, zoom)`` that shows every panel's whole section in its cell
+        (:meth:`PanelLayout.fitted_view
+        <napari_allen_sync._napari.layout.PanelLayout.fitted_view>`)."""
+        return self.layout.fitted_view(box)
 
     def relabel(self) -> None:
-        """Place the labels of the answer drawn last again for the current layout (a
-        resize changes the panels' size): their size, side, lines and ink."""
-        outcome = self.drawn
-        if outcome is None:
-            return
-        self._place_labels(outcome)
-        for hit in outcome.hits:
-            marker = self.markers.get(hit.key)
-            if marker is None or len(marker.features) != 1 or "label" not in marker.features:
-                continue
-            label = label_text(hit.label, self._side[0], self._side[2])
-            if marker.features.at[0, "label"] != label:
-                marker.features.at[0, "label"] = label
-                marker.text.refresh(marker.features)
-                marker.refresh(thumbnail=False, highlight=False, extent=False)
-            self._style(hit)
+        """Place the labels of the answer drawn last again (:meth:`PanelLayout.relabel
+        <napari_allen_sync._napari.layout.PanelLayout.relabel>`)."""
+        self.layout.relabel()
 
     def centre(self, key) -> bool:
-        """Centre the camera on a key's marker (world position); False when it has none."""
-        marker = self.markers.get(key)
-        if marker is None or len(marker.data) == 0:
-            return False
-        world = marker.data_to_world(marker.data[0])
-        _camera(self.viewer).center = tuple(float(v) for v in np.asarray(world)[-2:])
-        return True
+        """Centre the camera on a key's marker (:meth:`PanelLayout.centre
+        <napari_allen_sync._napari.layout.PanelLayout.centre>`)."""
+        return self.layout.centre(key)
 
     def close(self) -> None:
         """Disconnect from the viewer (the layers stay for the user)."""
-        self._refit_soon.cancel()
-        self._place_labels_soon.cancel()
         self.dims_anchor.close()
-        disconnect = [(self.viewer.layers.events.removed, self._on_removed)]
-        if self._zoom_event is not None:
-            disconnect.append((self._zoom_event, self._place_labels_soon))
-        if self._size_event is not None:
-            disconnect.append((self._size_event, self._refit_soon))
-        for emitter, callback in disconnect:
-            try:
-                emitter.disconnect(callback)
-            except (RuntimeError, TypeError, ValueError):
-                pass
+        self.layout.close()
+        try:
+            self.viewer.layers.events.removed.disconnect(self._on_removed)
+        except (RuntimeError, TypeError, ValueError):
+            pass

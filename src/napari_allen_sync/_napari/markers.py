@@ -10,8 +10,9 @@ Its first line is what matters most (the section number and the structure's acro
 then the panel's name and longer facts, each cut or wrapped to the panel's width
 (:func:`label_text`); small panels get a smaller font (:data:`LABEL_SIZES`). napari's
 text has no outline or background (public API), so the text colour is chosen against
-the image under the label (:func:`sample_ink`): dark over bright-field in situ and the
-atlas's pale colours, white over fluorescence.
+the image under the label by WCAG contrast ratio (:func:`sample_ink`): dark over
+bright-field in situ, the atlas's pale colours and an expression overlay's heat over a
+pale section, white over fluorescence, a mid grey over a patch both dark and bright.
 """
 
 from __future__ import annotations
@@ -25,16 +26,19 @@ from ._layer_utils import camera as _camera
 __all__ = [
     "FAR_COLOUR",
     "FAR_OPACITY",
+    "INKS",
     "MARKER_COLOURS",
     "RING_PX",
     "LabelPlace",
     "add_marker",
+    "contrast_ratio",
     "hold_marker",
     "label_extent",
     "label_side",
     "label_size",
     "label_text",
     "place_label",
+    "relative_luminance",
     "ring_size",
     "sample_ink",
     "size_ring",
@@ -50,7 +54,12 @@ FAR_OPACITY = 0.45
 #: Ring diameter on screen (pixels) at the fitted zoom; napari keeps it within
 #: :data:`RING_LIMITS_PX` when the user zooms.
 RING_PX = 22
-RING_LIMITS_PX = (16, 30)
+#: Wide on purpose: whenever vispy clamps a marker to these limits it also widens its
+#: line to at least half the lower limit (vispy's marker shader), so a ring clamped at
+#: all is drawn as a thick disc. The ring's own size (:func:`ring_size`, within a fifth
+#: of :data:`RING_PX`; the drawn size differs a little by placement) must stay well
+#: inside; with (16, 30) a sagittal target's ring was clamped and drawn as a disc.
+RING_LIMITS_PX = (8, 60)
 #: Ring line width, relative to the diameter: about 2 px; the hole is about 18 px.
 RING_WIDTH = 0.1
 #: Label text size (points) by panel width: ``(narrowest panel in pixels, size)``, the
@@ -69,6 +78,17 @@ _NARROW, _WIDE = frozenset(" .,:;'!|()[]ijlfrt-/·"), frozenset("MWmw…@%")
 _EM_NARROW, _EM_WIDE, _EM_CAPITAL, _EM_OTHER = 0.38, 1.0, 0.74, 0.64
 #: Pixels kept free between a label and its panel's edges, and between ring and label.
 MARGIN_PX = 4.0
+#: sRGB → linear light, by 8-bit value, and the linear channels' weights (WCAG 2).
+_SRGB = np.arange(256) / 255.0
+_LINEAR = np.where(_SRGB <= 0.04045, _SRGB / 12.92, ((_SRGB + 0.055) / 1.055) ** 2.4)
+_RGB_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
+#: Label inks (napari's text has no outline) and their 8-bit sRGB: near black, white, and
+#: the mid grey at 4.5 : 1 (WCAG) against both black and white, the best single ink over
+#: a patch that is part dark, part bright (:func:`sample_ink`).
+INKS = (("#101010", (16, 16, 16)), ("white", (255, 255, 255)), ("#767676", (118, 118, 118)))
+#: The share (percent) of a label's patch allowed to contrast less with its ink than
+#: the ink's score (:func:`sample_ink`).
+INK_PERCENTILE = 10
 #: Rows a wrapped fact (an atlas structure's name, a warning) may take, and in all; in
 #: small panels (a smaller text size) one row, so that the label stays over the section.
 WRAP_ROWS, MAX_ROWS = 2, 6
@@ -207,10 +227,25 @@ def place_label(marker, viewer, place: LabelPlace) -> None:
         text.translation = translation
 
 
+def relative_luminance(rgb) -> np.ndarray:
+    """WCAG 2 relative luminance (0 black … 1 white) of 8-bit sRGB colours ``(..., 3)``."""
+    values = np.clip(np.asarray(rgb)[..., :3], 0, 255).astype(np.uint8)
+    return _LINEAR[values] @ _RGB_WEIGHTS
+
+
+def contrast_ratio(luminance_a, luminance_b) -> np.ndarray:
+    """WCAG 2 contrast ratio (1 … 21) between relative luminances."""
+    a, b = np.asarray(luminance_a, dtype=float), np.asarray(luminance_b, dtype=float)
+    return (np.maximum(a, b) + 0.05) / (np.minimum(a, b) + 0.05)
+
+
 def sample_ink(low, r: int, c: int, above: bool, half_cols: int = 12, rows: int = 8) -> str:
     """Text colour for a label centred above (or below) tier pixel ``(r, c)`` of an
     image's coarsest tier ``low``, judged over ``2 half_cols × rows`` tier pixels where
-    the label is drawn: ``"#101010"`` over a light patch, ``"white"`` over a dark one."""
+    the label is drawn: of :data:`INKS`, the one whose WCAG contrast ratio with the patch
+    is highest at its :data:`INK_PERCENTILE` th percentile, so that a patch partly dark
+    and partly bright (an overlay's heat over a pale section, a projection's green over
+    a dark field) is judged by both parts, not by their mean."""
     half_cols, rows = max(int(half_cols), 1), max(int(rows), 1)
     r0, r1 = (r - rows, r) if above else (r, r + rows)
     try:
@@ -218,10 +253,12 @@ def sample_ink(low, r: int, c: int, above: bool, half_cols: int = 12, rows: int 
                                max(c - half_cols, 0):max(c + half_cols, 1)])
     except Exception:  # a tile that fails: the default ink
         return "white"
-    if patch.size == 0:
+    if patch.size == 0 or patch.ndim != 3:
         return "white"
-    luminance = np.asarray(patch[..., :3], dtype=float) @ np.array([0.299, 0.587, 0.114])
-    return "#101010" if float(luminance.mean()) > 140.0 else "white"
+    background = relative_luminance(patch).ravel()
+    inks = relative_luminance(np.array([rgb for _, rgb in INKS]))
+    scores = [np.percentile(contrast_ratio(ink, background), INK_PERCENTILE) for ink in inks]
+    return INKS[int(np.argmax(scores))][0]
 
 
 def ring_size(marker, zoom: float) -> float:

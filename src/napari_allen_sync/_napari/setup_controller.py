@@ -62,7 +62,12 @@ class SetupController:
         self.runner = dock.runner
         self.pending_demo = False  # load the demo scene once the demo source is open
         self.restore = None  # a SavedSetup waiting for its seed
-        self.follow = None  # the point to synchronize once the next seed is shown
+        #: the latest seed opening asked for: an older one's answer is not shown (the
+        #: slider stepped on before it arrived)
+        self.seed_request = 0
+        #: the point the targets follow across section changes, until its outcome is
+        #: the session's last point (a section step before that follows it too)
+        self.following = None
         self.adopt = None  # an image layer the user opened, to become the seed's layer
         self.annotation_download = None  # the remote source's annotation volume, fetching
 
@@ -123,6 +128,8 @@ class SetupController:
         elif self.pending_demo:
             self.pending_demo = False
             self.load_demo_scene()
+        else:  # nothing open on this source yet: show where to start
+            self.dock.reveal(self.dock.seed_view)
 
     def fetch_annotation(self, info) -> None:
         """Start fetching a remote source's annotation volume (the structure at a
@@ -204,28 +211,34 @@ class SetupController:
     # ------------------------------------------------------------------ seed
     def open_seed_data_set(self, section_data_set_id: int) -> None:
         """Show the middle section of a data set as seed."""
-        if self.need_source():
-            self.runner.start(workflow.load_section, self.session.source,
-                              int(section_data_set_id), None,
-                              desc=f"opening SectionDataSet {section_data_set_id}",
-                              returned=self._on_seed)
+        self._open_seed(int(section_data_set_id), None, None,
+                        f"opening SectionDataSet {section_data_set_id}")
 
     def open_seed_section(self, section_image_id: int, point=None) -> None:
         """Show one section image as seed; with ``point`` (seed pixel x, y, e.g. the last
         one synchronized on the previous section) every target follows at once."""
-        self.follow = point
-        if self.need_source():
-            self.session.busy = f"opening section image {section_image_id}"
-            self.runner.start(workflow.load_section, self.session.source, None,
-                              int(section_image_id),
-                              desc=f"opening SectionImage {section_image_id}",
-                              returned=self._on_seed)
+        self.session.busy = f"opening section image {section_image_id}"
+        self._open_seed(None, int(section_image_id), point,
+                        f"opening SectionImage {section_image_id}")
+
+    def _open_seed(self, data_set_id, section_image_id, point, desc: str) -> None:
+        """Load a seed section in a worker; only the latest request's answer is shown,
+        with the point it was asked to follow."""
+        if not self.need_source():
+            return
+        self.seed_request += 1
+        request = self.seed_request
+        self.runner.start(workflow.load_section, self.session.source, data_set_id,
+                          section_image_id, desc=desc,
+                          returned=lambda loaded: self._on_seed(loaded, request, point))
 
     def follow_section(self, section_image_id: int) -> None:
         """Another section of the seed data set (the slider): the targets follow at the
-        last point."""
+        last point (or at the point a section step before is still synchronizing)."""
         self.dock.layers.dim(True)
-        self.open_seed_section(section_image_id, point=self.session.last_point)
+        point = self.session.last_point
+        self.open_seed_section(section_image_id,
+                               point=self.following if point is None else point)
 
     def adopt_layer(self, event) -> None:
         """An image layer of an Allen section the user opened becomes the seed."""
@@ -260,11 +273,10 @@ class SetupController:
             self.dock.click.synchronize(*self.session.last_point, record=False)
         self.dock.batch_sync.resync()
 
-    def _on_seed(self, loaded) -> None:
-        if self.runner.released:
-            return
+    def _on_seed(self, loaded, request: int, follow=None) -> None:
+        if self.runner.released or request != self.seed_request:
+            return  # a later section was asked for: its answer is shown instead
         restore, self.restore = self.restore, None
-        follow, self.follow = self.follow, None
         same = (self.session.seed_data_set is not None
                 and loaded.data_set.id == self.session.seed_data_set.id)
         self.show_seed(loaded, keep_targets=follow is not None and same and restore is None)
@@ -272,7 +284,10 @@ class SetupController:
         if follow is not None and restore is None:
             x = min(max(float(follow[0]), 0.0), float(image.width or 1) - 1.0)
             y = min(max(float(follow[1]), 0.0), float(image.height or 1) - 1.0)
+            self.following = (x, y)
             self.dock.click.synchronize(x, y, record=False)
+        else:
+            self.following = None
         if restore is not None:  # checked when they were added, in this order
             self.session.targets = tuple(restore.targets)
             self.session.set_atlas(restore.atlas_id, restore.atlas_name)

@@ -19,6 +19,7 @@ from ..session import Session
 from . import dialogs
 from .batch_controller import BatchController
 from .click_controller import ClickController
+from .first_hint import FirstClickHint
 from .layers import ClickToSync, SyncLayers, other_panel_message
 from .live_controller import LiveController
 from .overlays import OverlayController
@@ -144,6 +145,10 @@ class AllenSyncWidget(QWidget):
         ev.atlas_view.connect(self.targets_view.show_atlas_view)
         ev.busy.connect(self._render_busy)
         self.synchronized.connect(lambda *_: self.readout_view.set_hint(""))
+        hint = FirstClickHint(self.viewer)
+        self.seed_loaded.connect(hint.show)
+        self.synchronized.connect(hint.synchronized)
+        self.runner.disconnect.append(hint.hide)
         self.overlay_shown.connect(lambda *_: self.layers.relabel())  # ink over the overlay
         ev.live.connect(self._render_live)
 
@@ -166,7 +171,9 @@ class AllenSyncWidget(QWidget):
             self.layers.dim(False)
             self.viewer.status = ("Allen sync: done. Click on the seed section, or hold "
                                   "Shift to follow the cursor"
-                                  if self.session.seed_image is not None else "Allen sync")
+                                  if self.session.seed_image is not None else
+                                  "Allen sync: open a seed section in the dock (Seed, or "
+                                  "Find experiments)")
 
     def tell_other_panel(self, key: str) -> None:
         """A click on a target's panel: say where to click, in the status bar and the dock

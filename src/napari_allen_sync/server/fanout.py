@@ -11,11 +11,9 @@ engine's ``_to_stack`` for one point (so every float is the same:
 target at a time):
 
 - ``(vx, vy, vz) = M · (x, y, z, 1)`` with ``M = compose_3x4(TRV, T)`` per target;
-- the nearest section: ``searchsorted`` (left side: ties to the lower section) of
-  ``q = vz / thickness`` in the midpoints between consecutive section numbers
-  (:func:`napari_allen_sync.inferred.nearest_sections`), as one vectorized binary search
-  over every target's midpoints laid end to end (8 bytes per candidate image, for the
-  request's time);
+- the nearest section of ``q = vz / thickness``: the engine's own
+  :class:`~napari_allen_sync.section_lookup.SectionLookup` of each stack, asked for all
+  targets at once (:func:`~napari_allen_sync.section_lookup.index_of_each`);
 - ``(x, y) = TVS · (vx, vy, 1)`` of the chosen image.
 """
 
@@ -25,6 +23,7 @@ import numpy as np
 
 from .. import inferred
 from ..arithmetic import compose_3x4
+from ..section_lookup import index_of_each
 
 __all__ = ["to_data_sets"]
 
@@ -55,18 +54,16 @@ def to_data_sets(sync, space: int, x: float, y: float, z: float, ids) -> list[di
     stacks = [sync.stack(d) for d in ids]
     m = np.empty((k, 3, 4))
     thickness = np.empty(k)
-    counts = np.empty(k, dtype=np.intp)
     for i, s in enumerate(stacks):
         m[i] = compose_3x4(s.trv, sync.reference_transform(space,
                                                            s.data_set.reference_space_id))
         thickness[i] = s.thickness
-        counts[i] = len(s.section_numbers)
     # apply_3x4, for one point and k matrices: the same operations in the same order
     vx = m[:, 0, 0] * x + m[:, 0, 1] * y + m[:, 0, 2] * z + m[:, 0, 3]
     vy = m[:, 1, 0] * x + m[:, 1, 1] * y + m[:, 1, 2] * z + m[:, 1, 3]
     vz = m[:, 2, 0] * x + m[:, 2, 1] * y + m[:, 2, 2] * z + m[:, 2, 3]
     q = vz / thickness
-    index = _nearest(stacks, counts, q)
+    index = index_of_each([s.lookup for s in stacks], q)
     # the chosen image of each target, gathered target by target (memory O(targets),
     # not O(their images))
     tvs = np.empty((6, k))
@@ -86,32 +83,3 @@ def to_data_sets(sync, space: int, x: float, y: float, z: float, ids) -> list[di
                                  strict=True)
     ]
 
-
-def _nearest(stacks, counts, q) -> np.ndarray:
-    """:func:`inferred.nearest_sections` of ``q[i]`` in ``stacks[i]``, for every i."""
-    k = len(stacks)
-    lengths = counts - 1  # midpoints per stack
-    if not lengths.any():
-        return np.zeros(k, dtype=np.intp)
-    mids = np.concatenate([
-        0.5 * (sn[1:] + sn[:-1])
-        for sn in (np.asarray(s.section_numbers, dtype=float) for s in stacks)
-    ])
-    lo = np.zeros(k, dtype=np.intp)
-    np.cumsum(lengths[:-1], out=lo[1:])
-    start = lo.copy()
-    hi = lo + lengths
-    last = len(mids) - 1
-    lower = inferred.TIE_BREAK_TOWARDS_LOWER_SECTION  # searchsorted side "left"
-    while True:
-        active = lo < hi
-        if not active.any():
-            break
-        mid = (lo + hi) // 2
-        value = mids[np.minimum(mid, last)]
-        right = active & ((value < q) if lower else (value <= q))
-        lo = np.where(right, mid + 1, lo)
-        hi = np.where(active & ~right, mid, hi)
-    index = lo - start
-    # searchsorted places NaN after every number
-    return np.where(np.isnan(q), lengths, index)

@@ -197,7 +197,7 @@ def sync_points(source, request: PointsBatchRequest):
     problems = []
     targets = yield from answer_targets(
         source, request.target_ids, request.atlas_id,
-        lambda ds_id: sync.image_to_image_batch(sid, cols, rows, [ds_id])[0],
+        lambda ds_ids: sync.image_to_image_batch(sid, cols, rows, ds_ids),
         lambda atlas_id: sync.image_to_atlas_batch(sid, cols, rows, atlas_id),
         lambda key, kind, ds_id, batch: TargetPoints.of(
             key, ds_id, batch,

@@ -364,7 +364,7 @@ def synchronize_click(source, request: SyncRequest):
     problems = []
     hits += yield from answer_targets(
         source, request.target_ids, request.atlas_id,
-        lambda ds_id: sync.image_to_image_batch(sid, [x], [y], [ds_id])[0],
+        lambda ds_ids: sync.image_to_image_batch(sid, [x], [y], ds_ids),
         lambda atlas_id: sync.image_to_atlas_batch(sid, [x], [y], atlas_id),
         lambda key, kind, ds_id, batch: _hit(key, kind, catalog, batch, ds_id,
                                              request.atlas_id if kind == "atlas" else None),
@@ -379,25 +379,43 @@ def synchronize_click(source, request: SyncRequest):
     )
 
 
-def answer_targets(source, target_ids, atlas_id, to_data_set, to_atlas, wrap, problems):
+def answer_targets(source, target_ids, atlas_id, to_data_sets, to_atlas, wrap, problems):
     """Answer every target data set, then the atlas (a worker generator step).
 
-    Each target is made available (``ensure_data_set``, ``ensure_atlas``), answered by
-    ``to_data_set(section_data_set_id)`` or ``to_atlas(atlas_id)`` (an
-    :class:`~napari_allen_sync.results.ImageSyncBatch`) and wrapped by
+    Each target is made available (``source.ensure_data_set``, one step each: it may
+    download), then every available one is answered by one call
+    ``to_data_sets(section_data_set_ids)`` (one
+    :class:`~napari_allen_sync.results.ImageSyncBatch` per id, in order: the engine's
+    batch form over data sets, which computes the seed's points once for all targets);
+    should that call raise, the targets are answered one at a time, so that the one at
+    fault is named. The atlas is made available (``ensure_atlas``) and answered by
+    ``to_atlas(atlas_id)``. Each answer is wrapped by
     ``wrap(key, kind, section_data_set_id, batch)``. A target that fails is reported in
-    ``problems`` and the others are still answered.
+    ``problems`` (in the order of ``target_ids``) and the others are still answered.
 
-    Yields a step description per target; returns the wrapped answers.
+    Yields a step description per target and one for the atlas; returns the wrapped
+    answers.
     """
-    out = []
-    for ds_id in target_ids:
+    failed: dict[int, str] = {}
+    ready: list[tuple[int, int]] = []  # (position in target_ids, data set id)
+    for pos, ds_id in enumerate(target_ids):
         try:
             source.ensure_data_set(int(ds_id))
-            out.append(wrap(f"ds:{ds_id}", "data set", int(ds_id), to_data_set(int(ds_id))))
+            ready.append((pos, int(ds_id)))
         except AllenSyncError as exc:
-            problems.append(f"target SectionDataSet {ds_id}: {exc}")
+            failed[pos] = f"target SectionDataSet {ds_id}: {exc}"
         yield f"target {ds_id}"
+    answered: dict[int, object] = {}
+    batches = _each_answer([d for _, d in ready], to_data_sets)
+    for (pos, ds_id), batch in zip(ready, batches, strict=True):
+        try:
+            if isinstance(batch, AllenSyncError):
+                raise batch
+            answered[pos] = wrap(f"ds:{ds_id}", "data set", ds_id, batch)
+        except AllenSyncError as exc:
+            failed[pos] = f"target SectionDataSet {ds_id}: {exc}"
+    problems.extend(failed[pos] for pos in sorted(failed))
+    out = [answered[pos] for pos in sorted(answered)]
     if atlas_id:
         try:
             source.ensure_atlas(int(atlas_id))
@@ -407,6 +425,24 @@ def answer_targets(source, target_ids, atlas_id, to_data_set, to_atlas, wrap, pr
         except AllenSyncError as exc:
             problems.append(f"atlas {atlas_id}: {exc}")
         yield "atlas"
+    return out
+
+
+def _each_answer(ids: list[int], to_data_sets) -> list:
+    """``to_data_sets(ids)`` (one batch per id); when that raises one of the package's
+    errors, each id alone: its batch, or the error it raised."""
+    if not ids:
+        return []
+    try:
+        return list(to_data_sets(ids))
+    except AllenSyncError:
+        pass
+    out = []
+    for ds_id in ids:
+        try:
+            out.append(to_data_sets([ds_id])[0])
+        except AllenSyncError as exc:
+            out.append(exc)
     return out
 
 
@@ -608,6 +644,9 @@ def navigate(source, request: NavigateRequest):
                     f"reference space {space}",
                 ) from None
 
+        def answer_all(ds_ids):  # structure_to_image answers one data set a call
+            return [answer(d) for d in ds_ids]
+
         space = seed_ds.reference_space_id
         c = catalog.structure_center(structure.id, space) if (
             (structure.id, space) in catalog.structure_centers) else None
@@ -619,12 +658,11 @@ def navigate(source, request: NavigateRequest):
         point = (float(px), float(py), float(pz))
         what = f"point ({px:.0f}, {py:.0f}, {pz:.0f}) µm in space {space}"
 
-        def answer(ds_id):
-            (b,) = sync.reference_to_image_batch(space, [point[0]], [point[1]], [point[2]],
-                                                 [int(ds_id)])
-            return b
+        def answer_all(ds_ids):
+            return sync.reference_to_image_batch(space, [point[0]], [point[1]], [point[2]],
+                                                 ds_ids)
 
-        seed_batch = answer(seed_ds_id)
+        (seed_batch,) = answer_all([seed_ds_id])
     yield "seed"
     seed_hit = _hit("seed", "seed", catalog, seed_batch, seed_ds_id)
     seed_image = seed_hit.image
@@ -640,7 +678,7 @@ def navigate(source, request: NavigateRequest):
     hits = [seed_hit]
     problems = []
     hits += yield from answer_targets(
-        source, request.target_ids, request.atlas_id, answer,
+        source, request.target_ids, request.atlas_id, answer_all,
         lambda atlas_id: sync.image_to_atlas_batch(seed_image.id, [seed_hit.x], [seed_hit.y],
                                                    atlas_id),
         lambda key, kind, ds_id, batch: _hit(key, kind, catalog, batch, ds_id,

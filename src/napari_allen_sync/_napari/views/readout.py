@@ -19,6 +19,10 @@ from qtpy.QtWidgets import (
 )
 
 WARNING_COLOUR = "#ffb74d"
+#: Signs in front of the busy line and the hint: characters of DejaVu Sans (napari's
+#: Linux font), not emoji, which a machine without an emoji font draws as empty boxes.
+BUSY_SIGN = "\u27f3"  # ⟳
+HINT_SIGN = "\u2192"  # →
 
 RESULT_COLUMNS = ("target", "data set", "section", "x", "y", "distance µm", "clamped", "structure")
 
@@ -101,17 +105,18 @@ class ReadoutView(QGroupBox):
     def set_busy(self, text: str) -> None:
         """Say what is being done (empty: idle); the cancel button works meanwhile."""
         self.cancel_button.setEnabled(bool(text))
-        self.busy.setText(f"⏳ {text}…" if text else "")
+        self.busy.setText(f"{BUSY_SIGN} {text}…" if text else "")
         self.busy.setVisible(bool(text))
 
     def set_hint(self, text: str) -> None:
         """Say what to do instead of what the user just tried (empty: nothing)."""
-        self.hint.setText(f"👉 {text}" if text else "")
+        self.hint.setText(f"{HINT_SIGN} {text}" if text else "")
         self.hint.setVisible(bool(text))
 
     def clear(self, hint: str = "open a seed section, then click on it") -> None:
         """Forget the last synchronization (a new seed or source)."""
         self.set_rows([])
+        self.set_hint("")
         self.reference.setText(hint)
         self.structure.setText("")
 

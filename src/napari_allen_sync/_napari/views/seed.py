@@ -16,6 +16,11 @@ from qtpy.QtWidgets import (
 
 from ._common import _id_edit
 
+#: The data set list's only line while the source has listed none (a remote source
+#: lists the data sets found or opened; the Allen API has thousands).
+NONE_KNOWN = ("no data set listed yet: find one under Find experiments (Make seed), "
+              "or type its SectionDataSet id above")
+
 
 class SeedView(QGroupBox):
     """The seed: a data set and one of its sections."""
@@ -31,6 +36,7 @@ class SeedView(QGroupBox):
         self.open_button = QPushButton("Open")
         self.data_sets = QListWidget()
         self.data_sets.setMaximumHeight(90)
+        self.data_sets.setWordWrap(True)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setEnabled(False)
         self.slider.setTracking(False)
@@ -61,7 +67,9 @@ class SeedView(QGroupBox):
             self.data_set_requested.emit(int(text))
 
     def _emit_item(self, item: QListWidgetItem):
-        self.data_set_requested.emit(int(item.data(Qt.ItemDataRole.UserRole)))
+        ds_id = item.data(Qt.ItemDataRole.UserRole)
+        if ds_id is not None:  # not the "none known yet" line
+            self.data_set_requested.emit(int(ds_id))
 
     def _show_number(self, index: int):
         if 0 <= index < len(self._numbers):
@@ -72,12 +80,21 @@ class SeedView(QGroupBox):
             self._show_number(index)
             self.section_requested.emit(self._image_ids[index])
 
+    def section_image_id(self) -> int | None:
+        """The SectionImage id the slider is on (None without sections)."""
+        index = self.slider.value()
+        return self._image_ids[index] if 0 <= index < len(self._image_ids) else None
+
     def set_data_sets(self, entries) -> None:
         """Offer data sets: ``entries`` is a list of ``(id, description)``."""
         self.data_sets.clear()
         for ds_id, text in entries:
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, int(ds_id))
+            self.data_sets.addItem(item)
+        if not entries:  # a remote source lists none until searched: say where to look
+            item = QListWidgetItem(NONE_KNOWN)
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.data_sets.addItem(item)
 
     def set_sections(self, sections, current: int | None = None) -> None:

@@ -1,0 +1,427 @@
+"""Where the panels of a synchronization and their labels are drawn on the canvas.
+
+napari's grid shows one panel (a section image and its marker) per cell, all through one
+shared camera. :class:`PanelLayout` chooses the grid's shape for the canvas and the
+panels, fits the camera so that every panel's whole section lies inside its cell, and
+places the markers' labels (their size, side, lines and ink) for that camera. The
+module's functions turn a layer's data point into canvas pixels through the public
+camera, canvas size and grid only, so a real mouse event can be sent there (tests, the
+demo, the screenshots, the benchmark).
+
+Coordinates: a layer's data coordinates are its SectionImage's full-resolution sync
+pixels ``(row, col)``; world coordinates are the seed's sync pixels; canvas positions
+are screen pixels, ``(row, col)`` unless said ``(x, y)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from superqt.utils import qdebounced
+
+from ._layer_utils import camera as _camera
+from ._layer_utils import grid as _grid
+from ._layer_utils import same as _same
+from .markers import (
+    LABEL_SIZES,
+    LINE_PX,
+    MARGIN_PX,
+    RING_PX,
+    LabelPlace,
+    label_side,
+    label_size,
+    label_text,
+    place_label,
+    sample_ink,
+    size_ring,
+)
+
+__all__ = [
+    "FIT_FRACTION",
+    "GRID_SPACING",
+    "MIN_LINE_PX",
+    "PanelLayout",
+    "canvas_position",
+    "cell_of",
+    "data_shape",
+    "world_box",
+]
+
+#: napari's gap between grid cells, a fraction of the mean cell size.
+GRID_SPACING = 0.02
+#: Narrowest label line (screen pixels) when the sections are drawn narrower than that.
+MIN_LINE_PX = 90.0
+#: Cell size / the panels' extent: the whole sections and a margin in view.
+FIT_FRACTION = 1.06
+
+
+def cell_of(viewer, layer) -> tuple[np.ndarray, np.ndarray]:
+    """The grid cell a layer is drawn in: ``(origin, size)`` in canvas pixels ``(row, col)``
+    (the whole canvas without a grid), from the public canvas size and grid layout."""
+    canvas = getattr(viewer, "canvas", None)
+    size = np.asarray(canvas.size, dtype=float)  # (height, width)
+    grid = _grid(viewer)
+    if not grid.enabled:
+        return np.zeros(2), size
+    layers = viewer.layers
+    shape = np.asarray(grid.actual_shape(layers), dtype=float)
+    box = np.asarray(canvas.viewbox_size(layers), dtype=float)
+    gap = (size - box * shape) / np.maximum(shape - 1, 1)
+    index = next(i for i, lay in enumerate(layers) if _same(lay, layer))
+    cell = np.asarray(grid.position(index, layers), dtype=float)
+    return cell * (box + gap), box
+
+
+def canvas_position(viewer, layer, data_point) -> tuple[float, float]:
+    """Where a layer's data point ``(row, col)`` is drawn, in canvas pixels ``(x, y)``.
+
+    Uses only the public camera (centre, zoom), the canvas size and the grid layout, so
+    a real mouse event can be sent there (tests, the demo's screenshot, the benchmark).
+    """
+    world = np.asarray(layer.data_to_world(np.asarray(data_point, dtype=float)))[-2:]
+    camera = _camera(viewer)
+    centre = np.asarray(camera.center, dtype=float)[-2:]
+    origin, box = cell_of(viewer, layer)
+    rc = origin + box / 2 + (world - centre) * camera.zoom
+    return float(rc[1]), float(rc[0])
+
+
+def data_shape(layer) -> np.ndarray:
+    """An image layer's full-resolution ``(rows, cols)``."""
+    return np.asarray(layer.level_shapes[0][:2] if layer.multiscale else layer.data.shape[:2],
+                      dtype=float)
+
+
+def world_box(layer) -> np.ndarray:
+    """An image layer's whole section in world coordinates, ``[[row0, col0], [row1, col1]]``:
+    the bounding box of its pixels' outer corners through its affine (rotation, scale)."""
+    high = data_shape(layer) - 0.5
+    corners = [(-0.5, -0.5), (-0.5, high[1]), (high[0], -0.5), tuple(high)]
+    world = np.array([np.asarray(layer.data_to_world(np.asarray(c, dtype=float)),
+                                 dtype=float)[-2:] for c in corners])
+    return np.array([world.min(axis=0), world.max(axis=0)])
+
+
+def _viewbox(viewer):
+    """One grid cell's size now (canvas pixels, row and col), or None without a canvas
+    that tells it (napari's public ``canvas.viewbox_size``)."""
+    canvas = getattr(viewer, "canvas", None)
+    if canvas is None or not hasattr(canvas, "viewbox_size"):
+        return None
+    return np.asarray(canvas.viewbox_size(viewer.layers), dtype=float)
+
+
+class PanelLayout:
+    """The grid, the camera and the labels of one
+    :class:`~napari_allen_sync._napari.layers.SyncLayers`.
+
+    Parameters
+    ----------
+    owner : SyncLayers
+        Gives the viewer, the panels (``order``), their layers (``images``,
+        ``markers``, ``layers()``, ``stride``) and the batch's layers (``batch``,
+        ``batch_layers``).
+
+    Attributes
+    ----------
+    fitted : bool
+        The camera was fitted to the panels of an answer (:meth:`fit`); until then the
+        view a click is drawn in is predicted (:meth:`view_for`).
+    side : LabelPlace
+        The labels' size, side and widest line (:meth:`choose_labels`).
+    drawn : SyncOutcome or None
+        The answer whose markers are drawn (:meth:`relabel`).
+    """
+
+    def __init__(self, owner):
+        self.owner = owner
+        self.viewer = owner.viewer
+        self.fitted = False
+        self.side = LabelPlace(LABEL_SIZES[0][1], False, 400.0)
+        self.drawn = None
+        self._fit_keys: tuple = ()  # the panels (keys) the camera was last fitted to
+        self._shaped_for: tuple = ()  # (keys, canvas size) the grid's shape was chosen for
+        self._inks: dict = {}  # label colour by place (see ink)
+        self._low: dict = {}  # id(pyramid) → (pyramid, its coarsest tier as an array)
+        #: the canvas was resized (the window maximised, a dock opened): whole sections
+        #: in view again once the resize settles (napari's public ``canvas.events.size``)
+        self._refit_soon = qdebounced(self.refit, timeout=80)
+        self._place_labels_soon = qdebounced(self.place_labels, timeout=100)
+        self._zoom_event = None  # the camera's zoom event, once connected (fit)
+        self._size_event = getattr(getattr(getattr(self.viewer, "canvas", None), "events",
+                                           None), "size", None)
+        if self._size_event is not None:
+            self._size_event.connect(self._refit_soon)
+
+    # ------------------------------------------------------------------ grid
+    def arrange(self) -> None:
+        """Own layers first, image then marker per key, in a grid of the owner's
+        ``stride``; after the first layout, whole sections in view again (:meth:`fit`)
+        when the layout or the panels changed, or when a panel's section no longer fits
+        its cell."""
+        owner = self.owner
+        if owner.batch:
+            for key in owner.order:
+                if key not in owner.batch and key in owner.images:
+                    owner.batch[key] = owner.batch_layers.new_layer(key, np.empty((0, 2)), {})
+        layers = self.viewer.layers
+        for dest, layer in enumerate(owner.layers()):
+            src = next(i for i, lay in enumerate(layers) if _same(lay, layer))
+            if src != dest:
+                layers.move(src, dest)
+        grid = _grid(self.viewer)
+        grid.stride = owner.stride
+        grid.spacing = GRID_SPACING
+        # the shape is chosen again only for other panels or another canvas size, not
+        # when a click moved a panel: the panels keep their cells between clicks
+        shaped_for = (tuple(owner.order), tuple(self.viewer.canvas.size))
+        shape = self.grid_shape(len(owner.order)) if shaped_for != self._shaped_for else None
+        self._shaped_for = shaped_for
+        before = (tuple(grid.shape), bool(grid.enabled))
+        if shape is not None and tuple(grid.shape) != shape:
+            grid.shape = shape
+        grid.enabled = len(owner.order) > 1
+        if self.fitted and ((tuple(grid.shape), bool(grid.enabled)) != before
+                            or tuple(owner.order) != self._fit_keys
+                            or not self.whole_sections_in_view()):
+            self.fit()  # another layout, other panels, or a section pushed out of its cell
+
+    def extent(self) -> np.ndarray:
+        """``[[row0, col0], [row1, col1]]``: the world box that holds every panel's whole
+        section (:func:`world_box`); the camera is shared, so each cell must show it."""
+        owner = self.owner
+        boxes = [world_box(owner.images[k]) for k in owner.order if k in owner.images]
+        if not boxes:
+            boxes = [world_box(owner.seed_layer)]
+        boxes = np.asarray(boxes, dtype=float)
+        return np.array([boxes[:, 0].min(axis=0), boxes[:, 1].max(axis=0)])
+
+    def cell_size(self, shape) -> np.ndarray:
+        """One grid cell's size (canvas pixels, row and col) for a grid ``shape``: napari's
+        gaps (:data:`GRID_SPACING` of the mean cell) taken off the canvas."""
+        size = np.asarray(self.viewer.canvas.size, dtype=float)
+        shape = np.asarray(shape, dtype=float)
+        if np.prod(shape) <= 1:
+            return size
+        gap = GRID_SPACING * float(np.mean(size / shape))
+        return (size - gap * (shape - 1)) / shape
+
+    def grid_shape(self, n: int):
+        """Rows and columns that show ``n`` panels largest: the panels' extent
+        (:meth:`extent`) fitted into one cell of each layout of the canvas (a narrow,
+        tall canvas gets more rows than columns); None without a seed or a canvas."""
+        canvas = getattr(self.viewer, "canvas", None)
+        if self.owner.seed_layer is None or canvas is None or n < 2:
+            return None
+        low, high = self.extent()
+        extent = np.maximum(high - low, 1.0)
+        best, shape = -1.0, None
+        for cols in range(1, n + 1):
+            rows = -(-n // cols)
+            zoom = float(np.min(self.cell_size((rows, cols)) / extent))
+            if zoom > best * 1.0001:
+                best, shape = zoom, (rows, cols)
+        return shape
+
+    # ------------------------------------------------------------------ camera
+    def view_for(self, n_keys: int, click_rc, fraction: float = FIT_FRACTION):
+        """The view a click's result will be drawn in: ``(centre, zoom, cell size)``.
+
+        Before the first result the grid is not laid out yet: the view is predicted
+        from the panels there are (:meth:`fitted_view`); afterwards it is the current
+        camera. ``click_rc`` (the clicked point) is kept for callers.
+        """
+        box = _viewbox(self.viewer)
+        if self.owner.seed_layer is None or box is None:
+            return None
+        if self.fitted:
+            camera = _camera(self.viewer)
+            return (np.asarray(camera.center, dtype=float)[-2:], float(camera.zoom), box)
+        box = self.cell_size(self.grid_shape(n_keys) or (1, 1))
+        centre, zoom = self.fitted_view(box, fraction)
+        # new images are shown once the grid is laid out (show_outcome): one cell each
+        return (centre, zoom, box)
+
+    def fitted_view(self, box=None, fraction: float = FIT_FRACTION):
+        """``(centre, zoom)`` that shows every panel's whole section in its cell: the
+        centre of their common extent (:meth:`extent`), the zoom that fits it, with a
+        margin, into a cell of ``box`` pixels (default: the grid's cell now)."""
+        if box is None:
+            box = _viewbox(self.viewer)
+        low, high = self.extent()
+        zoom = float(np.min(np.asarray(box, dtype=float)
+                            / (fraction * np.maximum(high - low, 1.0))))
+        return (low + high) / 2.0, zoom
+
+    def whole_sections_in_view(self, tolerance_px: float = 1.0) -> bool:
+        """Whether every panel's whole section (:func:`world_box`) lies inside its grid
+        cell with the shared camera now."""
+        box = _viewbox(self.viewer)
+        if box is None:
+            return True
+        camera = _camera(self.viewer)
+        centre = np.asarray(camera.center, dtype=float)[-2:]
+        zoom = float(camera.zoom)
+        for key in self.owner.order:
+            layer = self.owner.images.get(key)
+            if layer is None:
+                continue
+            low, high = box / 2 + (world_box(layer) - centre) * zoom
+            if np.any(low < -tolerance_px) or np.any(high > box + tolerance_px):
+                return False
+        return True
+
+    def fit(self, fraction: float = FIT_FRACTION) -> None:
+        """Show whole sections: the camera on the centre of every panel's section, zoomed
+        so that the largest extent (each panel with its placement: rotation, scale,
+        shift) and a margin fills a grid cell (:meth:`fitted_view`); the markers stay
+        at the same place of every cell."""
+        camera = _camera(self.viewer)
+        box = _viewbox(self.viewer)
+        if self.owner.seed_layer is None or box is None:
+            self.viewer.reset_view()
+            return
+        if np.all(box > 0):
+            centre, zoom = self.fitted_view(box, fraction)
+            camera.zoom = zoom
+            camera.center = tuple(float(v) for v in centre)
+        self._fit_keys = tuple(self.owner.order)
+        for marker in self.owner.markers.values():  # thin rings at the new zoom
+            size_ring(marker, float(camera.zoom))
+        self.place_labels()
+        if self._zoom_event is None:  # the labels follow the user's zoom too
+            self._zoom_event = camera.events.zoom
+            self._zoom_event.connect(self._place_labels_soon)
+
+    def refit(self, *_) -> None:
+        """After a canvas resize: the grid's shape for the new canvas, and whole
+        sections in view (:meth:`fit`); nothing before the first layout."""
+        if self.owner.seed_layer is None or not self.fitted:
+            return
+        self.arrange()
+        self.fit()
+        self.relabel()
+
+    def centre(self, key) -> bool:
+        """Centre the camera on a key's marker (world position); False when it has none."""
+        marker = self.owner.markers.get(key)
+        if marker is None or len(marker.data) == 0:
+            return False
+        world = marker.data_to_world(marker.data[0])
+        _camera(self.viewer).center = tuple(float(v) for v in np.asarray(world)[-2:])
+        return True
+
+    # ------------------------------------------------------------------ labels
+    def choose_labels(self, outcome) -> None:
+        """Choose the labels' size, side and widest line for an answer
+        (:func:`~.markers.label_side`)."""
+        req = outcome.request
+        place = label_side(self.viewer, (float(req.y), float(req.x)))
+        # lines as wide as the narrowest section on screen: the text stays over the
+        # images, whose colour its ink was chosen against, not over the black canvas
+        zoom = float(_camera(self.viewer).zoom)
+        owner = self.owner
+        widths = [float(np.ptp(world_box(owner.images[k])[:, 1])) * zoom - 2 * MARGIN_PX
+                  for k in owner.order if k in owner.images]
+        width = max(min([place.width_px, *widths]), min(place.width_px, MIN_LINE_PX))
+        self.side = place._replace(size=min(place.size, label_size(width + 2 * MARGIN_PX)),
+                                   width_px=width)
+
+    def label(self, hit) -> str:
+        """A hit's marker text for the labels' size and widest line now
+        (:func:`~.markers.label_text`)."""
+        return label_text(hit.label, self.side.size, self.side.width_px)
+
+    def style_label(self, marker, hit) -> None:
+        """A hit's label on the side that keeps it in its panel (:attr:`side`,
+        :func:`~.markers.place_label`), in an ink that contrasts with the image under it
+        (:meth:`ink`)."""
+        place_label(marker, self.viewer, self.side)
+        meta = marker.metadata.setdefault("allen_sync", {})
+        ink = self.ink(hit)
+        if meta.get("ink") != ink:
+            meta["ink"] = ink
+            marker.text.color = ink
+
+    def place_labels(self, *_) -> None:
+        """Place every label again for the camera now (:func:`~.markers.place_label`):
+        their offset from the ring is in data units, so it changes with the zoom."""
+        for marker in self.owner.markers.values():
+            if marker in self.viewer.layers:
+                place_label(marker, self.viewer, self.side)
+
+    def relabel(self) -> None:
+        """Place the labels of the answer drawn last again for the current layout (a
+        resize changes the panels' size): their size, side, lines and ink."""
+        outcome = self.drawn
+        if outcome is None:
+            return
+        self.choose_labels(outcome)
+        for hit in outcome.hits:
+            marker = self.owner.markers.get(hit.key)
+            if marker is None or len(marker.features) != 1 or "label" not in marker.features:
+                continue
+            label = self.label(hit)
+            if marker.features.at[0, "label"] != label:
+                marker.features.at[0, "label"] = label
+                marker.text.refresh(marker.features)
+                marker.refresh(thumbnail=False, highlight=False, extent=False)
+            self.style_label(marker, hit)
+
+    def ink(self, hit) -> str:
+        """Text colour with contrast (:func:`~.markers.sample_ink`), judged from the
+        image's coarsest tier (in the tile cache) where the label is drawn: the pyramid
+        the layer shows (an overlay's composite drawn into it too)."""
+        layer = self.owner.images.get(hit.key)
+        levels = layer.data if layer is not None and layer.multiscale else None
+        if levels is None or not len(levels):
+            return "white"
+        low, full = levels[-1], levels[0]
+        f = float(full.shape[0]) / float(max(low.shape[0], 1))
+        r, c = int(hit.y / f), int(hit.x / f)
+        cache = (hit.key, id(low), r // 6, c // 6, self.side)  # a click nearby: same ink
+        if cache in self._inks:
+            return self._inks[cache]
+        ink = self._inks[cache] = sample_ink(self._low_tier(levels), r, c, self.side.above,
+                                             *self._label_patch(layer, f))
+        if len(self._inks) > 256:
+            self._inks.pop(next(iter(self._inks)))
+        return ink
+
+    def _low_tier(self, levels) -> np.ndarray:
+        """An image's coarsest tier as an array, read once per pyramid (a few hundred
+        pixels a side): sampling it for every live frame's ink would compute the lazy
+        tier each time."""
+        low = self._low.get(id(levels))
+        if low is None or low[0] is not levels:
+            low = self._low[id(levels)] = (levels, np.asarray(levels[-1]))
+            while len(self._low) > 16:
+                self._low.pop(next(iter(self._low)))
+        return low[1]
+
+    def _label_patch(self, layer, tier: float) -> tuple[int, int]:
+        """``(half columns, rows)`` of the coarsest tier (``tier`` full pixels each)
+        under a label of the current size, from the camera's zoom and the layer's
+        scale (:meth:`ink`)."""
+        if layer is None:
+            return 12, 8
+        linear = np.asarray(layer.affine.affine_matrix, dtype=float)[-3:-1, -3:-1]
+        scale = float(np.sqrt(abs(np.linalg.det(linear)))) or 1.0
+        screen = max(float(_camera(self.viewer).zoom) * scale * tier, 1e-9)  # px / tier px
+        place = self.side
+        height = RING_PX / 2.0 + 3 * LINE_PX * place.size  # ring gap and about three rows
+        return int(np.ceil(place.width_px / 4.0 / screen)), int(np.ceil(height / screen))
+
+    def close(self) -> None:
+        """Disconnect from the canvas and the camera."""
+        self._refit_soon.cancel()
+        self._place_labels_soon.cancel()
+        disconnect = []
+        if self._zoom_event is not None:
+            disconnect.append((self._zoom_event, self._place_labels_soon))
+        if self._size_event is not None:
+            disconnect.append((self._size_event, self._refit_soon))
+        for emitter, callback in disconnect:
+            try:
+                emitter.disconnect(callback)
+            except (RuntimeError, TypeError, ValueError):
+                pass

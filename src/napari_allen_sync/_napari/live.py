@@ -36,7 +36,7 @@ class LiveCursor:
     hit : callable
         ``hit(position, viewbox)`` → the cursor's point ``(row, col)`` in the seed's data
         coordinates, or None when the cursor is not over the seed image
-        (:meth:`~napari_allen_sync._napari.layers.ClickToSync.hit`).
+        (:meth:`~napari_allen_sync._napari.seed_click.ClickToSync.hit`).
     request : callable
         ``request(point)`` starts the synchronization of a point; returns False when
         nothing was started (then no :meth:`done` is due).

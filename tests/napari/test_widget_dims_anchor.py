@@ -14,11 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from qtpy.QtCore import Qt
 
-from napari_allen_sync._napari.canvas import canvas_widget, send_click, send_move
+from dock_scene import click_seed, live_across_a_section, open_demo_dock
+from napari_allen_sync._napari.canvas import canvas_widget
 from napari_allen_sync._napari.dims_anchor import ANCHOR_KEY, panels_bound
-from napari_allen_sync._napari.layers import canvas_position
-from napari_allen_sync._napari.widget import AllenSyncWidget
-from widget_fixtures import WAIT, demo_scene_ready, wait_idle
+from widget_fixtures import WAIT
 
 
 # ---------------------------------------------------------------------- the bound
@@ -70,26 +69,6 @@ class PointWatch:
         self.point += 1
 
 
-def open_demo(qtbot, make_napari_viewer):
-    from napari_allen_sync import demo
-
-    viewer = make_napari_viewer(show=True)
-    widget = AllenSyncWidget(viewer)
-    viewer.window.add_dock_widget(widget, area="right")
-    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=60_000)
-    _, x0, y0 = demo.demo_click()
-    click(qtbot, viewer, widget, y0, x0)
-    return viewer, widget, (y0, x0)
-
-
-def click(qtbot, viewer, widget, row, col):
-    pos = canvas_position(viewer, widget.layers.seed_layer, (row, col))
-    with qtbot.waitSignal(widget.synchronized, timeout=WAIT) as blocker:
-        send_click(canvas_widget(widget), pos)
-    wait_idle(qtbot, widget)
-    return blocker.args[0]
-
-
 def points_around(widget, start, n=8):
     """Seed pixels around ``start`` (row, col), inside the seed image."""
     h, w = widget.layers.seed_layer.level_shapes[0][:2]
@@ -108,7 +87,7 @@ def clicks_events(qtbot, viewer, widget, start):
     out = []
     for row, col in points_around(widget, start):
         watch = PointWatch(viewer)
-        click(qtbot, viewer, widget, row, col)
+        click_seed(qtbot, viewer, widget, (row, col))
         out.append((watch.range, watch.point))
     return out
 
@@ -122,7 +101,7 @@ def own_panels_above_anchor(widget):
 
 @pytest.mark.gui
 def test_clicks_change_the_range_but_never_snap_the_point(qtbot, make_napari_viewer):
-    viewer, widget, start = open_demo(qtbot, make_napari_viewer)
+    viewer, widget, start = open_demo_dock(qtbot, make_napari_viewer)
     anchor = widget.layers.dims_anchor
     assert anchor.layer is not None and anchor.layer in viewer.layers
     assert anchor.layer.metadata["allen_sync"]["key"] == ANCHOR_KEY
@@ -149,7 +128,7 @@ def test_clicks_change_the_range_but_never_snap_the_point(qtbot, make_napari_vie
 @pytest.mark.gui
 def test_without_the_anchor_napari_snaps_the_point(qtbot, make_napari_viewer):
     """The control: the same clicks with the anchor taken away move napari's point."""
-    viewer, widget, start = open_demo(qtbot, make_napari_viewer)
+    viewer, widget, start = open_demo_dock(qtbot, make_napari_viewer)
     widget.layers.dims_anchor.close()  # no anchor, no listening
     events = clicks_events(qtbot, viewer, widget, start)
     assert sum(p for _, p in events) > 0
@@ -158,22 +137,10 @@ def test_without_the_anchor_napari_snaps_the_point(qtbot, make_napari_viewer):
 
 @pytest.mark.gui
 def test_live_moves_never_snap_the_point(qtbot, make_napari_viewer):
-    viewer, widget, (y0, x0) = open_demo(qtbot, make_napari_viewer)
+    viewer, widget, start = open_demo_dock(qtbot, make_napari_viewer)
     key = "ds:900100003"  # sagittal: its section changes as the cursor crosses the seed
-    first = widget.layers.shown[key]
-    swaps = []
-    widget.live_images_swapped.connect(swaps.append)
     watch = PointWatch(viewer)
-    widget.set_live(True)
-    width = widget.layers.seed_layer.level_shapes[0][1]
-    for dx in np.linspace(0, 0.35 * width, 12)[1:]:
-        pos = canvas_position(viewer, widget.layers.seed_layer, (y0, x0 + dx))
-        with qtbot.waitSignal(widget.live_updated, timeout=WAIT) as blocker:
-            send_move(canvas_widget(widget), pos)
-        if blocker.args[0].hit(key).section_image_id != first:
-            break
-    qtbot.waitUntil(lambda: any(key in s for s in swaps), timeout=WAIT)
-    wait_idle(qtbot, widget)
+    first = live_across_a_section(qtbot, viewer, widget, key, start)
     assert widget.layers.shown[key] != first
     assert watch.range > 0  # the new section's placement changed napari's range
     assert watch.point == 0
@@ -183,7 +150,7 @@ def test_live_moves_never_snap_the_point(qtbot, make_napari_viewer):
 
 @pytest.mark.gui
 def test_home_shows_whole_sections_centred(qtbot, make_napari_viewer):
-    viewer, widget, _ = open_demo(qtbot, make_napari_viewer)
+    viewer, widget, _ = open_demo_dock(qtbot, make_napari_viewer)
     layers = widget.layers
     fitted = layers.fitted_view()
     camera = viewer.camera if not hasattr(viewer, "scene") else viewer.scene.camera
@@ -207,7 +174,7 @@ def test_home_shows_whole_sections_centred(qtbot, make_napari_viewer):
 def test_a_section_below_the_anchor_moves_it_below_again(qtbot, make_napari_viewer):
     """The fallback: a panel placed below the anchor (here through its public
     ``affine`` setter) takes the anchor below it again, the point on the new start."""
-    viewer, widget, _ = open_demo(qtbot, make_napari_viewer)
+    viewer, widget, _ = open_demo_dock(qtbot, make_napari_viewer)
     anchor = widget.layers.dims_anchor
     before, placed = anchor.point.copy(), anchor.placements
     image = widget.layers.images["ds:900100003"]

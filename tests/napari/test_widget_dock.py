@@ -360,17 +360,9 @@ def test_the_first_click_hint_leaves_a_text_overlay_the_user_wrote(qtbot, make_n
 def test_markers_stay_thin_rings_after_quick_section_steps_on_the_demo(qtbot, make_napari_viewer):
     """The demo's sagittal target changes placement with the section: its ring must not
     be drawn as a disc (pixels a few px inside the ring show the section, not the ring)."""
-    from napari_allen_sync import demo
-    from widget_fixtures import demo_scene_ready
+    from dock_scene import open_demo_dock
 
-    viewer = make_napari_viewer(show=True)
-    widget = AllenSyncWidget(viewer)
-    viewer.window.add_dock_widget(widget)
-    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
-    _image_id, x, y = demo.demo_click()
-    with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
-        send_click(canvas_widget(widget), canvas_position(viewer, widget.layers.seed_layer, (y, x)))
-    wait_idle(qtbot, widget)
+    viewer, widget, _ = open_demo_dock(qtbot, make_napari_viewer)
     for _ in range(4):
         qtbot.keyClick(widget.seed_view.slider, Qt.Key.Key_Right)
     wait_idle(qtbot, widget)

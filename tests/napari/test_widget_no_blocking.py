@@ -17,10 +17,7 @@ import numpy as np
 import pytest
 
 import napari_allen_sync._napari as glue
-from napari_allen_sync._napari.canvas import canvas_widget, send_click, send_move
-from napari_allen_sync._napari.layers import canvas_position
-from napari_allen_sync._napari.widget import AllenSyncWidget
-from widget_fixtures import WAIT, demo_scene_ready, wait_idle
+from dock_scene import click_seed, live_across_a_section, open_demo_dock
 
 #: Attributes whose use holds napari's events (or its refreshes) back.
 BLOCKING = frozenset({"blocker", "blocker_all", "_block_refresh"})
@@ -51,26 +48,6 @@ def test_no_event_blocking_in_the_napari_glue():
 
 
 # ---------------------------------------------------------------------- real events
-def open_demo(qtbot, make_napari_viewer):
-    from napari_allen_sync import demo
-
-    viewer = make_napari_viewer(show=True)
-    widget = AllenSyncWidget(viewer)
-    viewer.window.add_dock_widget(widget, area="right")
-    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=60_000)
-    _, x0, y0 = demo.demo_click()
-    click(qtbot, viewer, widget, y0, x0)
-    return viewer, widget, (y0, x0)
-
-
-def click(qtbot, viewer, widget, row, col):
-    pos = canvas_position(viewer, widget.layers.seed_layer, (row, col))
-    with qtbot.waitSignal(widget.synchronized, timeout=WAIT) as blocker:
-        send_click(canvas_widget(widget), pos)
-    wait_idle(qtbot, widget)
-    return blocker.args[0]
-
-
 class Heard:
     """Counts the ``data`` and ``affine`` events of every target image layer."""
 
@@ -121,7 +98,7 @@ def candidates(widget, start):
 
 @pytest.mark.gui
 def test_clicks_announce_new_sections_and_placements(qtbot, make_napari_viewer):
-    viewer, widget, start = open_demo(qtbot, make_napari_viewer)
+    viewer, widget, start = open_demo_dock(qtbot, make_napari_viewer)
     first = widget.last_outcome
     check_layers_follow(viewer, widget, first)
     layers_before = list(viewer.layers)
@@ -131,7 +108,7 @@ def test_clicks_announce_new_sections_and_placements(qtbot, make_napari_viewer):
                           np.array(widget.layers.images[h.key].affine.affine_matrix))
                   for h in widget.last_outcome.hits[1:]}
         heard = Heard(widget)
-        outcome = click(qtbot, viewer, widget, row, col)
+        outcome = click_seed(qtbot, viewer, widget, (row, col))
         check_layers_follow(viewer, widget, outcome)
         for hit in outcome.hits[1:]:
             section, matrix = before[hit.key]
@@ -149,22 +126,10 @@ def test_clicks_announce_new_sections_and_placements(qtbot, make_napari_viewer):
 
 @pytest.mark.gui
 def test_live_swaps_announce_new_sections(qtbot, make_napari_viewer):
-    viewer, widget, (y0, x0) = open_demo(qtbot, make_napari_viewer)
+    viewer, widget, point = open_demo_dock(qtbot, make_napari_viewer)
     key = "ds:900100003"  # sagittal: its section changes as the cursor crosses the seed
-    start = widget.layers.shown[key]
     heard = Heard(widget)
-    swaps = []
-    widget.live_images_swapped.connect(swaps.append)
-    widget.set_live(True)
-    width = widget.layers.seed_layer.level_shapes[0][1]
-    for dx in np.linspace(0, 0.35 * width, 12)[1:]:
-        pos = canvas_position(viewer, widget.layers.seed_layer, (y0, x0 + dx))
-        with qtbot.waitSignal(widget.live_updated, timeout=WAIT) as blocker:
-            send_move(canvas_widget(widget), pos)
-        if blocker.args[0].hit(key).section_image_id != start:
-            break
-    qtbot.waitUntil(lambda: any(key in s for s in swaps), timeout=WAIT)
-    wait_idle(qtbot, widget)
+    start = live_across_a_section(qtbot, viewer, widget, key, point)
     assert widget.layers.shown[key] != start
     assert heard(key, "data") >= 1 and heard(key, "affine") >= 1
     assert widget.layers.stale_images() == []

@@ -58,6 +58,23 @@ def demo_scene(qtbot, viewer, source, targets=None, atlas=True, click=True):
     return widget
 
 
+def open_demo_dock(qtbot, make_napari_viewer):
+    """A shown viewer with the dock's own default scene (the embedded demo: seed,
+    targets, atlas), idle, then a real click at the demo's point; returns
+    ``(viewer, widget, (row, col))`` of that click."""
+    from napari_allen_sync import demo
+    from napari_allen_sync._napari.widget import AllenSyncWidget
+    from widget_fixtures import demo_scene_ready
+
+    viewer = make_napari_viewer(show=True)
+    widget = AllenSyncWidget(viewer)
+    viewer.window.add_dock_widget(widget, area="right")
+    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
+    _, x0, y0 = demo.demo_click()
+    click_seed(qtbot, viewer, widget, (y0, x0))
+    return viewer, widget, (y0, x0)
+
+
 def click_seed(qtbot, viewer, widget, rc):
     """A real left click on the seed image at data point ``(row, col)``."""
     from napari_allen_sync._napari.canvas import canvas_widget, send_click
@@ -73,6 +90,30 @@ def click_seed(qtbot, viewer, widget, rc):
         send_click(canvas, pos)
     wait_idle(qtbot, widget)
     return blocker.args[0]
+
+
+def live_across_a_section(qtbot, viewer, widget, key, rc):
+    """Live sync on, then real cursor moves rightwards from seed pixel ``rc`` (row, col)
+    until target ``key``'s marker is on another section; waits for that section's image
+    to be swapped in and the dock to be idle. Returns the section shown before."""
+    from napari_allen_sync._napari.canvas import canvas_widget, send_move
+    from napari_allen_sync._napari.layers import canvas_position
+
+    before = widget.layers.shown[key]
+    swaps = []
+    widget.live_images_swapped.connect(swaps.append)
+    widget.set_live(True)
+    row, col = rc
+    width = widget.layers.seed_layer.level_shapes[0][1]
+    for dx in np.linspace(0, 0.35 * width, 12)[1:]:
+        pos = canvas_position(viewer, widget.layers.seed_layer, (row, col + dx))
+        with qtbot.waitSignal(widget.live_updated, timeout=WAIT) as blocker:
+            send_move(canvas_widget(widget), pos)
+        if blocker.args[0].hit(key).section_image_id != before:
+            break
+    qtbot.waitUntil(lambda: any(key in s for s in swaps), timeout=WAIT)
+    wait_idle(qtbot, widget)
+    return before
 
 
 def click_box(qtbot, box):

@@ -66,7 +66,12 @@ def test_demo_screenshot(tmp_path):
     assert summary["reference"]["ccf_voxel_25um"] == [
         int(v) for v in np.floor(ref.as_array()[0] / 25.0)
     ]
-    assert len(summary["layers"]) == 2 * (2 + len(targets))
+    # an image and a marker per panel, and the hidden dims anchor (one Points layer)
+    from napari_allen_sync._napari.dims_anchor import ANCHOR_NAME
+
+    anchors = [lay for lay in summary["layers"] if lay["name"] == ANCHOR_NAME]
+    assert [lay["type"] for lay in anchors] == ["Points"]
+    assert len(summary["layers"]) - len(anchors) == 2 * (2 + len(targets))
     assert summary["timings_ms"]["click_to_markers"] > 0
 
 

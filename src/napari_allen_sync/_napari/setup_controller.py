@@ -217,15 +217,18 @@ class SetupController:
     def open_seed_section(self, section_image_id: int, point=None) -> None:
         """Show one section image as seed; with ``point`` (seed pixel x, y, e.g. the last
         one synchronized on the previous section) every target follows at once."""
-        self.session.busy = f"opening section image {section_image_id}"
         self._open_seed(None, int(section_image_id), point,
-                        f"opening SectionImage {section_image_id}")
+                        f"opening SectionImage {section_image_id}",
+                        busy=f"opening section image {section_image_id}")
 
-    def _open_seed(self, data_set_id, section_image_id, point, desc: str) -> None:
-        """Load a seed section in a worker; only the latest request's answer is shown,
-        with the point it was asked to follow."""
+    def _open_seed(self, data_set_id, section_image_id, point, desc: str,
+                   busy: str | None = None) -> None:
+        """Load a seed section in a worker (saying ``busy`` meanwhile); only the latest
+        request's answer is shown, with the point it was asked to follow."""
         if not self.need_source():
             return
+        if busy is not None:
+            self.session.busy = busy
         self.seed_request += 1
         request = self.seed_request
         self.runner.start(workflow.load_section, self.session.source, data_set_id,

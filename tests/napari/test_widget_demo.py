@@ -8,7 +8,7 @@ import pytest
 from napari_allen_sync._napari.canvas import canvas_widget, send_click
 from napari_allen_sync._napari.layers import canvas_position
 from napari_allen_sync._napari.widget import AllenSyncWidget
-from widget_fixtures import demo_scene_ready
+from widget_fixtures import assert_marker_on, demo_scene_ready
 
 pytestmark = pytest.mark.gui
 WAIT = 60_000  # ms: a bound on waiting, not a speed requirement
@@ -50,7 +50,7 @@ def test_demo_scene_and_real_click(qtbot, make_napari_viewer):
     seed_world = seed_marker.data_to_world(seed_marker.data[0])
     for key, b in want.items():
         marker = widget.layers.markers[key]
-        np.testing.assert_allclose(marker.data, [[b.y[0], b.x[0]]], atol=1e-9)
+        assert_marker_on(widget.layers, key, b.y[0], b.x[0])
         assert int(marker.features["section_image_id"].iloc[0]) == int(b.section_image_id[0])
         assert widget.layers.shown[key] == int(b.section_image_id[0])
         # each view shows its marker where the click is (to a fraction of a screen pixel)

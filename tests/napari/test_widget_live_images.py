@@ -8,7 +8,6 @@ engine on the same catalog (``check_live_markers``), never from a hard-coded num
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from test_widget_live import (
     check_live_markers,
@@ -21,7 +20,7 @@ from test_widget_live import (
 )
 
 from napari_allen_sync._napari.runner import Scheduled
-from widget_fixtures import WAIT, FakeSource, wait_idle
+from widget_fixtures import WAIT, FakeSource, assert_marker_on, wait_idle
 
 pytestmark = pytest.mark.gui
 
@@ -37,10 +36,7 @@ def shows_last_frame(widget, outcome) -> None:
         assert layers.shown[h.key] == h.section_image_id
         meta = layers.images[h.key].metadata["allen_sync"]
         assert meta["section_image_id"] == h.section_image_id
-        marker = layers.markers[h.key]
-        np.testing.assert_allclose(marker.data, [[h.y, h.x]], atol=1e-9)
-        np.testing.assert_allclose(marker.affine.affine_matrix,
-                                   layers.images[h.key].affine.affine_matrix)
+        assert_marker_on(layers, h.key, h.y, h.x)
 
 
 @pytest.mark.parametrize("path", ["across", "across and back"])

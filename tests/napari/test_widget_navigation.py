@@ -12,7 +12,7 @@ import pytest
 from napari_allen_sync._napari.layers import ClickToSync
 from napari_allen_sync._napari.widget import AllenSyncWidget
 from napari_allen_sync.session import workflow as workers
-from widget_fixtures import demo_scene_ready
+from widget_fixtures import assert_marker_on, demo_scene_ready
 
 pytestmark = pytest.mark.gui
 WAIT = 60_000  # ms: a bound on waiting, not a speed requirement
@@ -47,7 +47,10 @@ def seed_ds(widget):
 
 def check_marker(widget, key, image_id, x, y):
     marker = widget.layers.markers[key]
-    np.testing.assert_allclose(marker.data, [[y, x]], atol=1e-6)
+    if key in widget.layers.images:
+        assert_marker_on(widget.layers, key, y, x)
+    else:
+        np.testing.assert_allclose(marker.data, [[y, x]], atol=1e-6)
     assert int(marker.features["section_image_id"].iloc[0]) == int(image_id)
     assert widget.layers.shown.get(key, widget.seed_image.id if key == "seed" else None) == \
         int(image_id)

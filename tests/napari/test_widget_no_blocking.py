@@ -4,8 +4,9 @@ public setters, and napari (its dims, its canvas, other plugins) hears every cha
 A source scan fails if ``events.blocker_all()`` / ``events.blocker()`` comes back into
 the napari glue; real clicks and real cursor moves on the demo then check that layers
 still follow: every image whose section or placement changed announced it (its
-``data`` / ``affine`` events fired), markers share their image's placement and sit
-where the seed's marker is, and napari's dims range is the layers' extent.
+``data`` / ``affine`` events fired), markers keep their placement (the world frame) and
+are drawn on their hit's pixel of their image, where the seed's marker is, and napari's
+dims range is the layers' extent.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 import napari_allen_sync._napari as glue
 from dock_scene import click_seed, live_across_a_section, open_demo_dock
+from widget_fixtures import assert_marker_on
 
 #: Attributes whose use holds napari's events (or its refreshes) back.
 BLOCKING = frozenset({"blocker", "blocker_all", "_block_refresh"})
@@ -49,7 +51,8 @@ def test_no_event_blocking_in_the_napari_glue():
 
 # ---------------------------------------------------------------------- real events
 class Heard:
-    """Counts the ``data`` and ``affine`` events of every target image layer."""
+    """Counts the ``data`` and ``affine`` events of every target image layer, and the
+    ``affine`` events of every marker layer (key ``("marker", key)``)."""
 
     def __init__(self, widget):
         self.counts: dict = {}
@@ -58,6 +61,10 @@ class Heard:
                 self.counts[key, name] = 0
                 getattr(layer.events, name).connect(
                     lambda _e=None, k=(key, name): self._count(k))
+        for key, layer in widget.layers.markers.items():
+            self.counts[("marker", key), "affine"] = 0
+            layer.events.affine.connect(
+                lambda _e=None, k=(("marker", key), "affine"): self._count(k))
 
     def _count(self, k):
         self.counts[k] += 1
@@ -67,9 +74,10 @@ class Heard:
 
 
 def check_layers_follow(viewer, widget, outcome):
-    """Images show the hits' sections at the hits' placements; markers share their
-    image's placement, at the seed marker's world position; napari's dims range is the
-    layers' extent (napari heard every change of extent)."""
+    """Images show the hits' sections at the hits' placements; each marker is drawn on
+    its hit's pixel of its image (the image's world transform of it), at the seed
+    marker's world position; napari's dims range is the layers' extent (napari heard
+    every change of extent)."""
     layers = widget.layers
     seed = layers.markers["seed"]
     seed_world = seed.data_to_world(seed.data[0])
@@ -78,8 +86,7 @@ def check_layers_follow(viewer, widget, outcome):
         assert layers.shown[hit.key] == hit.section_image_id
         assert image.metadata["allen"]["section_image_id"] == hit.section_image_id
         np.testing.assert_allclose(image.affine.affine_matrix[-3:, -3:], hit.world_from_data)
-        np.testing.assert_allclose(marker.affine.affine_matrix, image.affine.affine_matrix)
-        np.testing.assert_allclose(marker.data, [[hit.y, hit.x]], atol=1e-6)
+        assert_marker_on(layers, hit.key, hit.y, hit.x, atol=1e-6)
         np.testing.assert_allclose(marker.data_to_world(marker.data[0]), seed_world, atol=1e-6)
     extent = viewer.layers.extent
     ranges = np.asarray([tuple(r) for r in viewer.dims.range], dtype=float)
@@ -117,6 +124,8 @@ def test_clicks_announce_new_sections_and_placements(qtbot, make_napari_viewer):
                 assert heard(hit.key, "data") >= 1, hit.key  # a new pyramid, announced
             if not np.allclose(matrix[-3:, -3:], hit.world_from_data):
                 assert heard(hit.key, "affine") >= 1, hit.key  # a new placement, announced
+            # a marker keeps its placement: a new section re-places its image only
+            assert heard(("marker", hit.key), "affine") == 0, hit.key
         if changed:
             break
     assert changed, "no click changed a target's section: the test proves nothing"
@@ -132,6 +141,7 @@ def test_live_swaps_announce_new_sections(qtbot, make_napari_viewer):
     start = live_across_a_section(qtbot, viewer, widget, key, point)
     assert widget.layers.shown[key] != start
     assert heard(key, "data") >= 1 and heard(key, "affine") >= 1
+    assert heard(("marker", key), "affine") == 0  # the marker kept its placement
     assert widget.layers.stale_images() == []
     check_layers_follow(viewer, widget, widget.last_outcome)
     widget.close()

@@ -224,3 +224,15 @@ def make_widget(qtbot, make_napari_viewer, source, targets=TARGETS, atlas=ATLAS_
     if show:
         qtbot.wait(50)
     return viewer, widget
+
+
+def assert_marker_on(layers, key, y, x, atol=1e-6):
+    """A panel's marker is drawn on pixel ``(y, x)`` of the panel's image: the marker's
+    world position (markers keep the world frame) is that pixel through the image's
+    placement (its ``affine``), to ``atol`` world pixels."""
+    marker = layers.markers[key]
+    image = layers.images[key]
+    assert len(marker.data) == 1, (key, marker.data)
+    got = np.asarray(marker.data_to_world(marker.data[0]), dtype=float)[-2:]
+    want = np.asarray(image.data_to_world(np.array([y, x], dtype=float)), dtype=float)[-2:]
+    np.testing.assert_allclose(got, want, atol=atol, err_msg=key)

@@ -9,14 +9,18 @@ their callers).
 
 Coordinates: every image layer's *data* coordinates are full-resolution sync pixels of
 its own SectionImage (row = y, column = x) at every zoom level; napari's world
-coordinates are the seed's sync pixels. A target's image and marker share one
-``affine`` (:func:`~napari_allen_sync._napari.workers.placement`) that puts its marker
+coordinates are the seed's sync pixels. A target's image has an ``affine``
+(:func:`~napari_allen_sync._napari.workers.placement`) that puts the hit's pixel
 exactly at the seed marker's world position: sections cut in the seed's plane are
 registered onto the seed (same orientation and µm per pixel; the affine changes only
 with the section), sections of another plane are scaled to the seed's µm per pixel and
-shifted. With napari's grid (one shared camera) every marker then sits at the same
-spot of its grid cell, where the user clicked: the views are aligned without moving
-the camera. The first click also fits and centres the view on the marker.
+shifted. Every marker layer keeps one fixed placement, the world frame (no affine): its
+point is the hit's pixel through its image's affine (:func:`world_point`), so a new
+section or placement changes the image layer only, never the marker's (napari's
+``affine`` setter re-slices a layer and recomputes the dims range). With napari's grid
+(one shared camera) every marker then sits at the same spot of its grid cell, where the
+user clicked: the views are aligned without moving the camera. The first click also
+fits and centres the view on the marker.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import numpy as np
-from napari.utils.transforms import Affine
 from qtpy.QtCore import QTimer
 
 from ._batch_layers import BatchLayers
@@ -53,7 +56,17 @@ __all__ = [
     "data_shape",
     "other_panel_message",
     "world_box",
+    "world_point",
 ]
+
+
+def world_point(hit) -> tuple[float, float]:
+    """A hit's pixel ``(y, x)`` in world coordinates (the seed's sync pixels), through its
+    placement ``world_from_data``: where its marker is drawn."""
+    if hit.key == "seed":
+        return float(hit.y), float(hit.x)
+    row, col, _ = np.asarray(hit.world_from_data, dtype=float) @ [hit.y, hit.x, 1.0]
+    return float(row), float(col)
 
 
 class SyncLayers:
@@ -176,11 +189,12 @@ class SyncLayers:
         for callback in self.image_shown:
             callback(key, layer, levels, image)
 
-    def _marker(self, key, kind, name, affine=None):
+    def _marker(self, key, kind, name):
+        """A key's marker layer (created in the world frame, its placement fixed)."""
         layer = self.markers.get(key)
         if layer is None:
             zoom = float(_camera(self.viewer).zoom)
-            layer = self.markers[key] = add_marker(self.viewer, key, kind, name, affine, zoom)
+            layer = self.markers[key] = add_marker(self.viewer, key, kind, name, zoom=zoom)
         return layer
 
     def show_seed(self, loaded, name: str, keep_targets: bool = False) -> None:
@@ -319,8 +333,10 @@ class SyncLayers:
         A target's image changes only when the frame crossed into another of its
         sections. A target cut in another plane (placed by scale and shift, not
         registered) keeps its placement while its section stays, so its image does not
-        move under the cursor: its marker does. Features are updated in place; the
-        marker's text only when its label changed.
+        move under the cursor: its marker does. A marker's point is the frame's world
+        position (:func:`world_point`), also while its image still shows the section
+        before (its load pending). Features are updated in place; the marker's text
+        only when its label changed.
 
         Returns
         -------
@@ -338,14 +354,12 @@ class SyncLayers:
         with self.quietly():
             for hit in outcome.hits:
                 marker = self.markers[hit.key]
-                point, affine = (hit.y, hit.x), None
                 if hit.key != "seed":
                     name = names.get(hit.key, hit.key)
                     images_changed |= self._live_image(hit, name)
                     if marker.name != f"{name} marker":
                         marker.name = f"{name} marker"
-                    point, affine = self._on_image(marker, hit)
-                self._move_live_marker(marker, point, hit, affine)
+                self._move_live_marker(marker, world_point(hit), hit)
                 self._style(hit)
             if self.batch and images_changed:
                 self.batch_layers.refresh()
@@ -372,24 +386,6 @@ class SyncLayers:
         else:  # keep the placement: record where the frame is drawn
             hit.world_from_data = np.array(image.affine.affine_matrix[-3:, -3:])
         return False
-
-    def _on_image(self, marker, hit):
-        """A live frame's marker point and new placement (None: unchanged), on the
-        placement of its image layer.
-
-        While the image still shows another section (its load pending, see
-        :meth:`swap_images`), the marker keeps that image's placement and the frame's
-        point is expressed in it (the same world position): marker and image change
-        placement together, once, so that napari's dims range (the layers' combined
-        extent) changes once per new section, not on every frame that crosses one.
-        """
-        matrix = np.array(self.images[hit.key].affine.affine_matrix[-3:, -3:])
-        affine = None if _same_affine(marker, matrix) else matrix
-        if np.allclose(matrix, hit.world_from_data):
-            return (hit.y, hit.x), affine
-        world = np.asarray(hit.world_from_data, dtype=float) @ [hit.y, hit.x, 1.0]
-        row, col, _ = np.linalg.solve(matrix, world)
-        return (float(row), float(col)), affine
 
     def stale_images(self) -> list:
         """``(key, SectionImage, affine)`` of the targets whose marker is on another
@@ -422,32 +418,25 @@ class SyncLayers:
         return swapped
 
     def _swap(self, key, image, levels, affine, name, point) -> None:
-        """A live target's loaded section: the image's pyramid and placement, and its
-        marker (on the old placement until now) onto the new placement at ``point``,
-        in the order that changes napari's step at most once (:meth:`_draw_hit`)."""
-        layer, marker = self.images[key], self.markers.get(key)
-        if marker is None or len(marker.data) != 1:
-            self._add_image(key, levels, name, image, affine=self._new_affine(layer, affine))
-            return
-        first = self._not_finer(marker, affine)
-        if first:
-            hold_marker(marker, point, {}, self._new_affine(marker, affine))
+        """A live target's loaded section: the image's pyramid and placement. Its marker
+        stays: it is at the frame's world position already (:meth:`move_live`), whatever
+        the image showed (``point``, the frame's pixel on the new section, is kept in
+        :attr:`wanted` for callers)."""
+        layer = self.images[key]
         self._add_image(key, levels, name, image, affine=self._new_affine(layer, affine))
-        if not first:
-            hold_marker(marker, point, {}, self._new_affine(marker, affine))
 
-    def _move_live_marker(self, marker, point, hit, affine=None) -> None:
-        """Move a marker for a live frame: its point, its placement when it changed, and
-        its text when its label changed (a new section or structure), in place; the
-        other features follow at the readouts' pace (:meth:`update_features`)."""
+    def _move_live_marker(self, marker, point, hit) -> None:
+        """Move a marker for a live frame to the world ``point``, and its text when its
+        label changed (a new section or structure), in place; the other features follow
+        at the readouts' pace (:meth:`update_features`)."""
         label = self.layout.label(hit)
         table = marker.features
         if len(marker.data) != 1 or len(table) != 1 or "label" not in table:
             row = hit.row()
             row["label"] = label
-            hold_marker(marker, point, row, affine)
+            hold_marker(marker, point, row)
             return
-        hold_marker(marker, point, {"label": label}, affine)
+        hold_marker(marker, point, {"label": label})
 
     @staticmethod
     def _new_affine(layer, affine):
@@ -502,9 +491,9 @@ class SyncLayers:
         point changed are touched. A new placement changes the layers' combined
         extent, and with it napari's dims range; the hidden dims anchor
         (:mod:`.dims_anchor`) keeps napari's point from snapping to the new range,
-        which would re-slice every layer. A target's marker and image change placement one after the
-        other, in the order that changes napari's step (the finest µm per pixel) at
-        most once, together with the image's extent (:meth:`_draw_hit`).
+        which would re-slice every layer. Only the image changes placement: the markers
+        keep theirs (the world frame), so napari's step and range change once, with the
+        image (:meth:`_draw_hit`).
         """
         for hit in outcome.hits:
             name = names.get(hit.key, hit.key)
@@ -514,8 +503,7 @@ class SyncLayers:
                     continue
                 self._add_image(hit.key, hit.levels, name, hit.image,
                                 affine=hit.world_from_data, visible=False)
-            marker = self._marker(hit.key, hit.kind, f"{name} marker",
-                                  affine=None if hit.key == "seed" else hit.world_from_data)
+            marker = self._marker(hit.key, hit.kind, f"{name} marker")
             if marker.name != f"{name} marker":
                 marker.name = f"{name} marker"
             self._draw_hit(hit, name, marker, image=hit.key != "seed" and not new,
@@ -523,35 +511,18 @@ class SyncLayers:
 
     def _draw_hit(self, hit, name, marker, image: bool, markers: bool) -> None:
         """One hit's image (``image``: an existing layer to place) and marker
-        (``markers``). napari's step is the smallest over every layer; marker and
-        image share one placement, so while one has the new placement and the other
-        the old, the step is the finer of the two: the marker goes first when the new
-        placement is not finer (the step then changes with the image), last otherwise
-        (it changed with the image already)."""
-        first = markers and image and self._not_finer(marker, hit.world_from_data)
-        if first:
-            self._hold_hit(marker, hit)
+        (``markers``): the image's section and placement, then the marker's point."""
         if image:
             self._place_image(hit, name)
-        if markers and not first:
-            self._hold_hit(marker, hit)
         if markers:
+            self._hold_hit(marker, hit)
             self._style(hit)
 
-    @staticmethod
-    def _not_finer(layer, matrix) -> bool:
-        """Whether placement ``matrix`` has no finer scale than the layer's, on either
-        axis (napari's step, ``abs(data_to_world.scale)``)."""
-        old = np.abs(Affine(affine_matrix=np.asarray(layer.affine.affine_matrix)).scale)
-        new = np.abs(Affine(affine_matrix=np.asarray(matrix, dtype=float)).scale)
-        return bool(np.all(new[-2:] >= old[-2:]))
-
     def _hold_hit(self, marker, hit) -> None:
-        """A click's marker: its point, features and label, and its new placement."""
-        affine = None if hit.key == "seed" else self._new_affine(marker, hit.world_from_data)
+        """A click's marker: its world point (:func:`world_point`), features and label."""
         row = hit.row()
         row["label"] = self.layout.label(hit)
-        hold_marker(marker, (hit.y, hit.x), row, affine)
+        hold_marker(marker, world_point(hit), row)
 
     def _place_image(self, hit, name) -> None:
         """A target's existing image layer: its new section and placement."""

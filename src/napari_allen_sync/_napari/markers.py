@@ -284,7 +284,12 @@ def size_ring(marker, zoom: float) -> None:
 
 
 def add_marker(viewer, key: str, kind: str, name: str, affine=None, zoom: float = 1.0):
-    """A new, empty marker layer: a thin ring of :data:`RING_PX` pixels with its label."""
+    """A new, empty marker layer: a thin ring of :data:`RING_PX` pixels with its label.
+
+    ``affine`` (default: none, the world frame) is the layer's placement for good:
+    :class:`~napari_allen_sync._napari.layers.SyncLayers` writes its point in world
+    coordinates and never changes it (napari's ``affine`` setter re-slices the layer).
+    """
     extra = {} if affine is None else {"affine": affine}
     layer = viewer.add_points(
         np.empty((0, 2)),
@@ -306,24 +311,20 @@ def add_marker(viewer, key: str, kind: str, name: str, affine=None, zoom: float 
     return layer
 
 
-def hold_marker(marker, point, row: dict, affine=None) -> None:
-    """Move a marker to ``point`` with the features ``row`` (its text among them) and,
-    when given, the placement ``affine``, through napari's public API, the layer
-    sliced and redrawn once.
+def hold_marker(marker, point, row: dict) -> None:
+    """Move a marker to ``point`` (its data coordinates) with the features ``row`` (its
+    text among them), through napari's public API, the layer sliced and redrawn once.
 
     The first point goes through napari's setters (``data``, ``features``: the
     features setter rebuilds the whole table, about 10 ms a layer, so only then).
     Afterwards the one point and the changed features are written in place, the
-    text is rebuilt only when the label changed, and one ``refresh`` (or the
-    ``affine`` setter, which refreshes) draws the result: the marker's layer only,
-    no thumbnail, no dims range (a marker lies on its image, inside the layers'
-    extent).
+    text is rebuilt only when the label changed, and one ``refresh`` draws the
+    result: the marker's layer only, no thumbnail, no dims range (a marker lies on
+    its image, inside the layers' extent).
     """
     table = marker.features
     point = np.asarray(point, dtype=float)
     if len(marker.data) != 1 or len(table) != 1 or not set(row) <= set(table.columns):
-        if affine is not None:
-            marker.affine = affine
         marker.data = point[np.newaxis]
         marker.features = {k: [v] for k, v in row.items()}
         return
@@ -335,7 +336,4 @@ def hold_marker(marker, point, row: dict, affine=None) -> None:
     if text:
         marker.text.refresh(table)  # the strings drawn, from the features
     marker.data[0] = point
-    if affine is not None:
-        marker.affine = affine  # the setter re-slices and redraws the layer
-    else:
-        marker.refresh(thumbnail=False, highlight=False)
+    marker.refresh(thumbnail=False, highlight=False)

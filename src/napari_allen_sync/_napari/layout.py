@@ -141,7 +141,7 @@ class PanelLayout:
         self._fit_keys: tuple = ()  # the panels (keys) the camera was last fitted to
         self._shaped_for: tuple = ()  # (keys, canvas size) the grid's shape was chosen for
         self._inks: dict = {}  # label colour by place (see ink)
-        self._low: dict = {}  # id(pyramid) → (pyramid, its coarsest tier as an array)
+        self._low: dict = {}  # id(coarsest tier) → (that tier, it as an array)
         #: the canvas was resized (the window maximised, a dock opened): whole sections
         #: in view again once the resize settles (napari's public ``canvas.events.size``)
         self._refit_soon = qdebounced(self.refit, timeout=80)
@@ -378,25 +378,31 @@ class PanelLayout:
         low, full = levels[-1], levels[0]
         f = float(full.shape[0]) / float(max(low.shape[0], 1))
         r, c = int(hit.y / f), int(hit.x / f)
-        cache = (hit.key, id(low), r // 6, c // 6, self.side)  # a click nearby: same ink
-        if cache in self._inks:
-            return self._inks[cache]
-        ink = self._inks[cache] = sample_ink(self._low_tier(levels), r, c, self.side.above,
-                                             *self._label_patch(layer, f))
+        patch = self._label_patch(layer, f)
+        # what the ink is sampled from: the tier (the same object for a section shown
+        # again: pyramids are built once per image), the place (a click nearby: the
+        # same ink), the side and the patch's size (not the camera's exact zoom)
+        cache = (id(low), r // 6, c // 6, self.side.above, patch)
+        hit_ink = self._inks.get(cache)
+        if hit_ink is not None and hit_ink[0] is low:
+            return hit_ink[1]
+        ink = sample_ink(self._low_tier(low), r, c, self.side.above, *patch)
+        self._inks[cache] = (low, ink)
         if len(self._inks) > 256:
             self._inks.pop(next(iter(self._inks)))
         return ink
 
-    def _low_tier(self, levels) -> np.ndarray:
-        """An image's coarsest tier as an array, read once per pyramid (a few hundred
-        pixels a side): sampling it for every live frame's ink would compute the lazy
-        tier each time."""
-        low = self._low.get(id(levels))
-        if low is None or low[0] is not levels:
-            low = self._low[id(levels)] = (levels, np.asarray(levels[-1]))
-            while len(self._low) > 16:
+    def _low_tier(self, low) -> np.ndarray:
+        """An image's coarsest tier ``low`` (lazy) as an array, computed once per tier
+        (a few hundred pixels a side): sampling it for every live frame's ink would
+        compute the lazy tier each time. Keyed by the tier itself, not napari's
+        ``layer.data`` (a new wrapper each time a section is shown again)."""
+        entry = self._low.get(id(low))
+        if entry is None or entry[0] is not low:
+            entry = self._low[id(low)] = (low, np.asarray(low))
+            while len(self._low) > 48:  # sections revisited (a few MB in all)
                 self._low.pop(next(iter(self._low)))
-        return low[1]
+        return entry[1]
 
     def _label_patch(self, layer, tier: float) -> tuple[int, int]:
         """``(half columns, rows)`` of the coarsest tier (``tier`` full pixels each)

@@ -332,7 +332,7 @@ def hold_marker(marker, point, row: dict) -> None:
     for k, v in row.items():
         if table.at[0, k] != v:
             table.at[0, k] = v
-            text = True
+            text |= k == "label"  # the text drawn is the label (add_marker)
     if text:
         marker.text.refresh(table)  # the strings drawn, from the features
     marker.data[0] = point

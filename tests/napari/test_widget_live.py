@@ -335,6 +335,42 @@ def test_rapid_moves_latest_point_wins(qtbot, make_napari_viewer):
     assert len(widget.history) == 1
 
 
+def test_readouts_wait_for_the_cursor_to_rest(qtbot, make_napari_viewer):
+    """While the cursor keeps moving the frames go to the markers; the results table
+    shows the latest frame once the cursor rests (or after the longest wait)."""
+    source = FakeSource()
+    viewer, widget = make_widget(qtbot, make_napari_viewer, source)
+    clicked = widget.last_outcome
+    assert table_shows(widget, clicked)
+    live = widget.live_sync
+    live.READOUT_REST_S = live.READOUT_INTERVAL_S = 600.0  # the cursor never rests here
+    widget.set_live(True)
+    shown = []  # whether the table showed each frame when it was drawn
+    widget.live_updated.connect(lambda outcome: shown.append(table_shows(widget, outcome)))
+    points = [(300.0, 420.0), (250.0, 380.0), (420.0, 610.0), (330.0, 470.0)]
+    for row, col in points:
+        outcome = live_frame(qtbot, viewer, widget, row, col)
+        assert near(viewer, outcome, row, col)
+    wait_idle(qtbot, widget)
+    assert shown == [False] * len(points)
+    assert table_shows(widget, clicked) and live.readouts_timer.isActive()
+    # the markers followed every frame all the same
+    check_live_markers(widget, source.catalog, widget.last_outcome, features=False)
+
+    # the cursor rests: the table (and the markers' features) show the last frame
+    live.READOUT_REST_S = 0.05
+    last = live_frame(qtbot, viewer, widget, 360.0, 520.0)
+    qtbot.waitUntil(lambda: not live.readouts_timer.isActive(), timeout=WAIT)
+    assert table_shows(widget, last)
+    check_live_markers(widget, source.catalog, last, features=True)
+
+    # a cursor that never rests: the readouts still follow, at the longest wait
+    live.READOUT_REST_S, live.READOUT_INTERVAL_S = 600.0, 0.0
+    moving = live_frame(qtbot, viewer, widget, 280.0, 400.0)
+    qtbot.waitUntil(lambda: not live.readouts_timer.isActive(), timeout=WAIT)
+    assert table_shows(widget, moving)
+
+
 def test_click_while_live_still_syncs_and_records(qtbot, make_napari_viewer):
     source = FakeSource()
     viewer, widget = make_widget(qtbot, make_napari_viewer, source)

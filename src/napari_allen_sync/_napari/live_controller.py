@@ -1,5 +1,5 @@
 """Live cursor sync, the dock's side: start a frame for the throttle, draw it, load the
-images of the sections frames moved to, and keep the readouts at a readable pace.
+images of the sections frames moved to, and show the readouts once the cursor rests.
 
 :class:`LiveController` owns the napari callback and throttle
 (:class:`~napari_allen_sync._napari.live.LiveCursor`), its image worker and its readout
@@ -13,6 +13,12 @@ napari re-slice every layer; pacing the swaps leaves those frames to the markers
 load waiting for its turn is scheduled with :meth:`Runner.schedule
 <napari_allen_sync._napari.runner.Runner.schedule>`, so it counts as a running worker
 (the dock is not idle until the last frame's sections are shown).
+
+The readouts (the results table, the reference point, the markers' features) follow
+the cursor when it rests: :attr:`LiveController.READOUT_REST_S` after the last frame,
+and at least every :attr:`LiveController.READOUT_INTERVAL_S` while it keeps moving.
+Filling the table costs the GUI thread about as much as moving every marker, so
+while the cursor moves the frames go to the markers.
 """
 
 from __future__ import annotations
@@ -31,8 +37,11 @@ __all__ = ["LiveController"]
 class LiveController:
     """Live sync of one dock (see the module's documentation)."""
 
-    #: Fastest refresh of the readouts (table, reference point) during live sync (s).
-    READOUT_INTERVAL_S = 0.2
+    #: The readouts (table, reference point) are shown once no live frame has come for
+    #: this long (s): the cursor rests.
+    READOUT_REST_S = 0.15
+    #: Longest time between two refreshes of the readouts while the cursor keeps moving (s).
+    READOUT_INTERVAL_S = 1.0
     #: Shortest time from one batch of live image swaps to the start of the next (s).
     IMAGE_INTERVAL_S = 0.25
 
@@ -45,7 +54,7 @@ class LiveController:
         self.images_worker = None
         self.images_scheduled = None  # a paced load waiting for its turn (Scheduled)
         self.images_at = -1e9  # perf_counter of the last batch of swaps shown
-        self.readouts_at = 0.0
+        self.readouts_since = None  # perf_counter of the oldest frame not in the readouts
         self.readouts_pending = None
         self.readouts_timer = QTimer(dock)
         self.readouts_timer.setSingleShot(True)
@@ -111,13 +120,21 @@ class LiveController:
         outcome.timings_ms["draw"] = (time.perf_counter() - t0) * 1e3
         s.synchronized(outcome)
         self.load_stale_images()
+        if self.readouts_pending is None:
+            self.readouts_since = None
         self.readouts_pending = (outcome, names)
-        wait = self.READOUT_INTERVAL_S - (time.perf_counter() - self.readouts_at)
-        if wait <= 0:
-            self.flush_readouts()
-        elif not self.readouts_timer.isActive():
-            self.readouts_timer.start(max(1, int(wait * 1000 + 0.5)))
+        self._schedule_readouts()
         dock.live_updated.emit(outcome)
+
+    def _schedule_readouts(self) -> None:
+        """(Re)start the readouts' timer on a frame: due once the cursor has rested for
+        :attr:`READOUT_REST_S`, and no later than :attr:`READOUT_INTERVAL_S` after the
+        oldest frame the readouts do not show yet."""
+        now = time.perf_counter()
+        if self.readouts_since is None:
+            self.readouts_since = now
+        wait = min(self.READOUT_REST_S, self.READOUT_INTERVAL_S - (now - self.readouts_since))
+        self.readouts_timer.start(max(0, int(wait * 1000 + 0.5)))
 
     def load_stale_images(self) -> None:
         """Load, one batch at a time in a worker, the images of the sections live frames
@@ -175,12 +192,12 @@ class LiveController:
             self.dock.live_images_swapped.emit(swapped)
 
     def flush_readouts(self) -> None:
-        """Show the latest live frame's readouts (throttled: a table is slow to fill)."""
+        """Show the latest live frame's readouts (when the cursor rests, see the module's
+        documentation: a table is slow to fill)."""
         if self.runner.released or self.readouts_pending is None:
             return
         outcome, names = self.readouts_pending
-        self.readouts_pending = None
+        self.readouts_pending = self.readouts_since = None
         if self.session.is_current(outcome.request.generation):
-            self.readouts_at = time.perf_counter()
             self.dock.layers.update_features(outcome)
             self.dock.show_readouts(outcome, names, history=False)

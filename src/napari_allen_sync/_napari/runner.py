@@ -3,7 +3,12 @@
 :class:`Runner` starts the session's workflow generators in napari thread workers
 (:func:`.workers.start`), keeps track of them, says in the session what is being done
 (:attr:`~napari_allen_sync.session.Session.busy`) and turns errors into napari
-notifications that say what to do next. :meth:`Runner.schedule` defers the start of a
+notifications that say what to do next. A worker started with a grace
+(:meth:`Runner.start`'s ``grace_s``, :data:`BUSY_GRACE_S` for a click) says nothing while
+its answer may still come at once: only if it has not answered when the grace is over are
+the busy state and napari's progress bar set (a busy line that a few milliseconds later
+is replaced by the answer is a flash, and its paints delay that answer).
+:meth:`Runner.schedule` defers the start of a
 worker (paced live image loads); a scheduled start counts as a running worker until it
 fires or is quit. :meth:`Runner.release` quits every worker and runs every disconnection
 registered with it, once.
@@ -18,9 +23,18 @@ import time
 from ..errors import AllenSyncError, ServiceError
 from . import workers
 
-__all__ = ["Runner", "Scheduled", "user_message"]
+__all__ = ["BUSY_GRACE_S", "Runner", "Scheduled", "user_message"]
 
 log = logging.getLogger(__name__)
+
+#: Seconds a click's worker may take before the dock says it is busy (busy line, status
+#: bar, dimmed markers, napari's progress bar). An answer that comes sooner is drawn at
+#: once and is its own feedback; a slower one is told at the end of the grace, so the
+#: user still hears within 100 ms of the press (the grace, plus one turn of the event
+#: loop and the paint). 35 ms: a click's synchronization on cached images takes 3-6 ms
+#: in its worker, plus the hand-over to it and back (``bench gui``: share of clicks
+#: answered within the grace), while a network request or an image to decode takes more.
+BUSY_GRACE_S = 0.035
 
 
 def close_source(source) -> None:
@@ -145,16 +159,39 @@ class Runner:
 
     # ------------------------------------------------------------------ workers
     def start(self, func, *args, desc, total=0, returned=None, errored=None, finished=None,
-              progress=True):
+              progress=True, grace_s: float = 0.0, on_busy=None):
         """Run a workflow generator in a worker; None once released.
 
         ``progress=False`` (live frames): no progress bar and no busy state.
+        ``grace_s > 0`` (a click): the busy state and napari's progress bar wait that long;
+        if the worker has not answered by then (``returned`` or ``finished`` not yet
+        reached the GUI thread), they are set and ``on_busy()`` is called (the click
+        dims its markers); an answer within the grace sets nothing.
         """
         if self.released:
             return None
         holder: list = []
+        # the pending grace's timer ("pending" until it is over or the answer came) and
+        # napari's progress bar set at its end
+        grace: dict = {"pending": False, "timer": None, "pbar": None}
+
+        def end_grace():
+            if grace["pending"]:
+                grace["pending"] = False
+                try:
+                    grace["timer"].stop()
+                except RuntimeError:  # the Qt object is gone (application shutting down)
+                    pass
+
+        def answered(value):
+            end_grace()  # the answer is drawn now: it is the feedback, no busy state
+            returned(value)
 
         def done():
+            end_grace()
+            grace["timer"] = None  # not from the timer's own signal: safe to drop
+            if grace["pbar"] is not None:
+                grace["pbar"].close()
             if holder:
                 self.workers.discard(holder[0])
                 self.quiet.discard(holder[0])
@@ -164,13 +201,29 @@ class Runner:
             if finished is not None:
                 finished()
 
+        deferred = progress and grace_s > 0
         worker = workers.start(
-            func, *args, desc=desc, total=total, returned=returned,
-            errored=errored or self.error, finished=done, progress=progress,
+            func, *args, desc=desc, total=total,
+            returned=answered if deferred and returned is not None else returned,
+            errored=errored or self.error, finished=done, progress=progress and not deferred,
         )
         holder.append(worker)
         self.workers.add(worker)
-        if progress:
+        if deferred:
+
+            def grace_over():
+                if not grace["pending"] or self.released or worker not in self.workers:
+                    return
+                grace["pending"] = False
+                self._desc[worker] = desc
+                grace["pbar"] = worker.pbar = workers.progress_bar(desc)
+                self._show_busy()
+                if on_busy is not None:
+                    on_busy()
+
+            grace["pending"] = True
+            grace["timer"] = workers.single_shot(grace_s, grace_over)
+        elif progress:
             self._desc[worker] = desc
             self._show_busy()
         else:

@@ -46,7 +46,7 @@ class PaintedTexts(QObject):
         self.label, self.texts = label, []
         label.installEventFilter(self)
 
-    def eventFilter(self, obj, event):  # noqa: N802 (Qt's name)
+    def eventFilter(self, obj, event):
         if obj is self.label and event.type() == QEvent.Type.Paint:
             self.texts.append(self.label.text())
         return False
@@ -73,11 +73,10 @@ def _click(viewer, widget, row_col):
     send_click(canvas_widget(widget), pos, hold_s=0.0)
 
 
-def test_an_answer_within_the_grace_paints_no_busy_line(qtbot, make_napari_viewer,
-                                                       monkeypatch):
+def test_an_answer_within_the_grace_paints_no_busy_line(qtbot, make_napari_viewer, monkeypatch):
     viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), click=(300.0, 300.0))
     # a grace no answer here can outlast: every click is answered within it
-    monkeypatch.setattr(click_controller, "BUSY_GRACE_S", 60.0)
+    monkeypatch.setattr(click_controller, "BUSY_GRACE_S", 60.0, raising=False)
     seen = _watch(widget, viewer)
     painted = PaintedTexts(widget.readout_view.busy)
     widget.reveal(widget.readout_view.busy)  # in view: a busy line would be painted
@@ -144,7 +143,7 @@ def test_a_section_change_stays_said_until_its_targets_are_drawn(qtbot, make_nap
     """The targets that follow a section change continue an operation already said:
     their synchronization is said at once, so the busy line does not go blank between
     the seed shown and its targets drawn."""
-    viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), click=(300.0, 300.0))
+    _viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), click=(300.0, 300.0))
     said = []
     widget.session.events.busy.connect(said.append)
     drawn = []

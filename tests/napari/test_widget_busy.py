@@ -110,6 +110,7 @@ def test_a_held_answer_is_told_then_cleared(qtbot, make_napari_viewer):
     (worker,) = widget.runner.workers - widget.runner.quiet
     bar = worker.pbar
     assert bar.total == 0 and "synchronizing" in bar.desc
+    qtbot.waitUntil(lambda: bar.gui, timeout=WAIT)  # napari's activity dock made a bar of it
     assert len(seen["busy"]) == 1  # said once, not before the grace and again
     with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
         source.gate.set()

@@ -20,9 +20,10 @@ events on napari's canvas.
   (no busy state said between the press and the markers). ``gui_busy_feedback_ms`` is
   measured where feedback is due: on ``gui_busy_feedback_clicks`` clicks whose answer is
   made late (:data:`LATE_ANSWER_S` of sleep in the worker thread before the
-  synchronization, as a slow network would): median of press → the dock's busy line
-  painted by Qt's own event loop (the dock scrolled to show it; the status bar and the
-  dimmed markers are set in the same handler). Nothing forces a paint.
+  synchronization, as a slow network would), each pressed 0.1 s after the previous
+  answer was rendered: median of press → the dock's busy line painted by Qt's own event
+  loop (the dock scrolled to show it; the status bar and the dimmed markers are set in
+  the same handler). Nothing forces a paint.
   ``gui_section_busy_feedback_ms``: the same for the section changes (a key press on the
   seed slider → the busy line painted), said at once.
 - ``gui_section_change_ms``: median over sections of the seed slider moved (a real
@@ -202,6 +203,8 @@ def late_clicks(viewer, widget, points, timeout_s: float = 120.0) -> dict:
         for x, y in points:
             n = len(done)
             pos = canvas_position(viewer, widget.layers.seed_layer, (y, x))
+            _render(viewer)  # the previous answer painted, a moment passed: as a user
+            process_events_until(lambda: False, 0.1)  # clicks, not at once after it
             busy.reset()
             t0 = time.perf_counter()
             send_click(canvas, pos, hold_s=0.0)

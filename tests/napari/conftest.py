@@ -67,7 +67,7 @@ SMOKE = frozenset({
     "test_widget_demo.py::test_demo_scene_and_real_click",
     "test_widget_demo.py::test_plugin_manifest_widget",
     "test_widget.py::test_real_click_synchronizes_every_target_and_atlas",
-    "test_widget_dock.py::test_a_slow_click_says_within_its_grace_what_is_being_done",
+    "test_widget_dock.py::test_a_click_says_at_once_what_is_being_done",
     "test_napari_io.py::test_writer_round_trip_after_batch_sync",
 })
 

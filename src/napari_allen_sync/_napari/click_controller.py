@@ -3,16 +3,6 @@
 :class:`ClickController` owns the one synchronization worker of a dock (a newer request
 quits the older one and the session's generation drops its answer), draws the outcome
 in the layers and stores it in the session.
-
-A click's answer usually comes within a few milliseconds: it is then drawn at once, and
-the new markers are the feedback. The busy line, the status bar, the dimmed markers and
-napari's progress bar are set only when the answer has not come within
-:data:`~.runner.BUSY_GRACE_S` (a remote source, images to fetch or decode): a busy
-line replaced a few milliseconds later would be a flash, and its paints (the dock, the
-status bar, the canvas with the dimmed markers) would delay the answer. A click that
-continues an operation the dock already says it is doing (the targets following a
-section change, a target added) and a Go to (it always opens sections) say at once
-what they do.
 """
 
 from __future__ import annotations
@@ -22,7 +12,6 @@ import time
 
 from ..session import workflow
 from .overlays import overlay_name
-from .runner import BUSY_GRACE_S
 
 __all__ = ["CCF_EXTENT_UM", "ClickController", "far_message", "hit_names"]
 
@@ -77,10 +66,6 @@ class ClickController:
             self.worker.quit()
         return generation
 
-    def _dim(self) -> None:
-        if not self.runner.released:
-            self.dock.layers.dim(True)
-
     def running(self) -> bool:
         """Whether a click or a navigation is on its way."""
         return self.worker is not None and self.worker in self.runner.workers
@@ -97,6 +82,7 @@ class ClickController:
             return
         n_keys = len(s.keys())
         desc = f"synchronizing ({x:.0f}, {y:.0f}) to {n_keys - 1} targets"
+        s.busy = desc  # said first: the dock and the status bar within the event
         generation = self._supersede()
         self.record = bool(record)
         s.last_point = (float(x), float(y))
@@ -106,15 +92,9 @@ class ClickController:
             view=self.dock.layers.view_for(n_keys, (float(y), float(x))),
             atlas_view=s.atlas_view,
         )
-        # busy (the dock, the status bar, napari's bar, dimmed markers) only if the
-        # answer is not back within the grace, unless the dock already says it is busy
-        # (see the module's documentation)
-        grace = 0.0 if s.busy else BUSY_GRACE_S
+        self.dock.layers.dim(True)
         self.worker = self.runner.start(workflow.synchronize_click, s.source, request,
-                                        desc=desc, returned=self.on_synced,
-                                        grace_s=grace, on_busy=self._dim)
-        if not grace:
-            self._dim()
+                                        desc=desc, returned=self.on_synced)
 
     # ------------------------------------------------------------------ preparing
     def prepare(self, *_) -> None:

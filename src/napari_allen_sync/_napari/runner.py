@@ -3,12 +3,7 @@
 :class:`Runner` starts the session's workflow generators in napari thread workers
 (:func:`.workers.start`), keeps track of them, says in the session what is being done
 (:attr:`~napari_allen_sync.session.Session.busy`) and turns errors into napari
-notifications that say what to do next. A worker started with a grace
-(:meth:`Runner.start`'s ``grace_s``, :data:`BUSY_GRACE_S` for a click) says nothing while
-its answer may still come at once: only if it has not answered when the grace is over are
-the busy state and napari's progress bar set (a busy line that a few milliseconds later
-is replaced by the answer is a flash, and its paints delay that answer).
-:meth:`Runner.schedule` defers the start of a
+notifications that say what to do next. :meth:`Runner.schedule` defers the start of a
 worker (paced live image loads); a scheduled start counts as a running worker until it
 fires or is quit. :meth:`Runner.release` quits every worker and runs every disconnection
 registered with it, once.
@@ -23,20 +18,9 @@ import time
 from ..errors import AllenSyncError, ServiceError
 from . import workers
 
-__all__ = ["BUSY_GRACE_S", "Runner", "Scheduled", "user_message"]
+__all__ = ["Runner", "Scheduled", "user_message"]
 
 log = logging.getLogger(__name__)
-
-#: Seconds a click's worker may take before the dock says it is busy (busy line, status
-#: bar, dimmed markers, napari's progress bar). A worker that has returned by then (in
-#: its thread: its answer is queued for the GUI thread, behind napari's own paints of
-#: the press) is drawn next and is its own feedback; a slower one is told at the end of
-#: the grace, so the user still hears within 100 ms of the press (napari's press
-#: handling, about 15 ms, the grace, then the paints). 30 ms: a click's synchronization
-#: on cached images takes 2-6 ms in its worker, plus the thread's start (``bench gui``:
-#: ``gui_clicks_within_grace_share``), while a network request or an image to decode
-#: takes more.
-BUSY_GRACE_S = 0.030
 
 
 def close_source(source) -> None:
@@ -137,78 +121,6 @@ class Scheduled:
         self._done(self)
 
 
-class _Grace:
-    """The grace of one worker (:meth:`Runner.start`): a single-shot timer that calls
-    back unless the worker returned first (in its thread), and the progress bar set
-    when it did call back. False when there is no grace."""
-
-    def __init__(self, seconds: float, desc: str):
-        self.seconds, self.desc = float(seconds), desc
-        self.pending = False  # the timer runs, nothing said yet
-        self.returned = False  # set in the worker thread: its answer is queued
-        self.timer = None
-        self.pbar = None
-
-    def __bool__(self) -> bool:
-        return self.seconds > 0
-
-    def wrap(self, func):
-        """``func`` (a workflow generator function), telling when it returned."""
-        if not self:
-            return func
-
-        def work(*args):
-            value = yield from func(*args)
-            self.returned = True
-            return value
-
-        return work
-
-    def answered(self, returned):
-        """``returned``, ending the grace first: the answer is its own feedback."""
-        if not self or returned is None:
-            return returned
-
-        def answer(value):
-            self.stop()
-            returned(value)
-
-        return answer
-
-    def start(self, callback) -> None:
-        """Call ``callback`` when the grace is over, unless answered before."""
-
-        def over():
-            if self.pending and not self.returned:  # returned: drawn next, say nothing
-                self.pending = False
-                callback()
-            self.pending = False
-
-        self.pending = True
-        self.timer = workers.single_shot(self.seconds, over)
-
-    def progress_bar(self):
-        """napari's moving bar for the work (closed by :meth:`close`)."""
-        self.pbar = workers.progress_bar(self.desc)
-        return self.pbar
-
-    def stop(self) -> None:
-        if self.pending:
-            self.pending = False
-            try:
-                self.timer.stop()
-            except RuntimeError:  # the Qt object is gone (application shutting down)
-                pass
-
-    def close(self) -> None:
-        """The worker finished: no more grace, its progress bar closed."""
-        self.stop()
-        self.timer = None  # not from the timer's own signal: safe to drop
-        if self.pbar is not None:
-            self.pbar.close()
-            self.pbar = None
-
-
 class Runner:
     """Workers, busy state and notifications of one dock.
 
@@ -233,22 +145,16 @@ class Runner:
 
     # ------------------------------------------------------------------ workers
     def start(self, func, *args, desc, total=0, returned=None, errored=None, finished=None,
-              progress=True, grace_s: float = 0.0, on_busy=None):
+              progress=True):
         """Run a workflow generator in a worker; None once released.
 
         ``progress=False`` (live frames): no progress bar and no busy state.
-        ``grace_s > 0`` (a click): the busy state and napari's progress bar wait that long;
-        if the worker has not returned by then (in its thread), they are set and
-        ``on_busy()`` is called (the click dims its markers); an answer within the grace
-        sets nothing.
         """
         if self.released:
             return None
         holder: list = []
-        grace = _Grace(grace_s if progress else 0.0, desc)
 
         def done():
-            grace.close()
             if holder:
                 self.workers.discard(holder[0])
                 self.quiet.discard(holder[0])
@@ -259,29 +165,17 @@ class Runner:
                 finished()
 
         worker = workers.start(
-            grace.wrap(func), *args, desc=desc, total=total, returned=grace.answered(returned),
-            errored=errored or self.error, finished=done, progress=progress and not grace,
+            func, *args, desc=desc, total=total, returned=returned,
+            errored=errored or self.error, finished=done, progress=progress,
         )
         holder.append(worker)
         self.workers.add(worker)
-        if grace:
-            grace.start(lambda: self._late(worker, grace, on_busy))
-        elif progress:
+        if progress:
             self._desc[worker] = desc
             self._show_busy()
         else:
             self.quiet.add(worker)
         return worker
-
-    def _late(self, worker, grace, on_busy) -> None:
-        """A worker's grace is over without an answer: say it is busy."""
-        if self.released or worker not in self.workers:
-            return
-        self._desc[worker] = grace.desc
-        worker.pbar = grace.progress_bar()
-        self._show_busy()
-        if on_busy is not None:
-            on_busy()
 
     def schedule(self, delay_s: float, callback, desc: str = "") -> Scheduled | None:
         """Run ``callback`` on the GUI thread in ``delay_s`` seconds, without progress;

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-__all__ = ["progress_bar", "single_shot", "start"]
+__all__ = ["start"]
 
 
 def start(func, *args, desc: str, total: int = 0, returned=None, errored=None, finished=None,
@@ -41,24 +41,3 @@ def start(func, *args, desc: str, total: int = 0, returned=None, errored=None, f
     )
     worker.start()
     return worker
-
-
-def progress_bar(desc: str):
-    """A moving (indeterminate) bar in napari's activity dock, for work already running
-    (a worker whose grace is over, :meth:`.runner.Runner.start`); ``close()`` it when
-    the work ends."""
-    from napari.utils import progress
-
-    return progress(total=0, desc=desc)
-
-
-def single_shot(delay_s: float, callback):
-    """Call ``callback`` on the GUI thread in ``delay_s`` seconds (a single-shot
-    ``QTimer``, returned: ``stop()`` cancels it)."""
-    from qtpy.QtCore import QTimer
-
-    timer = QTimer()
-    timer.setSingleShot(True)
-    timer.timeout.connect(callback)
-    timer.start(max(0, int(delay_s * 1000 + 0.5)))
-    return timer

@@ -130,10 +130,6 @@ class BusyWatch:
         self.said.clear()
         self.painted = None
 
-    def said_before(self, t: float) -> bool:
-        """Whether a busy state was said since :meth:`reset` and before ``t``."""
-        return any(s <= t for s in self.said)
-
     def close(self) -> None:
         self.label.removeEventFilter(self._filter)
         self.widget.session.events.busy.disconnect(self._busy)

@@ -116,10 +116,7 @@ class Session:
         Incremented by every change that makes a running request stale: an answer
         whose generation is not the current one is dropped.
     busy : str
-        What is being done now ("" when idle): the dock and the status bar show it. A
-        click's synchronization is set here only once its answer is late (the dock's
-        grace, ``_napari.runner.BUSY_GRACE_S``): an answer within the grace is drawn
-        without a busy state.
+        What is being done now ("" when idle): the dock and the status bar show it.
     search : str
         The last experiment search text (the dock's Find experiments field).
     search_result : SearchResult or None

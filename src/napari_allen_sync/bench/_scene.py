@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-__all__ = ["RangeWatch", "open_demo_scene"]
+__all__ = ["BusyWatch", "RangeWatch", "open_demo_scene"]
 
 
 def open_demo_scene(timeout_s: float = 120.0, click: bool = True):
@@ -90,3 +90,46 @@ class RangeWatch:
     def close(self) -> None:
         self.viewer.dims.events.range.disconnect(self._changed)
         self.viewer.dims.events.point.disconnect(self._snapped)
+
+
+class BusyWatch:
+    """When the dock said it was busy, and when Qt's own event loop painted its busy line.
+
+    The dock is scrolled to show its readouts (the busy line at their top), as a user
+    watching it sees them; a paint event of the busy label with text is its feedback.
+    Nothing here paints. :meth:`reset` before each press.
+    """
+
+    def __init__(self, widget):
+        from qtpy.QtCore import QEvent, QObject
+
+        self.widget = widget
+        self.label = widget.readout_view.busy
+        self.said: list = []  # perf_counter times the session's busy became non-empty
+        self.painted = None  # first paint of the busy line with text since reset()
+        self.section_feedback: list = []  # seconds, filled by bench.gui.section_change
+        watch = self
+
+        class _Filter(QObject):
+            def eventFilter(self, obj, event):
+                if (event.type() == QEvent.Type.Paint and watch.painted is None
+                        and watch.label.text()):
+                    watch.painted = time.perf_counter()
+                return False
+
+        self._filter = _Filter()
+        self.label.installEventFilter(self._filter)
+        widget.session.events.busy.connect(self._busy)
+        widget.reveal(widget.readout_view)
+
+    def _busy(self, text) -> None:
+        if text:
+            self.said.append(time.perf_counter())
+
+    def reset(self) -> None:
+        self.said.clear()
+        self.painted = None
+
+    def close(self) -> None:
+        self.label.removeEventFilter(self._filter)
+        self.widget.session.events.busy.disconnect(self._busy)

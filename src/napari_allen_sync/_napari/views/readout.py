@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qtpy.QtCore import Qt, Signal
-from qtpy.QtGui import QColor
+from qtpy.QtGui import QBrush, QColor
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -136,15 +136,19 @@ class ReadoutView(QGroupBox):
                 text = str(value)
                 if warn and c == RESULT_COLUMNS.index("distance µm"):
                     text = f"⚠ {text}"
-                item = QTableWidgetItem(text)
-                if c >= 2:
-                    item.setTextAlignment(
-                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-                    )
-                if warn:
-                    item.setForeground(QColor(WARNING_COLOUR))
-                    item.setToolTip(warn)
-                self.table.setItem(r, c, item)
+                item = self.table.item(r, c)  # reused: a new item costs Qt far more
+                if item is None:
+                    item = QTableWidgetItem(text)
+                    if c >= 2:
+                        item.setTextAlignment(
+                            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                        )
+                    self.table.setItem(r, c, item)
+                elif item.text() != text:
+                    item.setText(text)
+                if item.toolTip() != (warn or ""):
+                    item.setForeground(QColor(WARNING_COLOUR) if warn else QBrush())
+                    item.setToolTip(warn or "")
         self.table.blockSignals(False)
 
     def flagged_rows(self) -> list[str]:

@@ -15,7 +15,7 @@ from qtpy.QtCore import QEvent, QPointF, Qt
 from qtpy.QtGui import QMouseEvent
 from qtpy.QtWidgets import QApplication
 
-from napari_allen_sync._napari.layers import canvas_position
+from napari_allen_sync._napari.layout import canvas_position
 from napari_allen_sync._napari.widget import AllenSyncWidget
 from napari_allen_sync.session import workflow as workers
 from napari_allen_sync.synchronizer import Synchronizer
@@ -293,7 +293,7 @@ def test_table_row_centres_camera_and_history_export(qtbot, make_napari_viewer, 
 
 
 def _ours(callbacks):
-    from napari_allen_sync._napari.layers import ClickToSync
+    from napari_allen_sync._napari.seed_click import ClickToSync
 
     return [cb for cb in callbacks if isinstance(getattr(cb, "__self__", None), ClickToSync)]
 

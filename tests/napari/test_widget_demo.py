@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_allen_sync._napari.canvas import canvas_widget, send_click
-from napari_allen_sync._napari.layers import canvas_position
+from napari_allen_sync._napari.layout import canvas_position
 from napari_allen_sync._napari.widget import AllenSyncWidget
 from widget_fixtures import assert_marker_on, demo_scene_ready
 

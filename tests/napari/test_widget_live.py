@@ -1,7 +1,7 @@
 """Live cursor sync: the markers follow real cursor moves over the seed image.
 
 Moves are real Qt mouse events on napari's canvas (``canvas.send_move``), placed with
-``layers.canvas_position``; every expected marker comes from the engine on the same
+``layout.canvas_position``; every expected marker comes from the engine on the same
 catalog, never from a hard-coded number.
 """
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from qtpy.QtCore import Qt
 
 from napari_allen_sync._napari.canvas import canvas_widget, send_click, send_move
-from napari_allen_sync._napari.layers import canvas_position
+from napari_allen_sync._napari.layout import canvas_position
 from napari_allen_sync._napari.live import LiveCursor
 from napari_allen_sync._napari.views import RESULT_COLUMNS
 from napari_allen_sync._napari.widget import AllenSyncWidget

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_allen_sync._napari.layers import ClickToSync
+from napari_allen_sync._napari.seed_click import ClickToSync
 from napari_allen_sync._napari.widget import AllenSyncWidget
 from napari_allen_sync.session import workflow as workers
 from widget_fixtures import assert_marker_on, demo_scene_ready

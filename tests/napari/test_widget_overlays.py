@@ -243,7 +243,7 @@ def test_overlay_follows_live_frames_and_go_to(qtbot, make_napari_viewer):
     """Live sync moves the markers to other sections, and so does a Go to reference
     point; each overlay ends on its target's new section."""
     from napari_allen_sync._napari.canvas import canvas_widget, send_move
-    from napari_allen_sync._napari.layers import canvas_position
+    from napari_allen_sync._napari.layout import canvas_position
 
     source = demo.DemoSource()
     viewer = make_napari_viewer(show=True)

@@ -78,7 +78,7 @@ def open_demo_dock(qtbot, make_napari_viewer):
 def click_seed(qtbot, viewer, widget, rc):
     """A real left click on the seed image at data point ``(row, col)``."""
     from napari_allen_sync._napari.canvas import canvas_widget, send_click
-    from napari_allen_sync._napari.layers import canvas_position
+    from napari_allen_sync._napari.layout import canvas_position
 
     canvas = canvas_widget(widget)
     # a window just shown may not have sized its canvas yet
@@ -97,7 +97,7 @@ def live_across_a_section(qtbot, viewer, widget, key, rc):
     until target ``key``'s marker is on another section; waits for that section's image
     to be swapped in and the dock to be idle. Returns the section shown before."""
     from napari_allen_sync._napari.canvas import canvas_widget, send_move
-    from napari_allen_sync._napari.layers import canvas_position
+    from napari_allen_sync._napari.layout import canvas_position
 
     before = widget.layers.shown[key]
     swaps = []

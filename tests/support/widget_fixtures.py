@@ -199,7 +199,7 @@ def make_widget(qtbot, make_napari_viewer, source, targets=TARGETS, atlas=ATLAS_
     with ``click`` (seed pixel ``(row, col)``), a first real click through the canvas so
     that every target has its image and marker."""
     from napari_allen_sync._napari.canvas import canvas_widget, send_click
-    from napari_allen_sync._napari.layers import canvas_position
+    from napari_allen_sync._napari.layout import canvas_position
     from napari_allen_sync._napari.widget import AllenSyncWidget
 
     viewer = make_napari_viewer(show=show)

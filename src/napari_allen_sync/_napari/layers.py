@@ -4,8 +4,8 @@
 marker, an image and a marker per target data set and for the atlas) and moves the
 markers in place on every click; their grid, camera and labels are its
 :class:`~napari_allen_sync._napari.layout.PanelLayout`, the click on the seed is
-:class:`~napari_allen_sync._napari.seed_click.ClickToSync` (both re-exported here for
-their callers).
+:class:`~napari_allen_sync._napari.seed_click.ClickToSync` (import each from its own
+module).
 
 Coordinates: every image layer's *data* coordinates are full-resolution sync pixels of
 its own SectionImage (row = y, column = x) at every zoom level; napari's world
@@ -37,7 +37,7 @@ from ._layer_utils import same as _same
 from ._layer_utils import same_affine as _same_affine
 from ._layer_utils import swap_image
 from .dims_anchor import DimsAnchor
-from .layout import PanelLayout, canvas_position, cell_of, data_shape, world_box
+from .layout import PanelLayout
 from .markers import (
     FAR_COLOUR,
     FAR_OPACITY,
@@ -45,19 +45,8 @@ from .markers import (
     add_marker,
     hold_marker,
 )
-from .seed_click import CLICK_TOLERANCE_PX, ClickToSync, other_panel_message
 
-__all__ = [
-    "CLICK_TOLERANCE_PX",
-    "ClickToSync",
-    "SyncLayers",
-    "canvas_position",
-    "cell_of",
-    "data_shape",
-    "other_panel_message",
-    "world_box",
-    "world_point",
-]
+__all__ = ["SyncLayers", "world_point"]
 
 
 def world_point(hit) -> tuple[float, float]:

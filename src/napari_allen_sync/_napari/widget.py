@@ -20,12 +20,13 @@ from . import dialogs
 from .batch_controller import BatchController
 from .click_controller import ClickController
 from .first_hint import FirstClickHint
-from .layers import ClickToSync, SyncLayers, other_panel_message
+from .layers import SyncLayers
 from .live_controller import LiveController
 from .overlays import OverlayController
 from .readouts import show_readouts
 from .runner import Runner
 from .search_panel import SearchController
+from .seed_click import ClickToSync, other_panel_message
 from .setup_controller import SetupController, SourceUnavailableError
 from .views import DockPanel
 

@@ -23,7 +23,7 @@ def open_demo_scene(timeout_s: float = 120.0, click: bool = True):
         process_events_until,
         send_click,
     )
-    from napari_allen_sync._napari.layers import canvas_position
+    from napari_allen_sync._napari.layout import canvas_position
     from napari_allen_sync._napari.widget import AllenSyncWidget
 
     viewer = napari.Viewer(title="napari-allen-sync bench", show=True)

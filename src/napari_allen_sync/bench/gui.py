@@ -93,7 +93,7 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
         Timed clicks after the first (at least 10 for a meaningful median).
     """
     from napari_allen_sync._napari.canvas import canvas_widget, process_events_until, send_click
-    from napari_allen_sync._napari.layers import canvas_position
+    from napari_allen_sync._napari.layout import canvas_position
 
     from ._scene import BusyWatch, RangeWatch
 
@@ -184,7 +184,7 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
 def late_clicks(viewer, widget, points, timeout_s: float = 120.0) -> dict:
     """Busy feedback of clicks whose answer is late (see the module's documentation)."""
     from napari_allen_sync._napari.canvas import canvas_widget, process_events_until, send_click
-    from napari_allen_sync._napari.layers import canvas_position
+    from napari_allen_sync._napari.layout import canvas_position
     from napari_allen_sync.session import workflow
 
     from ._scene import BusyWatch

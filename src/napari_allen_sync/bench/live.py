@@ -167,7 +167,7 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
     from qtpy.QtWidgets import QApplication
 
     from napari_allen_sync._napari.canvas import canvas_widget, process_events_until
-    from napari_allen_sync._napari.layers import canvas_position
+    from napari_allen_sync._napari.layout import canvas_position
 
     from ._scene import RangeWatch
 

@@ -63,7 +63,7 @@ def run(args) -> int:
 
     from .. import demo
     from .._napari.canvas import canvas_widget, process_events_until, send_click
-    from .._napari.layers import canvas_position
+    from .._napari.layout import canvas_position
     from .._napari.widget import AllenSyncWidget
 
     t_start = time.perf_counter()
@@ -160,7 +160,7 @@ def _live_scene(viewer, widget, canvas, click, deadline) -> dict:
     import math
 
     from .._napari.canvas import process_events_until, send_move
-    from .._napari.layers import canvas_position
+    from .._napari.layout import canvas_position
 
     widget.reveal(widget.readout_view.live)
     widget.readout_view.live.click()  # as the user does

@@ -16,7 +16,7 @@ import pytest
 from qtpy.QtCore import Qt
 
 from napari_allen_sync._napari.canvas import canvas_widget, send_click
-from napari_allen_sync._napari.layers import canvas_position
+from napari_allen_sync._napari.layout import canvas_position
 from widget_fixtures import WAIT, FakeSource, make_widget, wait_idle
 
 pytestmark = pytest.mark.gui
@@ -71,7 +71,11 @@ def test_a_held_answer_is_told_then_cleared(qtbot, make_napari_viewer):
     assert "synchronizing" in viewer.status
     assert all(m.opacity < 1 for m in widget.layers.markers.values())
     (worker,) = widget.runner.workers - widget.runner.quiet
-    bar = worker.pbar
+    # napari's activity dock shows a moving bar (no total) with its Cancel, even after
+    # the quick workers that opened the panels and answered the first click
+    activity = worker.activity
+    qtbot.waitUntil(lambda: activity.bar is not None and activity.bar.gui, timeout=WAIT)
+    bar = activity.bar
     assert bar.total == 0 and "synchronizing" in bar.desc
     assert len(seen["busy"]) == 1  # said once
     with qtbot.waitSignal(widget.synchronized, timeout=WAIT):

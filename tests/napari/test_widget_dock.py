@@ -12,7 +12,7 @@ from qtpy.QtGui import QWheelEvent
 from qtpy.QtWidgets import QApplication
 
 from napari_allen_sync._napari.canvas import canvas_widget, send_click
-from napari_allen_sync._napari.layers import canvas_position
+from napari_allen_sync._napari.layout import canvas_position
 from napari_allen_sync._napari.markers import ring_size
 from napari_allen_sync._napari.widget import AllenSyncWidget
 from widget_fixtures import (
@@ -153,7 +153,10 @@ def test_a_click_says_at_once_what_is_being_done(qtbot, make_napari_viewer):
     assert "synchronizing" in viewer.status
     assert all(m.opacity < 1 for m in widget.layers.markers.values())
     (worker,) = widget.runner.workers - widget.runner.quiet  # started, maybe not yet running
-    assert worker.pbar.total == 0  # napari's activity dock: a moving (busy) bar
+    # napari's activity dock: a moving (busy) bar, made by the activity dock itself
+    qtbot.waitUntil(lambda: worker.activity.bar is not None and worker.activity.bar.gui,
+                    timeout=WAIT)
+    assert worker.activity.bar.total == 0
     with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
         pass
     wait_idle(qtbot, widget)

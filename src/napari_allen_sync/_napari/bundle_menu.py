@@ -22,6 +22,7 @@ from qtpy.QtWidgets import QFileDialog
 
 from ..bundle import export_bundle, import_bundle
 from ..cache import AllenCache
+from .workers import ActivityBar
 
 __all__ = [
     "cached_contents",
@@ -61,9 +62,9 @@ def import_bundle_file(path, cache: AllenCache | None = None, *, start: bool = T
     """
     cache = cache or _cache()
     # errors become a notification (errored), not an exception re-raised in the GUI thread
-    worker = create_worker(
-        import_bundle, path, cache=cache, _progress={"desc": "bundle import"}, _ignore_errors=True
-    )
+    worker = create_worker(import_bundle, path, cache=cache, _ignore_errors=True)
+    # the activity dock's bar, made only if the import is still running after a moment
+    worker.activity = ActivityBar(worker, "bundle import")
 
     def done(manifest):
         show_info(
@@ -98,9 +99,9 @@ def export_cache_bundle(path, cache: AllenCache | None = None):
         section_data_set_ids=ds,
         atlas_ids=atlases,
         cache=cache,
-        _progress={"desc": "bundle export"},
         _ignore_errors=True,
     )
+    worker.activity = ActivityBar(worker, "bundle export")
     worker.returned.connect(
         lambda manifest: show_info(
             f"Exported {len(ds)} data set(s) and {len(atlases)} atlas(es) to {path} "

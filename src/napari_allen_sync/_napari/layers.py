@@ -10,7 +10,7 @@ module).
 Coordinates: every image layer's *data* coordinates are full-resolution sync pixels of
 its own SectionImage (row = y, column = x) at every zoom level; napari's world
 coordinates are the seed's sync pixels. A target's image has an ``affine``
-(:func:`~napari_allen_sync._napari.workers.placement`) that puts the hit's pixel
+(:func:`~napari_allen_sync.session.workflow.placement`) that puts the hit's pixel
 exactly at the seed marker's world position: sections cut in the seed's plane are
 registered onto the seed (same orientation and µm per pixel; the affine changes only
 with the section), sections of another plane are scaled to the seed's µm per pixel and

@@ -74,7 +74,7 @@ class SyncLayers:
         self.order: list = ["seed"]
         self._levels: dict = {}  # key → the pyramid (list) in the image layer
         self._hidden: set = set()  # keys whose image was created hidden, not shown yet
-        #: key → (SectionImage, affine, name, (y, x)) a live frame moved to while its image
+        #: key → (SectionImage, affine, name) of the section a live frame moved to while its image
         #: still shows another section (:meth:`stale_images`, :meth:`swap_images`)
         self.wanted: dict = {}
         #: the layers of a batch-synchronized Points layer, one per grid cell
@@ -365,7 +365,7 @@ class SyncLayers:
                 self._add_image(hit.key, hit.levels, name, hit.image,
                                 affine=self._new_affine(image, hit.world_from_data))
                 return True
-            self.wanted[hit.key] = (hit.image, hit.world_from_data, name, (hit.y, hit.x))
+            self.wanted[hit.key] = (hit.image, hit.world_from_data, name)
             return False
         self.wanted.pop(hit.key, None)
         if hit.registered or hit.levels is not None:
@@ -406,11 +406,10 @@ class SyncLayers:
                 self.batch_layers.refresh()
         return swapped
 
-    def _swap(self, key, image, levels, affine, name, point) -> None:
+    def _swap(self, key, image, levels, affine, name) -> None:
         """A live target's loaded section: the image's pyramid and placement. Its marker
         stays: it is at the frame's world position already (:meth:`move_live`), whatever
-        the image showed (``point``, the frame's pixel on the new section, is kept in
-        :attr:`wanted` for callers)."""
+        the image showed."""
         layer = self.images[key]
         self._add_image(key, levels, name, image, affine=self._new_affine(layer, affine))
 
@@ -418,14 +417,11 @@ class SyncLayers:
         """Move a marker for a live frame to the world ``point``, and its text when its
         label changed (a new section or structure), in place; the other features follow
         at the readouts' pace (:meth:`update_features`)."""
-        label = self.layout.label(hit)
         table = marker.features
-        if len(marker.data) != 1 or len(table) != 1 or "label" not in table:
-            row = hit.row()
-            row["label"] = label
-            hold_marker(marker, point, row)
-            return
-        hold_marker(marker, point, {"label": label})
+        first = len(marker.data) != 1 or len(table) != 1 or "label" not in table
+        row = hit.row() if first else {}
+        row["label"] = self.layout.label(hit)
+        hold_marker(marker, point, row)
 
     @staticmethod
     def _new_affine(layer, affine):

@@ -283,17 +283,15 @@ def size_ring(marker, zoom: float) -> None:
         marker.size = want
 
 
-def add_marker(viewer, key: str, kind: str, name: str, affine=None, zoom: float = 1.0):
+def add_marker(viewer, key: str, kind: str, name: str, zoom: float = 1.0):
     """A new, empty marker layer: a thin ring of :data:`RING_PX` pixels with its label.
 
-    ``affine`` (default: none, the world frame) is the layer's placement for good:
+    The layer has no placement (the world frame), for good:
     :class:`~napari_allen_sync._napari.layers.SyncLayers` writes its point in world
-    coordinates and never changes it (napari's ``affine`` setter re-slices the layer).
+    coordinates (napari's ``affine`` setter would re-slice the layer).
     """
-    extra = {} if affine is None else {"affine": affine}
     layer = viewer.add_points(
         np.empty((0, 2)),
-        **extra,
         name=name,
         symbol="disc",  # a thin ring: transparent face, coloured border
         size=1,

@@ -93,7 +93,7 @@ class RangeWatch:
 
 
 class BusyWatch:
-    """When the dock said it was busy, and when Qt's own event loop painted its busy line.
+    """When Qt's own event loop painted the dock's busy line.
 
     The dock is scrolled to show its readouts (the busy line at their top), as a user
     watching it sees them; a paint event of the busy label with text is its feedback.
@@ -105,7 +105,6 @@ class BusyWatch:
 
         self.widget = widget
         self.label = widget.readout_view.busy
-        self.said: list = []  # perf_counter times the session's busy became non-empty
         self.painted = None  # first paint of the busy line with text since reset()
         self.section_feedback: list = []  # seconds, filled by bench.gui.section_change
         watch = self
@@ -119,17 +118,10 @@ class BusyWatch:
 
         self._filter = _Filter()
         self.label.installEventFilter(self._filter)
-        widget.session.events.busy.connect(self._busy)
         widget.reveal(widget.readout_view)
 
-    def _busy(self, text) -> None:
-        if text:
-            self.said.append(time.perf_counter())
-
     def reset(self) -> None:
-        self.said.clear()
         self.painted = None
 
     def close(self) -> None:
         self.label.removeEventFilter(self._filter)
-        self.widget.session.events.busy.disconnect(self._busy)

@@ -154,7 +154,7 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
         markers.append(m)
         rendered.append(r)
         parts.append(breakdown(m, r, outcome))
-    return {
+    out = {
         "gui_targets": len(widget.target_ids),
         "gui_atlas_id": widget.atlas_id,
         "gui_first_sync_ms": _ms(first_rendered),
@@ -169,7 +169,7 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
             k: round(statistics.median(p[k] for p in parts), 2) for k in parts[0]
         },
         "gui_clicks_no_busy_flash_share": round(1.0 - sum(flashed) / len(flashed), 3),
-        **late_clicks(viewer, widget, points[:5], timeout_s=timeout_s),
+        **late_clicks(viewer, widget, points[:5], busy, timeout_s=timeout_s),
         "gui_section_change_ms": section_change(viewer, widget, timeout_s=timeout_s,
                                                 busy=busy),
         "gui_section_busy_feedback_ms": _ms(statistics.median(busy.section_feedback))
@@ -179,15 +179,17 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
         "gui_clicks_dims_range_stale": sum(bool(r[1]) for r in ranges),
         "gui_clicks_dims_anchor_placements": anchor.placements - placed0,
     }
+    busy.close()
+    watch.close()
+    return out
 
 
-def late_clicks(viewer, widget, points, timeout_s: float = 120.0) -> dict:
-    """Busy feedback of clicks whose answer is late (see the module's documentation)."""
+def late_clicks(viewer, widget, points, busy, timeout_s: float = 120.0) -> dict:
+    """Busy feedback of clicks whose answer is late (see the module's documentation),
+    watched by ``busy`` (a :class:`~._scene.BusyWatch`)."""
     from napari_allen_sync._napari.canvas import canvas_widget, process_events_until, send_click
     from napari_allen_sync._napari.layout import canvas_position
     from napari_allen_sync.session import workflow
-
-    from ._scene import BusyWatch
 
     original = workflow.synchronize_click
 
@@ -195,7 +197,7 @@ def late_clicks(viewer, widget, points, timeout_s: float = 120.0) -> dict:
         time.sleep(LATE_ANSWER_S)
         return (yield from original(source, request))
 
-    canvas, busy = canvas_widget(widget), BusyWatch(widget)
+    canvas = canvas_widget(widget)
     done = []
     widget.synchronized.connect(lambda outcome: done.append(time.perf_counter()))
     feedback = []
@@ -216,7 +218,6 @@ def late_clicks(viewer, widget, points, timeout_s: float = 120.0) -> dict:
             process_events_until(lambda: not widget.running_workers(), timeout_s)
     finally:
         workflow.synchronize_click = original
-        busy.close()
     return {
         "gui_busy_feedback_ms": _ms(statistics.median(feedback)) if feedback else None,
         "gui_busy_feedback_clicks": len(feedback),

@@ -120,6 +120,15 @@ def test_a_source_switch_clears_and_coming_back_restores(qtbot, make_napari_view
     assert (again.x, again.y) == (clicked.x, clicked.y)
     assert widget.targets_view.atlas.currentData() == ATLAS_ID
     assert len(viewer.layers) == 2 * (2 + len(TARGETS)) + 1  # and the hidden dims anchor
+    # the restored labels were chosen for the panels now on screen (the restore drew
+    # its answer with new panels: lines as wide as the narrowest of them)
+    layout = widget.layers.layout
+    shown = layout.side
+    layout.choose_labels(widget.last_outcome)
+    assert layout.side == shown
+    for hit in widget.last_outcome.hits:
+        drawn = widget.layers.markers[hit.key].features.at[0, "label"]
+        assert drawn == layout.label(hit), hit.key
 
 
 def test_a_reopened_dock_removes_the_old_layers(qtbot, make_napari_viewer):

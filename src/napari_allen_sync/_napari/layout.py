@@ -287,7 +287,12 @@ class PanelLayout:
         self._fit_keys = tuple(self.owner.order)
         for marker in self.owner.markers.values():  # thin rings at the new zoom
             size_ring(marker, float(camera.zoom))
-        self.place_labels()
+        # the labels for this layout: lines as wide as the sections now on screen (an
+        # answer drawn with new panels chose them before those panels existed)
+        if self.drawn is not None:
+            self.relabel()
+        else:
+            self.place_labels()
         if self._zoom_event is None:  # the labels follow the user's zoom too
             self._zoom_event = camera.events.zoom
             self._zoom_event.connect(self._place_labels_soon)
@@ -299,7 +304,6 @@ class PanelLayout:
             return
         self.arrange()
         self.fit()
-        self.relabel()
 
     def centre(self, key) -> bool:
         """Centre the camera on a key's marker (world position); False when it has none."""

@@ -107,6 +107,9 @@ def test_a_source_switch_clears_and_coming_back_restores(qtbot, make_napari_view
     assert not any(id(lay) in ours for lay in viewer.layers)
     assert widget.seed_image is None and widget.target_ids == [] and widget.atlas_id is None
     assert widget.readout_view.table.rowCount() == 0
+    seed_view = widget.seed_view  # no section left from the demo's seed
+    assert not seed_view.slider.isEnabled() and seed_view.section_label.text() == "no section"
+    assert seed_view.section_image_id() is None
     assert "open a seed section" in viewer.status  # where to start, and the dock shows it
     bar, inner = widget._scroll.verticalScrollBar(), widget._scroll.widget()
     top = widget.seed_view.mapTo(inner, QPoint(0, 0)).y()
@@ -390,3 +393,39 @@ def test_markers_stay_thin_rings_after_quick_section_steps_on_the_demo(qtbot, ma
         assert not any(near), f"{key}: ring colour 5 px inside the ring (a disc): {inside}"
     widget.close()
 
+
+
+@pytest.mark.parametrize("size", [None, (1600, 1000)], ids=["default", "maximised"])
+def test_the_first_click_hint_sits_above_the_sections(qtbot, make_napari_viewer, size):
+    """The hint's two lines are written in a band kept free above every section (they
+    covered the top of the seed's section on a large window); the first click takes the
+    hint away and every section stays whole in its cell."""
+    from dock_scene import click_seed
+    from napari_allen_sync import demo
+    from napari_allen_sync._napari.first_hint import FIRST_CLICK_TEXT, HINT_BAND_PX
+    from napari_allen_sync._napari.layout import world_box
+    from widget_fixtures import demo_scene_ready
+
+    viewer = make_napari_viewer(show=True)
+    widget = AllenSyncWidget(viewer)
+    viewer.window.add_dock_widget(widget, area="right")
+    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
+    if size is not None:
+        before = tuple(viewer.canvas.size)
+        widget.window().resize(*size)
+        qtbot.waitUntil(lambda: tuple(viewer.canvas.size) != before, timeout=WAIT)
+        qtbot.waitUntil(lambda: _fitted(viewer, widget), timeout=WAIT)
+    text = viewer.canvas.overlays.text
+    assert text.visible and text.text == FIRST_CLICK_TEXT
+    camera = viewer.scene.camera
+    centre, zoom = np.asarray(camera.center, dtype=float)[-2:], float(camera.zoom)
+    box = np.asarray(viewer.canvas.viewbox_size(viewer.layers), dtype=float)
+    for key in widget.layers.order:  # every section below the band, whole, in its cell
+        low, high = box / 2 + (world_box(widget.layers.images[key]) - centre) * zoom
+        assert low[0] >= HINT_BAND_PX - 1.0, (key, low)
+        assert np.all(low >= -1.0) and np.all(high <= box + 1.0), (key, low, high)
+    _, x0, y0 = demo.demo_click()
+    click_seed(qtbot, viewer, widget, (y0, x0))
+    assert not text.visible  # and the answer is drawn in the whole cells, band given up
+    assert _fitted(viewer, widget) and widget.layers.layout.whole_sections_in_view()
+    widget.close()

@@ -301,11 +301,13 @@ class SyncLayers:
         self.layout.choose_labels(outcome)
         if markers:
             self.layout.drawn = outcome
+        # the first answer with markers is drawn without the first-click hint's band
+        unbanded = markers and self.layout.release_band()
         with self.quietly():
             self._update_hits(outcome, names, markers)
             self.order = wanted
             self.arrange()
-            if not self.layout.fitted:
+            if not self.layout.fitted or unbanded:
                 self.layout.fit()
                 self.layout.fitted = True
             # new images are shown once the grid and the camera are final: each is

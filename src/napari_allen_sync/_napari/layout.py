@@ -130,6 +130,12 @@ class PanelLayout:
         The labels' size, side and widest line (:meth:`choose_labels`).
     drawn : SyncOutcome or None
         The answer whose markers are drawn (:meth:`relabel`).
+    top_band_px : float
+        Canvas pixels kept free at the top of every cell by the fits made while it is
+        set (:meth:`fitted_view`): the first-click hint's lines
+        (:class:`~napari_allen_sync._napari.first_hint.FirstClickHint`) are written
+        there, above the sections instead of over the seed's. 0 keeps no band. The
+        first answer with markers is drawn without it (:meth:`release_band`).
     """
 
     def __init__(self, owner):
@@ -138,6 +144,7 @@ class PanelLayout:
         self.fitted = False
         self.side = LabelPlace(LABEL_SIZES[0][1], False, 400.0)
         self.drawn = None
+        self.top_band_px = 0.0
         self._fit_keys: tuple = ()  # the panels (keys) the camera was last fitted to
         self._shaped_for: tuple = ()  # (keys, canvas size) the grid's shape was chosen for
         self._inks: dict = {}  # label colour by place (see ink)
@@ -244,13 +251,24 @@ class PanelLayout:
     def fitted_view(self, box=None, fraction: float = FIT_FRACTION):
         """``(centre, zoom)`` that shows every panel's whole section in its cell: the
         centre of their common extent (:meth:`extent`), the zoom that fits it, with a
-        margin, into a cell of ``box`` pixels (default: the grid's cell now)."""
+        margin, into a cell of ``box`` pixels (default: the grid's cell now), below a
+        band of :attr:`top_band_px` (at most half the cell) kept free at its top."""
         if box is None:
             box = _viewbox(self.viewer)
+        box = np.asarray(box, dtype=float)
+        band = min(max(float(self.top_band_px), 0.0), 0.5 * float(box[0]))
         low, high = self.extent()
-        zoom = float(np.min(np.asarray(box, dtype=float)
-                            / (fraction * np.maximum(high - low, 1.0))))
-        return (low + high) / 2.0, zoom
+        room = box - np.array([band, 0.0])
+        zoom = float(np.min(room / (fraction * np.maximum(high - low, 1.0))))
+        # the sections centred in the room below the band: band / 2 px lower on screen
+        return (low + high) / 2.0 - np.array([band / (2.0 * zoom), 0.0]), zoom
+
+    def release_band(self) -> bool:
+        """Give up the hint's band (:attr:`top_band_px`) for the fits to come; whether
+        there was one (the caller then fits the panels to the room it leaves)."""
+        had = self.top_band_px > 0
+        self.top_band_px = 0.0
+        return had
 
     def whole_sections_in_view(self, tolerance_px: float = 1.0) -> bool:
         """Whether every panel's whole section (:func:`world_box`) lies inside its grid

@@ -62,6 +62,7 @@ class SetupController:
         self.runner = dock.runner
         self.pending_demo = False  # load the demo scene once the demo source is open
         self.restore = None  # a SavedSetup waiting for its seed
+        self.asked_targets: list[int] = []  # target ids in the order they were asked for
         #: the latest seed opening asked for: an older one's answer is not shown (the
         #: slider stepped on before it arrived)
         self.seed_request = 0
@@ -171,6 +172,7 @@ class SetupController:
         """Show what a freshly opened source offers."""
         dock = self.dock
         dock.seed_view.set_data_sets(info.data_sets)
+        dock.seed_view.set_sections([])  # the old source's sections go with its seed
         dock.structure_view.set_structures(list(info.source.catalog.structures.values()))
         dock.targets_view.set_offered(info.data_sets)
         dock.targets_view.set_atlases(info.atlases or list(DEFAULT_ATLASES), None)
@@ -308,12 +310,15 @@ class SetupController:
             return
         if not self.need_source():
             return
+        self.asked_targets = [*(a for a in self.asked_targets if a != ds_id), ds_id]
 
         def added(result):
             if self.runner.released:
                 return
             ds, text = result
-            if self.session.add_target(ds_id, text, overlay_view(ds)) and resync:
+            # checked in parallel: kept in the order asked, not the order they came
+            if self.session.add_target(ds_id, text, overlay_view(ds),
+                                       asked=self.asked_targets) and resync:
                 self.resync()
 
         self.runner.start(workflow.prepare_data_set, self.session.source, ds_id,

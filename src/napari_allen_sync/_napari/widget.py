@@ -146,7 +146,7 @@ class AllenSyncWidget(QWidget):
         ev.atlas_view.connect(self.targets_view.show_atlas_view)
         ev.busy.connect(self._render_busy)
         self.synchronized.connect(lambda *_: self.readout_view.set_hint(""))
-        hint = FirstClickHint(self.viewer)
+        hint = FirstClickHint(self.viewer, self.layers.layout)
         self.seed_loaded.connect(hint.show)
         self.synchronized.connect(hint.synchronized)
         self.runner.disconnect.append(hint.hide)

@@ -183,14 +183,32 @@ class Session:
         return None
 
     def add_target(self, section_data_set_id: int, name: str = "",
-                   overlay_kind: str | None = None) -> bool:
+                   overlay_kind: str | None = None, asked=()) -> bool:
         """Add a target data set; False (and nothing changes) when it is refused.
-        ``overlay_kind``: its images' overlay (one of :data:`OVERLAY_KINDS`) or None."""
+
+        Parameters
+        ----------
+        section_data_set_id : int
+        name : str
+            Its description in the dock (default: the id).
+        overlay_kind : str or None
+            Its images' overlay (one of :data:`OVERLAY_KINDS`) or None.
+        asked : sequence of int
+            Data set ids in the order the user asked for them: targets checked in
+            parallel arrive in any order, and the new one goes before the first target
+            asked after it (default: at the end).
+        """
         if self.refuse_target(section_data_set_id) is not None:
             return False
         ds_id = int(section_data_set_id)
         kind = overlay_kind if overlay_kind in OVERLAY_KINDS else None
-        self.targets = (*self.targets, Target(ds_id, name or str(ds_id), overlay_kind=kind))
+        new = Target(ds_id, name or str(ds_id), overlay_kind=kind)
+        rank = {int(a): i for i, a in enumerate(asked)}
+        at = len(self.targets)
+        if ds_id in rank:
+            at = next((i for i, t in enumerate(self.targets)
+                       if rank.get(t.section_data_set_id, -1) > rank[ds_id]), at)
+        self.targets = (*self.targets[:at], new, *self.targets[at:])
         return True
 
     def remove_target(self, section_data_set_id: int) -> bool:

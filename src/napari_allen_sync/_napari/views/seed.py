@@ -107,4 +107,7 @@ class SeedView(QGroupBox):
         self.slider.setValue(index)
         self.slider.blockSignals(False)
         self.slider.setEnabled(bool(self._image_ids))
-        self._show_number(index)
+        if self._image_ids:
+            self._show_number(index)
+        else:  # no seed (another source): no number left from the last one
+            self.section_label.setText("no section")

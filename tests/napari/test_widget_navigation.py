@@ -288,6 +288,14 @@ def test_far_section_warning(qtbot, scene):
         assert any(str(h.section_data_set_id) in m and f"{abs(h.distance):.0f} µm" in m
                    and "no section near this point" in m for m in warned)
     assert sorted(widget.readout_view.flagged_rows()) == sorted(h.key for h in far)
+    # the panel's own message is read whole, in a small panel too (wrapped, not cut)
+    layout = widget.layers.layout
+    for size, width in ((6, 100.0), (7, 120.0)):
+        layout.side = layout.side._replace(size=size, width_px=width)
+        for h in far:
+            rows = layout.label(h).split("\n")
+            assert " ".join(rows[2:]) == (f"no section near this point "
+                                          f"(nearest {abs(h.distance) / 1000:.1f} mm)"), rows
 
 
 def test_spacing_is_median_step_times_thickness():

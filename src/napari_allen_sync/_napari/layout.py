@@ -26,6 +26,7 @@ from .markers import (
     LINE_PX,
     MARGIN_PX,
     RING_PX,
+    WRAP_ROWS,
     LabelPlace,
     label_side,
     label_size,
@@ -351,7 +352,9 @@ class PanelLayout:
     def label(self, hit) -> str:
         """A hit's marker text for the labels' size and widest line now
         (:func:`~.markers.label_text`)."""
-        return label_text(hit.label, self.side.size, self.side.width_px)
+        # a far section's warning is read whole, in small panels too (wrapped)
+        wrap = WRAP_ROWS if getattr(hit, "far", False) else None
+        return label_text(hit.label, self.side.size, self.side.width_px, wrap)
 
     def style_label(self, marker, hit) -> None:
         """A hit's label on the side that keeps it in its panel (:attr:`side`,

@@ -177,16 +177,19 @@ def _wrap(line: str, size: float, width_px: float, rows: int) -> list[str]:
     return [_cut(row, size, width_px) for row in out]
 
 
-def label_text(label: str, size: float = 8, width_px: float = 400.0) -> str:
+def label_text(label: str, size: float = 8, width_px: float = 400.0,
+               wrap: int | None = None) -> str:
     """A marker's text for a panel: the label's first line (section number and structure
     acronym) and second (the panel's name) cut to ``width_px`` at text ``size``, each
-    further line (a structure's full name, a warning) wrapped into at most
-    :data:`WRAP_ROWS` rows (one below the largest text size: a small panel);
-    :data:`MAX_ROWS` rows in all. The layer's name and the dock's table keep the full
-    text."""
+    further line (a structure's full name, a warning) wrapped into at most ``wrap`` rows
+    (default :data:`WRAP_ROWS`, one below the largest text size: a small panel; a far
+    section's warning asks for :data:`WRAP_ROWS` in every panel, it is the panel's
+    message); :data:`MAX_ROWS` rows in all. The layer's name and the dock's table keep
+    the full text."""
     lines = label.split("\n")
     rows = [_cut(line, size, width_px) for line in lines[:2]]
-    wrap = WRAP_ROWS if size >= LABEL_SIZES[0][1] else 1
+    if wrap is None:
+        wrap = WRAP_ROWS if size >= LABEL_SIZES[0][1] else 1
     for line in lines[2:]:
         rows += _wrap(line, size, width_px, wrap)
     return "\n".join(rows[:MAX_ROWS])

@@ -82,7 +82,6 @@ class ClickController:
             return
         n_keys = len(s.keys())
         desc = f"synchronizing ({x:.0f}, {y:.0f}) to {n_keys - 1} targets"
-        s.busy = desc  # said first: the dock and the status bar within the event
         generation = self._supersede()
         self.record = bool(record)
         s.last_point = (float(x), float(y))
@@ -92,9 +91,13 @@ class ClickController:
             view=self.dock.layers.view_for(n_keys, (float(y), float(x))),
             atlas_view=s.atlas_view,
         )
-        self.dock.layers.dim(True)
+        # the worker first: it runs while this handler says what it does, so a quick
+        # answer is queued before the event loop turns and drawn before Qt paints the
+        # busy state (else one whole window paint comes first)
         self.worker = self.runner.start(workflow.synchronize_click, s.source, request,
                                         desc=desc, returned=self.on_synced)
+        s.busy = desc  # said within the event: the dock and the status bar
+        self.dock.layers.dim(True)
 
     # ------------------------------------------------------------------ preparing
     def prepare(self, *_) -> None:

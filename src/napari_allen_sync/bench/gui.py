@@ -56,6 +56,41 @@ events on napari's canvas.
   ``napari_canvas_render_ms`` is a render of the canvas with nothing changed
   (``viewer.screenshot(canvas_only=True)``).
   ``gui_click_napari_range_ms_estimate`` = point snaps per click × one snap.
+- napari's floor for our later clicks, measured in the same run at once after the timed
+  clicks, on the same scene (seed, the same target panels in napari's grid, the same
+  window): ``gui_click_napari_floor_ms`` (median over two passes) replays the timed
+  clicks' own answers with napari alone. The same real Qt press and release on the seed,
+  at the same canvas pixels, sent the same way (``send_click``); the plugin's mouse
+  callbacks (click, live cursor) and its dims-range handler are out meanwhile (napari's
+  own mouse callbacks stay), and a
+  plain napari mouse-drag callback does, on the release (where ours answers), only what
+  napari must do to show the answer: each target whose section that click changed gets
+  the same pyramid through its image layer's ``data`` setter, each changed placement the
+  same matrix through its ``affine`` setter, and each marker layer's one point is moved
+  to the answer's (written in place and the layer's public ``refresh(thumbnail=False,
+  highlight=False)``: napari's cheapest public move of one point; its ``data`` setter
+  also recomputes every layer's extent, ``napari_one_point_set_ms``). Timed from the
+  press to the callback's last setter returned, the point where
+  ``gui_click_to_markers_median_ms`` stamps our clicks (``synchronized`` emitted). It
+  includes Qt → vispy → napari's mouse handling, vispy's picking render on the press
+  (``gui_press_pick_ms``), napari's re-slice of each changed layer (two per changed
+  section: ``data`` then ``affine``) and its dims range updates; the hidden dims anchor
+  layer stays in the scene (without it napari would snap its point: more re-slices).
+  It excludes what our click does beyond that: the answer's computation (precomputed,
+  no Allen arithmetic, no worker thread, no thread hand-over), the busy statement (dock,
+  status bar, dimmed markers, activity bar) and any Qt paint of it before the answer,
+  the markers' labels, features and ink, the readouts and the history.
+  ``gui_click_napari_floor_rendered_ms``: the same, up to a rendered canvas (as
+  ``gui_click_to_rendered_median_ms``). ``gui_click_napari_floor_markers_only_ms``: the
+  same presses moving only the markers (no section change). The replay changes the
+  sections the timed clicks changed: ``gui_click_section_changes_median`` (targets per
+  click), ``gui_clicks_changing_sections_share`` (clicks that changed at least one),
+  ``gui_click_napari_floor_placements_median`` (``affine`` sets per click).
+  ``gui_click_to_napari_floor_ratio`` = ``gui_click_to_markers_median_ms`` /
+  ``gui_click_napari_floor_ms`` (the two figures as reported).
+  ``gui_press_pick_ms``: vispy's ``SceneCanvas.visual_at`` at the timed clicks' seed
+  pixels, called directly (median): the picking render napari's canvas runs on every
+  press before any mouse callback.
 """
 
 from __future__ import annotations
@@ -146,6 +181,7 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
     for x, y in points:  # warm the image caches
         one(x, y)
     markers, rendered, parts = [], [], []
+    answers = []  # per timed click: what it shows (napari_floor replays them)
     flashed.clear()
     ranges.clear()
     placed0 = anchor.placements
@@ -154,6 +190,11 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
         markers.append(m)
         rendered.append(r)
         parts.append(breakdown(m, r, outcome))
+        answers.append(shown_answer(widget))
+    # at once, from the state the timed clicks started from (the last point's answer):
+    # the replay changes the same sections, click by click
+    floor = napari_floor(viewer, widget, points, answers)
+    ours = statistics.median(markers)
     out = {
         "gui_targets": len(widget.target_ids),
         "gui_atlas_id": widget.atlas_id,
@@ -162,13 +203,16 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
         "gui_first_sync_worker_ms": {k: round(v, 2) for k, v in first.timings_ms.items()},
         "gui_first_sync_breakdown_ms": first_breakdown,
         "gui_clicks": len(points),
-        "gui_click_to_markers_median_ms": _ms(statistics.median(markers)),
+        "gui_click_to_markers_median_ms": _ms(ours),
         "gui_click_to_rendered_median_ms": _ms(statistics.median(rendered)),
         "gui_click_to_rendered_max_ms": _ms(max(rendered)),
         "gui_click_breakdown_median_ms": {
             k: round(statistics.median(p[k] for p in parts), 2) for k in parts[0]
         },
         "gui_clicks_no_busy_flash_share": round(1.0 - sum(flashed) / len(flashed), 3),
+        **floor,
+        "gui_click_to_napari_floor_ratio": round(
+            _ms(ours) / floor["gui_click_napari_floor_ms"], 3),
         **late_clicks(viewer, widget, points[:5], busy, timeout_s=timeout_s),
         "gui_section_change_ms": section_change(viewer, widget, timeout_s=timeout_s,
                                                 busy=busy),
@@ -182,6 +226,143 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
     busy.close()
     watch.close()
     return out
+
+
+def shown_answer(widget) -> dict:
+    """What the layers show after a click: each target's section, pyramid (as set,
+    napari's ``data_raw``) and placement, and each marker's point."""
+    layers = widget.layers
+    return {
+        "images": {k: (layers.shown.get(k), lay.data_raw, np.array(lay.affine.affine_matrix))
+                   for k, lay in layers.images.items() if k != "seed"},
+        "markers": {k: np.array(m.data, dtype=float) for k, m in layers.markers.items()},
+    }
+
+
+def _floor_steps(widget, answers, images: bool = True) -> list:
+    """Per answer, the napari setters that show it after the one before (the first after
+    the last: the layers show the last answer now): ``(layer, data)`` for the pyramid of
+    each target whose section changed, ``(layer, affine)`` for each new placement, one
+    point per marker layer. Everything is computed here, before any timing."""
+    layers = widget.layers
+    steps = []
+    for k, answer in enumerate(answers):
+        before = answers[k - 1]
+        data, affines = [], []
+        if images:
+            for key, (section, levels, affine) in answer["images"].items():
+                old = before["images"].get(key)
+                layer = layers.images.get(key)
+                if layer is None or old is None:
+                    continue
+                if section != old[0]:
+                    data.append((layer, levels))
+                if section != old[0] or not np.array_equal(affine, old[2]):
+                    affines.append((layer, affine))
+        points = [(layers.markers[key], point) for key, point in answer["markers"].items()
+                  if key in layers.markers and len(point) == 1]
+        steps.append((data, affines, points))
+    return steps
+
+
+def _floor_drag(pending, stamps):
+    """A plain napari mouse-drag callback (no plugin code): on the release, the next
+    pending step's setters (:func:`_floor_steps`), then the time."""
+
+    def floor_drag(_viewer, event):
+        yield  # a click: the answer on the release, as the plugin's own callback
+        while event.type == "mouse_move":
+            yield
+        data, affines, marks = pending.pop()
+        for layer, levels in data:
+            layer.data = levels
+        for layer, affine in affines:
+            layer.affine = affine
+        for marker, point in marks:  # napari's cheapest public move of one point
+            marker.data[0] = point[0]
+            marker.refresh(thumbnail=False, highlight=False)
+        stamps.append(time.perf_counter())
+
+    return floor_drag
+
+
+def _napari_own(callbacks) -> list:
+    """The mouse callbacks that are not the plugin's (napari's own stay)."""
+    return [c for c in callbacks
+            if not getattr(c, "__module__", "").startswith("napari_allen_sync.")]
+
+
+def _press_pick_s(canvas, positions) -> list:
+    """vispy's picking render at each canvas pixel, as napari's canvas runs it on a press
+    (``SceneCanvas.visual_at``), called directly: seconds each."""
+    scene_canvas = canvas._vispy_canvas  # vispy's SceneCanvas behind napari's canvas
+    times = []
+    for pos in positions:
+        t0 = time.perf_counter()
+        scene_canvas.visual_at(tuple(float(v) for v in pos))
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def napari_floor(viewer, widget, points, answers, passes: int = 2) -> dict:
+    """What napari itself needs for the timed clicks' answers (see the module's
+    documentation): the same presses on the seed, the plugin's mouse callbacks and its
+    dims-range handler out, a plain mouse-drag callback that only sets the layers.
+
+    Parameters
+    ----------
+    points : list of (x, y)
+        The timed clicks' seed pixels.
+    answers : list of dict
+        What each timed click showed (:func:`shown_answer`); the layers show the last.
+    passes : int
+        Timed passes over the clicks with their section changes (then one moving the
+        markers only).
+    """
+    from napari_allen_sync._napari.canvas import canvas_widget, send_click
+    from napari_allen_sync._napari.layout import canvas_position
+
+    canvas = canvas_widget(widget)
+    seed = widget.layers.seed_layer
+    positions = [canvas_position(viewer, seed, (y, x)) for x, y in points]
+    full = _floor_steps(widget, answers)
+    runs = [("full", full)] * passes + [("markers", _floor_steps(widget, answers, False))]
+    pending, stamps = [], []
+    drag, move = list(viewer.mouse_drag_callbacks), list(viewer.mouse_move_callbacks)
+    anchor = widget.layers.dims_anchor
+    viewer.dims.events.range.disconnect(anchor._on_range)
+    viewer.mouse_drag_callbacks[:] = [*_napari_own(drag), _floor_drag(pending, stamps)]
+    viewer.mouse_move_callbacks[:] = _napari_own(move)
+    timed = {"full": [], "markers": [], "rendered": []}
+    try:
+        for kind, steps in runs:
+            for pos, step in zip(positions, steps, strict=True):
+                pending[:] = [step]
+                n = len(stamps)
+                t0 = time.perf_counter()
+                send_click(canvas, pos, hold_s=0.0)
+                if len(stamps) <= n:
+                    raise RuntimeError("napari's floor callback did not run on the click")
+                timed[kind].append(stamps[n] - t0)
+                _render(viewer)
+                if kind == "full":
+                    timed["rendered"].append(time.perf_counter() - t0)
+    finally:
+        viewer.mouse_drag_callbacks[:] = drag
+        viewer.mouse_move_callbacks[:] = move
+        viewer.dims.events.range.connect(anchor._on_range)
+    sections = [len(data) for data, _, _ in full]
+    return {
+        "gui_click_napari_floor_ms": _ms(statistics.median(timed["full"])),
+        "gui_click_napari_floor_rendered_ms": _ms(statistics.median(timed["rendered"])),
+        "gui_click_napari_floor_markers_only_ms": _ms(statistics.median(timed["markers"])),
+        "gui_click_section_changes_median": statistics.median(sections),
+        "gui_clicks_changing_sections_share": round(
+            sum(n > 0 for n in sections) / len(sections), 3),
+        "gui_click_napari_floor_placements_median": statistics.median(
+            len(a) for _, a, _ in full),
+        "gui_press_pick_ms": _ms(statistics.median(_press_pick_s(canvas, positions))),
+    }
 
 
 def late_clicks(viewer, widget, points, busy, timeout_s: float = 120.0) -> dict:

@@ -27,11 +27,17 @@ drew the panels, before any timer could fire, so the timer fired while the click
 worker ran and its 280 ms were the click's. The benchmark now clicks as a user does,
 once the window has been idle on the drawn panels (``bench.gui.FIRST_CLICK_IDLE_S``).
 
-Measured with ``gc.callbacks`` around ``bench gui``'s first click, paired alternating
-rounds on a loaded 2-core machine: without this, a full collection of 230-580 ms ran
-in the first click in every round (4 of 4, main's code with and without the idle
-wait); with it, in none (0 of 4); ``gui_first_sync_ms`` median of the paired ratios
-with / without about 0.55.
+Measured with ``gc.callbacks`` around ``bench gui``'s first click (the survivors of
+each younger collection counted), paired alternating rounds against main's code with
+the same idle wait, 2 shared cores. Quiet (load 2.3-3.2): main's pending at the press
+78,300-82,100 of a threshold of 82,600-84,000, ten-collection condition met (12); a
+full collection of 270-310 ms inside the first click in 3 of 4 rounds; with this, in 0
+of 4 (pending 0 of 98,700 at the press; the idle collection took 280-300 ms, 0.64 s
+before the press); ``gui_first_sync_ms`` 560-750 ms against 730-1140 ms, median paired
+ratio 0.62. Loaded (load 4-7): 4 of 4 against 0 of 4 (ratio 0.60), then a run in which
+main's first click held no full collection either (0 of 5 both, ratio 1.20: noise). It
+takes out a full collection only when one was due, which on main depends on a few
+thousand objects; it never adds one to the click.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from . import dialogs
 from .batch_controller import BatchController
 from .click_controller import ClickController
 from .first_hint import FirstClickHint
+from .idle_gc import IdleCollection
 from .layers import SyncLayers
 from .live_controller import LiveController
 from .overlays import OverlayController
@@ -150,6 +151,9 @@ class AllenSyncWidget(QWidget):
         self.seed_loaded.connect(hint.show)
         self.synchronized.connect(hint.synchronized)
         self.runner.disconnect.append(hint.hide)
+        self.idle_gc = IdleCollection(self)  # the full GC before the first click, not in it
+        self.seed_loaded.connect(self.idle_gc.arm)
+        self.runner.disconnect.append(self.idle_gc.disarm)
         self.overlay_shown.connect(lambda *_: self.layers.relabel())  # ink over the overlay
         ev.live.connect(self._render_live)
 

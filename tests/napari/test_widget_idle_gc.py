@@ -9,8 +9,7 @@ import sys
 from napari_allen_sync._napari.canvas import canvas_widget, send_click
 from napari_allen_sync._napari.idle_gc import IdleCollection
 from napari_allen_sync._napari.layout import canvas_position
-from napari_allen_sync._napari.widget import AllenSyncWidget
-from widget_fixtures import ATLAS_ID, SEED_DS, TARGETS, WAIT, FakeSource, wait_idle
+from widget_fixtures import TARGETS, WAIT, FakeSource, start_widget, wait_idle
 
 
 class FullCollections:
@@ -39,20 +38,6 @@ class FullCollections:
         gc.callbacks.remove(self)
 
 
-def open_scene(qtbot, make_napari_viewer, targets=TARGETS, atlas=ATLAS_ID):
-    viewer = make_napari_viewer(show=True)
-    widget = AllenSyncWidget(viewer, source=FakeSource())
-    viewer.window.add_dock_widget(widget, name="Allen sync", area="right")
-    qtbot.waitUntil(lambda: widget.source is not None, timeout=WAIT)
-    with qtbot.waitSignal(widget.seed_loaded, timeout=WAIT):
-        widget.open_seed_section(SEED_DS * 1000 + 10)
-    for ds in targets:
-        widget.add_target(ds)
-    if atlas:
-        widget.set_atlas(atlas)
-    return viewer, widget
-
-
 def panels_laid_out(widget) -> bool:
     images = widget.layers.images
     keys = widget.session.keys()
@@ -74,7 +59,7 @@ def test_one_full_collection_when_the_panels_are_drawn_none_in_the_first_click(
         return panels_laid_out(widget), widget.last_outcome is None
 
     with FullCollections(state) as full:
-        viewer, widget = open_scene(qtbot, make_napari_viewer)
+        viewer, widget = start_widget(qtbot, make_napari_viewer, FakeSource())
         qtbot.waitUntil(lambda: widget.idle_gc.collections == 1, timeout=WAIT)
         wait_idle(qtbot, widget)
         qtbot.wait(300)  # the window idle, as a user clicks after seeing the panels
@@ -96,7 +81,8 @@ def test_one_full_collection_when_the_panels_are_drawn_none_in_the_first_click(
 
 
 def test_a_click_before_the_panels_cancels_the_collection(qtbot, make_napari_viewer):
-    viewer, widget = open_scene(qtbot, make_napari_viewer, targets=(), atlas=None)
+    viewer, widget = start_widget(qtbot, make_napari_viewer, FakeSource(), targets=(),
+                                  atlas=None)
     wait_idle(qtbot, widget)
     image = widget.seed_image
     click(qtbot, viewer, widget, image.height / 3, image.width / 3)

@@ -193,13 +193,10 @@ def wait_idle(qtbot, widget):
                     and live.pending is None and not live.in_flight, timeout=WAIT)
 
 
-def make_widget(qtbot, make_napari_viewer, source, targets=TARGETS, atlas=ATLAS_ID,
-                show=True, click=None):
-    """A viewer with the dock on ``source``: the seed, ``targets`` and ``atlas`` loaded;
-    with ``click`` (seed pixel ``(row, col)``), a first real click through the canvas so
-    that every target has its image and marker."""
-    from napari_allen_sync._napari.canvas import canvas_widget, send_click
-    from napari_allen_sync._napari.layout import canvas_position
+def start_widget(qtbot, make_napari_viewer, source, targets=TARGETS, atlas=ATLAS_ID,
+                 show=True):
+    """A viewer with the dock on ``source``, its seed shown and ``targets`` and ``atlas``
+    asked for, without waiting for them (:func:`make_widget` waits)."""
     from napari_allen_sync._napari.widget import AllenSyncWidget
 
     viewer = make_napari_viewer(show=show)
@@ -212,6 +209,18 @@ def make_widget(qtbot, make_napari_viewer, source, targets=TARGETS, atlas=ATLAS_
         widget.add_target(ds)
     if atlas:
         widget.set_atlas(atlas)
+    return viewer, widget
+
+
+def make_widget(qtbot, make_napari_viewer, source, targets=TARGETS, atlas=ATLAS_ID,
+                show=True, click=None):
+    """A viewer with the dock on ``source``: the seed, ``targets`` and ``atlas`` loaded;
+    with ``click`` (seed pixel ``(row, col)``), a first real click through the canvas so
+    that every target has its image and marker."""
+    from napari_allen_sync._napari.canvas import canvas_widget, send_click
+    from napari_allen_sync._napari.layout import canvas_position
+
+    viewer, widget = start_widget(qtbot, make_napari_viewer, source, targets, atlas, show)
     qtbot.waitUntil(
         lambda: len(widget.target_ids) == len(targets) and widget.atlas_id == atlas,
         timeout=WAIT)

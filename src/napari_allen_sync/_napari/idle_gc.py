@@ -104,8 +104,7 @@ class IdleCollection(QObject):
     def laid_out(self) -> bool:
         """Whether every panel (the seed, at least one target or the atlas) has its
         image layer, visible."""
-        images, keys = self.dock.layers.images, self.dock.session.keys()
-        return len(keys) > 1 and all(k in images and images[k].visible for k in keys)
+        return self.dock.layers.panels_shown(self.dock.session.keys())
 
     def eventFilter(self, obj, event) -> bool:
         if event.type() == QEvent.Type.Paint and not self.scheduled and not self.finished:

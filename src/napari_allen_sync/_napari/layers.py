@@ -378,6 +378,12 @@ class SyncLayers:
             hit.world_from_data = np.array(image.affine.affine_matrix[-3:, -3:])
         return False
 
+    def panels_shown(self, keys) -> bool:
+        """Whether every panel of ``keys`` (the seed and at least one target or the
+        atlas) has its image layer, visible: the panels are laid out."""
+        return len(keys) > 1 and all(k in self.images and self.images[k].visible
+                                     for k in keys)
+
     def stale_images(self) -> list:
         """``(key, SectionImage, affine)`` of the targets whose marker is on another
         section than their image shows (live frames moved on before it was loaded)."""

@@ -120,14 +120,14 @@ def _ready_and_idle(widget, timeout_s: float) -> None:
     runs, and the loop has been idle for :data:`FIRST_CLICK_IDLE_S`."""
     from qtpy.QtWidgets import QApplication
 
-    app, keys, images = QApplication.instance(), widget.session.keys(), widget.layers.images
+    app = QApplication.instance()
     deadline = quiet = time.monotonic()
     deadline += timeout_s
     while time.monotonic() < deadline:
         t = time.monotonic()
         app.processEvents()
         if (time.monotonic() - t > 0.05 or widget.runner.workers
-                or not all(k in images and images[k].visible for k in keys)):
+                or not widget.layers.panels_shown(widget.session.keys())):
             quiet = time.monotonic()
         elif time.monotonic() - quiet >= FIRST_CLICK_IDLE_S:
             return

@@ -189,17 +189,18 @@ class ClickController:
         if s.seed_image is None or s.seed_data_set is None:
             self.runner.notify("open a seed section first (Seed: pick a data set)")
             return
-        s.busy = f"going to {what}"
         generation = self._supersede()
         self.record = True
         request = workflow.NavigateRequest(
             generation, s.seed_data_set.id, s.seed_image.id, s.target_ids, s.atlas_id,
             dict(self.dock.layers.shown), structure_id=structure_id, point=point,
             atlas_view=s.atlas_view)
-        self.dock.layers.dim(True)
+        # the worker first, as for a click: it runs while the busy state is said
         self.worker = self.runner.start(
             workflow.navigate, s.source, request, desc=f"going to {what}",
             returned=self.on_navigated)
+        s.busy = f"going to {what}"
+        self.dock.layers.dim(True)
 
     def on_navigated(self, nav) -> None:
         if self.runner.released or not self.session.is_current(nav.request.generation):

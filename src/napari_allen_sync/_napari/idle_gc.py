@@ -25,7 +25,7 @@ The moment matters. A collection on a timer 0.25 s after the layout (tried befor
 ran *inside* the first click: ``bench gui`` then clicked in the same Qt loop turn that
 drew the panels, before any timer could fire, so the timer fired while the click's
 worker ran and its 280 ms were the click's. The benchmark now clicks as a user does,
-once the window has been idle on the drawn panels (``bench.gui.FIRST_CLICK_IDLE_S``).
+once the window has been idle on the drawn panels (``bench._scene.FIRST_CLICK_IDLE_S``).
 
 Measured with ``gc.callbacks`` around ``bench gui``'s first click (the survivors of
 each younger collection counted), paired alternating rounds against main's code with

@@ -7,7 +7,7 @@ events on napari's canvas.
 - ``first_sync_ms``: the first click, from the mouse press to the markers drawn and the
   canvas rendered, new target images included (pyramids created, tiles rendered). It is
   made as a user makes it: on the target panels laid out and drawn, once the window has
-  been idle for :data:`FIRST_CLICK_IDLE_S` (:func:`_ready_and_idle`).
+  been idle for :data:`~._scene.FIRST_CLICK_IDLE_S` (:func:`~._scene.ready_and_idle`).
 - ``click_to_markers_median_ms``: later clicks at different points, images already
   cached (one untimed pass over the same points first): press → markers updated.
 - ``click_to_rendered_median_ms``: the same up to a rendered canvas.
@@ -102,37 +102,11 @@ import time
 
 import numpy as np
 
-__all__ = ["FIRST_CLICK_IDLE_S", "LATE_ANSWER_S", "measure", "run"]
+__all__ = ["LATE_ANSWER_S", "measure", "run"]
 
 #: Seconds a late click's synchronization waits in its worker (``gui_busy_feedback_ms``):
 #: a slow network's answer, long enough for the busy line to be painted before it.
 LATE_ANSWER_S = 0.3
-
-
-#: Seconds Qt's event loop stays idle (no turn over 50 ms, no worker) on the laid-out
-#: panels before the first click: a user clicks after seeing them, not in the loop turn
-#: that drew them.
-FIRST_CLICK_IDLE_S = 0.5
-
-
-def _ready_and_idle(widget, timeout_s: float) -> None:
-    """Turn Qt's event loop until every panel's image is laid out and shown, no worker
-    runs, and the loop has been idle for :data:`FIRST_CLICK_IDLE_S`."""
-    from qtpy.QtWidgets import QApplication
-
-    app = QApplication.instance()
-    deadline = quiet = time.monotonic()
-    deadline += timeout_s
-    while time.monotonic() < deadline:
-        t = time.monotonic()
-        app.processEvents()
-        if (time.monotonic() - t > 0.05 or widget.runner.workers
-                or not widget.layers.panels_shown(widget.session.keys())):
-            quiet = time.monotonic()
-        elif time.monotonic() - quiet >= FIRST_CLICK_IDLE_S:
-            return
-        time.sleep(0.002)
-    raise TimeoutError(f"the panels were not laid out and idle: {widget.messages}")
 
 
 def _render(viewer) -> None:
@@ -158,7 +132,7 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
     from napari_allen_sync._napari.canvas import canvas_widget, process_events_until, send_click
     from napari_allen_sync._napari.layout import canvas_position
 
-    from ._scene import BusyWatch, RangeWatch
+    from ._scene import BusyWatch, RangeWatch, ready_and_idle
 
     canvas = canvas_widget(widget)
     stamps = []
@@ -196,7 +170,7 @@ def measure(viewer, widget, click, n_clicks: int = 12, timeout_s: float = 120.0,
             "render": round((rendered_s - markers_s) * 1e3, 2),
         }
 
-    _ready_and_idle(widget, timeout_s)  # the first click: on panels drawn, the window idle
+    ready_and_idle(widget, timeout_s)  # the first click: on panels drawn, the window idle
     first_markers, first_rendered, first = one(*click)
     first_breakdown = breakdown(first_markers, first_rendered, first)
     # points around the first click, inside the seed image; recentring follows each click

@@ -52,6 +52,55 @@ Per path (``live_<path>``):
   layer's one point): napari's own ceiling for a canvas that changes on every move on
   this machine; ``live_ratio_to_napari_one_point``: live sync (five markers, four
   targets) / that ceiling.
+- napari's floor for this very scene, ``napari_scene_updates_per_s``. During the
+  live-on run each live frame's drawn state is recorded (:class:`SceneRecord`, on
+  ``live_updated``, once the frame is drawn; ``live_record_ms_median``: what reading it
+  costs the live run's GUI thread): per marker layer its one point, its label (the
+  ``label`` feature its text shows), the text's ``translation``, ``size`` and ``color``
+  and the ring's ``border_color``; per image layer its pyramid (the very object,
+  napari's ``data_raw``), its ``affine`` and ``opacity``. An image swap
+  (``live_images_swapped``) is in the state of the frame after it. Then the same path
+  is driven again, live off (the plugin's mouse callbacks installed, as for the
+  one-point baseline), with a plain ``mouse_move_callbacks`` entry
+  (:class:`SceneReplay`) that on the k-th delivered move applies the k-th recorded
+  frame through napari's public setters only, every value precomputed, nothing of the
+  plugin's code in the loop: each image whose pyramid changed its ``data``, each
+  changed placement its ``affine``, a changed ``opacity``; each changed label written
+  in the marker's features table and the text refreshed from it (``text.refresh``, as
+  our layers do), a changed text ``size`` / ``translation`` / ``color`` and
+  ``border_color``; then each of the five markers' point written in place and the
+  layer's ``refresh(thumbnail=False, highlight=False)`` (as a live frame moves them,
+  every frame). Counted as the baseline: a step applied on a delivered move, over the
+  path's elapsed time. napari delivers more moves than the live run drew frames: the
+  recorded frames are then replayed backwards and forwards again (:func:`ping_pong`),
+  each step one the live run drew, with its image swaps at the same frames, so the
+  replay has the live run's swaps per frame, not per second. The plugin's dims-range
+  handler is out during the replay (as ``bench gui``'s floor); the hidden dims anchor
+  layer stays. Afterwards the layers show again what they showed before. Not
+  replayed: the Allen computation and its worker thread and hand-over, the plugin's
+  label and ink choice, the readouts, the image loads (the pyramids are the live
+  run's), layer names. ``napari_scene_markers_only_updates_per_s``: the same replay
+  setting the five points only (labels, colours and images stay as at the live run's
+  start). ``live_ratio_to_napari_scene`` = ``live_updates_per_s`` /
+  ``napari_scene_updates_per_s``; ``napari_scene_ratio_to_one_point`` =
+  ``napari_scene_updates_per_s`` / ``napari_one_point_updates_per_s`` (what drawing
+  this scene at all costs napari). ``napari_scene_apply_ms_median`` (and
+  ``_markers_only_``): ms inside the replay's setters per step (beside
+  ``live_apply_ms_median``). ``napari_scene_frames_recorded``: live frames recorded;
+  ``napari_scene_moves_delivered`` / ``napari_scene_updates``: moves delivered and
+  steps applied (equal); ``napari_scene_image_swaps``, ``_affine_sets``,
+  ``_label_changes``, ``_style_changes`` (text size, translation, colour, ring colour,
+  image opacity): setters in the steps applied; ``napari_scene_dims_point_snaps``.
+- Where an update's time goes, for the live run (``live_``), the scene replay
+  (``napari_scene_``) and the one-point baseline (``napari_one_point_``):
+  ``*_frame_interval_ms_median`` (between consecutive updates),
+  ``*_sent_to_frame_ms_median`` (from the latest move sent before an update to it: for
+  the live run throttle wait, worker, hand-over and apply; for the replays napari's
+  move handling and the setters) and ``*_frame_to_next_move_ms_median`` (from an update
+  to the next move sent: its repaint and the pacing). ``canvas_paints``: Qt paint
+  events of napari's canvas during the path (an event filter); per update:
+  ``live_canvas_paints_per_frame``, ``napari_scene_canvas_paints_per_update``,
+  ``napari_one_point_canvas_paints_per_update``.
 
 Like with like: the live run and the baseline drive the same path at the same pace,
 through the same event loop, with the same callbacks installed, and count an update at
@@ -75,6 +124,7 @@ Once per run:
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 import sys
@@ -82,7 +132,7 @@ import time
 
 import numpy as np
 
-__all__ = ["run"]
+__all__ = ["SceneRecord", "SceneReplay", "run", "scene_floor", "scene_state"]
 
 RATE_HZ = 120.0
 #: napari's mouse-move throttle (``qthrottled(..., timeout=5)`` in its vispy canvas) and
@@ -157,12 +207,17 @@ def engine_frames(widget, n: int = ENGINE_FRAMES, seed: int = 3) -> dict:
 
 
 def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
-          baseline: bool = False) -> dict:
+          baseline: bool = False, record: SceneRecord | None = None,
+          replay: SceneReplay | None = None) -> dict:
     """Send real cursor moves to the seed points ``(x, y)`` at ``rate_hz``.
 
     With ``baseline`` (live off), a plain napari mouse-move callback moves the seed
     marker's one point to the cursor on each move: napari's own ceiling for a canvas
-    that changes on every move, on this machine.
+    that changes on every move, on this machine. With ``record`` (live on), each live
+    frame's drawn state is recorded (:class:`SceneRecord`, truncated to the frames
+    drawn during the path). With ``replay`` (live off), that callback is
+    :class:`SceneReplay`: the recorded frames, one per delivered move; the layers show
+    what they showed before once the path is done.
     """
     from qtpy.QtWidgets import QApplication
 
@@ -189,17 +244,11 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
 
     widget.live_updated.connect(on_frame)
     widget.live_images_swapped.connect(on_swap)
-    marker = widget.layers.markers["seed"]
-    kept = (marker.data.copy(), marker.features.copy())
-    baseline_moves = []
-
-    def follow(_viewer, event):  # the simplest live view napari offers
-        baseline_moves.append(time.perf_counter())
-        marker.data = np.asarray([event.position[-2:]], dtype=float)
-
-    if baseline:
-        viewer.mouse_move_callbacks.append(follow)
-    delivered = []  # when napari handed a move to its callbacks (after ours and follow)
+    extras = [x for x in (OnePoint(widget) if baseline else None, record, replay) if x]
+    for extra in extras:
+        extra.install()
+    anchor = widget.layers.dims_anchor
+    delivered = []  # when napari handed a move to its callbacks (after ours and the extras)
 
     def stamp(_viewer, _event):
         delivered.append(time.perf_counter())
@@ -208,12 +257,14 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
     n_layers = len(viewer.layers)
     moves0, started0, dropped0 = widget.live.moves, widget.live.started, widget.live.dropped
     watch = RangeWatch(viewer)
-    anchor = widget.layers.dims_anchor
     placed0 = anchor.placements
+    paints = PaintCount(canvas)
+    n_frames = 0
     try:
         paced = _send_paced_moves(app, canvas, points, positions, 1.0 / rate_hz,
                                   lambda: delivered[-1] if delivered else -1e9)
         n_delivered = len(delivered)
+        n_paints = paints.count
         sent, send_s, loop_s, skipped, elapsed = paced
         n_frames = len(frames)
         moves = widget.live.moves - moves0
@@ -225,14 +276,13 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
         process_events_until(lambda: False, 0.2)
     finally:
         watch.close()
+        paints.close()
         widget.live_updated.disconnect(on_frame)
         widget.live_images_swapped.disconnect(on_swap)
-        widget.set_live(False)
         viewer.mouse_move_callbacks.remove(stamp)
-        if baseline:
-            viewer.mouse_move_callbacks.remove(follow)
-            marker.data = kept[0]
-            marker.features = kept[1]
+        widget.set_live(False)
+        for extra in extras:
+            extra.remove(n_frames)
     out = {
         "moves_sent": len(sent),
         "moves_skipped": skipped,
@@ -243,9 +293,10 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
         "send_move_ms_max": _ms(max(send_s)),
         "event_loop_ms_total": _ms(sum(loop_s)),
         "event_loop_ms_max": _ms(max(loop_s, default=0.0)),
+        "canvas_paints": n_paints,
     }
-    if baseline:
-        out["napari_one_point_updates_per_s"] = round(len(baseline_moves) / elapsed, 1)
+    for extra in extras:
+        out.update(extra.figures(elapsed, n_paints, snaps, sent))
     if not live:
         return out
     latency, worker, apply, changes = _frame_figures(frames, sent)
@@ -274,7 +325,110 @@ def drive(viewer, widget, points, live: bool, rate_hz: float = RATE_HZ,
         "live_dims_range_changes": ranges,
         "live_dims_point_snaps": snaps,
         "live_dims_anchor_placements": placed,
+        "live_canvas_paints_per_frame": _per(n_paints, n_frames),
+        **_cycle("live", [t for t, _ in frames[:n_frames]], sent),
     })
+    return out
+
+
+class OnePoint:
+    """:func:`drive`'s napari baseline: a plain ``mouse_move_callbacks`` entry that moves
+    the seed marker's one point to the cursor on each move (``data`` setter)."""
+
+    def __init__(self, widget):
+        self.widget = widget
+        self.marker = widget.layers.markers["seed"]
+        self.kept = (self.marker.data.copy(), self.marker.features.copy())
+        self.moves: list = []  # perf_counter of each point set
+
+    def __call__(self, _viewer, event) -> None:  # the simplest live view napari offers
+        self.marker.data = np.asarray([event.position[-2:]], dtype=float)
+        self.moves.append(time.perf_counter())
+
+    def install(self) -> None:
+        self.widget.viewer.mouse_move_callbacks.append(self)
+
+    def remove(self, _n_frames: int = 0) -> None:
+        self.widget.viewer.mouse_move_callbacks.remove(self)
+        self.marker.data = self.kept[0]
+        self.marker.features = self.kept[1]
+
+    def figures(self, elapsed: float, n_paints: int, _snaps: int, sent) -> dict:
+        return {"napari_one_point_updates_per_s": round(len(self.moves) / elapsed, 1),
+                "napari_one_point_canvas_paints_per_update": _per(n_paints, len(self.moves)),
+                **_cycle("napari_one_point", self.moves, sent)}
+
+
+def _cycle(prefix: str, updates, sent) -> dict:
+    """Where one update's cycle goes: medians of the time between consecutive updates
+    (``_frame_interval_ms_median``), from the latest move sent before an update to it
+    (``_sent_to_frame_ms_median``) and from an update to the next move sent
+    (``_frame_to_next_move_ms_median``: its repaint and the pacing)."""
+    sent_t = np.array([s[0] for s in sent])
+    to_frame, after = [], []
+    for t in updates:
+        k = np.searchsorted(sent_t, t)  # sent_t[k - 1] <= t < sent_t[k]
+        if k:
+            to_frame.append(t - sent_t[k - 1])
+        if k < len(sent_t):
+            after.append(sent_t[k] - t)
+
+    def med(values):
+        return _ms(statistics.median(values)) if len(values) else None
+
+    return {f"{prefix}_frame_interval_ms_median": med(np.diff(updates)),
+            f"{prefix}_sent_to_frame_ms_median": med(to_frame),
+            f"{prefix}_frame_to_next_move_ms_median": med(after)}
+
+
+def _per(n, d):
+    return round(n / d, 2) if d else None
+
+
+class PaintCount:
+    """Counts Qt paint events of napari's canvas (its redraws), with an event filter
+    that lets every event through."""
+
+    def __init__(self, canvas):
+        from qtpy.QtCore import QEvent, QObject
+
+        self.canvas, self.count = canvas, 0
+        counter = self
+
+        class _Filter(QObject):
+            def eventFilter(self, obj, event):
+                if event.type() == QEvent.Type.Paint:
+                    counter.count += 1
+                return False
+
+        self._filter = _Filter()
+        canvas.installEventFilter(self._filter)
+
+    def close(self) -> None:
+        self.canvas.removeEventFilter(self._filter)
+
+
+def scene_floor(viewer, widget, points, record, on, base) -> dict:
+    """napari's floor for the recorded live run (see the module's documentation): the
+    same path, live off, replayed with every frame's setters, then with the points only.
+    ``on`` and ``base``: the live run's and the one-point baseline's figures."""
+    _log(f"napari scene replay ({len(record.frames)} live frames recorded)")
+    scene = drive(viewer, widget, points, live=False,
+                  replay=SceneReplay(widget, record, len(points)))
+    _log("napari scene replay, markers' points only")
+    only = drive(viewer, widget, points, live=False,
+                 replay=SceneReplay(widget, record, len(points), full=False))
+    rate = scene["scene_updates_per_s"]
+    out = {"napari_scene_frames_recorded": len(record.frames),
+           "napari_scene_moves_delivered": scene["moves_delivered"],
+           "napari_scene_markers_only_updates_per_s": only["scene_updates_per_s"],
+           "napari_scene_markers_only_apply_ms_median": only["scene_apply_ms_median"]}
+    for key, value in scene.items():
+        if key.startswith("scene_"):
+            out[f"napari_{key}"] = value
+    out["live_ratio_to_napari_scene"] = round(on["live_updates_per_s"] / rate, 3) if rate else None
+    out["napari_scene_ratio_to_one_point"] = round(
+        rate / base["napari_one_point_updates_per_s"], 3)
     return out
 
 
@@ -306,7 +460,8 @@ def run() -> dict:
             _log(f"{kind} path, live off")
             off = drive(viewer, widget, points, live=False)
             _log(f"{kind} path, live on")
-            on = drive(viewer, widget, points, live=True)
+            record = SceneRecord(widget)
+            on = drive(viewer, widget, points, live=True, record=record)
             on["moves_per_s_live_off"] = off["moves_sent_per_s"]
             on["moves_skipped_live_off"] = off["moves_skipped"]
             on["moves_ratio_live_on_off"] = round(
@@ -317,6 +472,9 @@ def run() -> dict:
             on["napari_one_point_moves_delivered"] = base["moves_delivered"]
             on["live_ratio_to_napari_one_point"] = round(
                 on["live_updates_per_s"] / base["napari_one_point_updates_per_s"], 3)
+            on.update({k: v for k, v in base.items() if k.startswith("napari_one_point_")
+                       and k != "napari_one_point_updates_per_s"})
+            on.update(scene_floor(viewer, widget, points, record, on, base))
             out[f"live_{kind}"] = on
             process_events_until(lambda: False, 0.3)
         widget.close()
@@ -393,3 +551,246 @@ def _frame_figures(frames, sent):
                 changes[h.key] = changes.get(h.key, 0) + 1
             last_section[h.key] = h.section_image_id
     return latency, worker, apply, changes
+
+
+# ---------------------------------------------------------------- napari's scene floor
+def scene_state(widget) -> dict:
+    """What the live layers show now, as napari holds it: per marker layer with one
+    point its point, label (the text drawn), the text's translation, size and colour and
+    the ring's colour; per image layer its pyramid (as set, napari's ``data_raw``),
+    placement and opacity. Copies, except the pyramids (the very objects)."""
+    layers = widget.layers
+    markers = {}
+    for key, m in layers.markers.items():
+        table = m.features
+        if len(m.data) != 1 or len(table) != 1 or "label" not in table:
+            continue
+        text = m.text
+        colour = getattr(text.color, "constant", None)
+        markers[key] = {
+            "point": np.array(m.data[0], dtype=float),
+            "label": str(table.at[0, "label"]),
+            "translation": np.array(np.broadcast_to(text.translation, (2,)), dtype=float),
+            "size": float(text.size),
+            "color": None if colour is None else np.array(colour, dtype=float),
+            "border": np.array(m.border_color[0], dtype=float),
+        }
+    images = {key: {"levels": lay.data_raw,
+                    "affine": np.array(lay.affine.affine_matrix, dtype=float),
+                    "opacity": float(lay.opacity)}
+              for key, lay in layers.images.items()}
+    return {"markers": markers, "images": images}
+
+
+def _changed(a, b) -> bool:
+    if a is None or b is None:
+        return a is not b
+    return not np.array_equal(a, b)
+
+
+def scene_step(widget, before: dict, after: dict, full: bool = True) -> tuple:
+    """The napari setters that take the layers from ``before`` to ``after``
+    (:func:`scene_state`): ``(images, texts, points)``, each entry a layer and the new
+    values (None: unchanged). Every marker's point is set, as a live frame sets it;
+    with ``full`` False only the points (no text, colour or image change)."""
+    layers = widget.layers
+    images, texts = [], []
+    if full:
+        for key, want in after["images"].items():
+            layer, old = layers.images.get(key), before["images"].get(key)
+            if layer is None or old is None:
+                continue
+            change = (want["levels"] if want["levels"] is not old["levels"] else None,
+                      want["affine"] if _changed(want["affine"], old["affine"]) else None,
+                      want["opacity"] if want["opacity"] != old["opacity"] else None)
+            if any(v is not None for v in change):
+                images.append((layer, *change))
+        for key, want in after["markers"].items():
+            marker, old = layers.markers.get(key), before["markers"].get(key)
+            if marker is None or old is None:
+                continue
+            change = (want["label"] if want["label"] != old["label"] else None,
+                      want["translation"] if _changed(want["translation"], old["translation"])
+                      else None,
+                      want["size"] if want["size"] != old["size"] else None,
+                      want["color"] if _changed(want["color"], old["color"]) else None,
+                      want["border"] if _changed(want["border"], old["border"]) else None)
+            if any(v is not None for v in change):
+                texts.append((marker, *change))
+    points = [(layers.markers[key], want["point"]) for key, want in after["markers"].items()
+              if key in layers.markers]
+    return images, texts, points
+
+
+def apply_scene_step(step) -> None:
+    """One :func:`scene_step` through napari's public setters only: an image's ``data``,
+    ``affine``, ``opacity``; a marker's label written in its features table and its
+    text refreshed from it, the text's ``size``, ``translation``, ``color``, the ring's
+    ``border_color``; then each marker's one point written in place and the layer's
+    ``refresh(thumbnail=False, highlight=False)`` (as the live frames move them)."""
+    images, texts, points = step
+    _apply_images(images)
+    _apply_texts(texts)
+    for marker, point in points:
+        marker.data[0] = point
+        marker.refresh(thumbnail=False, highlight=False)
+
+
+def _apply_images(images) -> None:
+    for layer, levels, affine, opacity in images:
+        if levels is not None:
+            layer.data = levels
+        if affine is not None:
+            layer.affine = affine
+        if opacity is not None:
+            layer.opacity = opacity
+
+
+def _apply_texts(texts) -> None:
+    for marker, label, translation, size, colour, border in texts:
+        if label is not None:
+            marker.features.at[0, "label"] = label
+            marker.text.refresh(marker.features)
+        if size is not None:
+            marker.text.size = size
+        if translation is not None:
+            marker.text.translation = translation
+        if colour is not None:
+            marker.text.color = colour
+        if border is not None:
+            marker.border_color = border
+
+
+class SceneRecord:
+    """The live run's drawn states: :attr:`start` before its first frame, then one per
+    live frame (``widget.live_updated``, after the frame was drawn; an image swap shows
+    in the next frame's state)."""
+
+    def __init__(self, widget):
+        self.widget = widget
+        self.start = scene_state(widget)
+        self.frames: list = []
+        self.record_s: list = []  # seconds spent reading each frame's state
+
+    def on_frame(self, _outcome=None) -> None:
+        t = time.perf_counter()
+        self.frames.append(scene_state(self.widget))
+        self.record_s.append(time.perf_counter() - t)
+
+    def install(self) -> None:
+        """Record from now on (after :func:`drive`'s own frame count)."""
+        self.widget.live_updated.connect(self.on_frame)
+
+    def remove(self, n_frames: int) -> None:
+        """Stop recording; keep the ``n_frames`` frames drawn during the path."""
+        self.widget.live_updated.disconnect(self.on_frame)
+        del self.frames[n_frames:]
+
+    def figures(self, *_) -> dict:
+        """What recording cost the live run (on the GUI thread, after each frame)."""
+        times = self.record_s
+        return {"live_record_ms_median": _ms(statistics.median(times)) if times else None}
+
+
+def ping_pong(n_frames: int, n: int) -> list:
+    """``n`` frame indices 0, 1, …, last, last − 1, …, 0, 1, …: each step one the live
+    run drew (backwards on the way back)."""
+    if n_frames <= 1:
+        return [0] * n if n_frames else []
+    period = 2 * (n_frames - 1)
+    return [i if i < n_frames else period - i for i in (k % period for k in range(n))]
+
+
+class SceneReplay:
+    """napari's floor for a recorded live run: a plain ``mouse_move_callbacks`` entry
+    that, on the k-th delivered move, applies the k-th precomputed step
+    (:func:`scene_step`, :func:`apply_scene_step`) over the recorded frames
+    (:func:`ping_pong` once they run out); no plugin code in the loop.
+
+    Parameters
+    ----------
+    widget : AllenSyncWidget
+    record : SceneRecord
+    n : int
+        Steps to precompute (at most one per move sent).
+    full : bool
+        False: the points only (:func:`scene_step`).
+    """
+
+    def __init__(self, widget, record: SceneRecord, n: int, full: bool = True):
+        self.widget, self.record, self.full = widget, record, full
+        self.order = ping_pong(len(record.frames), n)
+        states = [record.start, *(record.frames[i] for i in self.order)]
+        self.states = states
+        self.steps = [scene_step(widget, a, b, full) for a, b in itertools.pairwise(states)]
+        self.applied: list = []  # perf_counter after each step
+        self.apply_s: list = []  # seconds inside each step's setters
+        self.kept = None
+        self._anchor = widget.layers.dims_anchor._on_range  # the plugin's range handler
+
+    def install(self) -> None:
+        """:meth:`prepare`, then the plugin's dims-range handler out (as ``bench gui``'s
+        floor) and this callback in napari's ``mouse_move_callbacks``."""
+        from napari_allen_sync._napari.canvas import process_events_until
+
+        viewer = self.widget.viewer
+        self.prepare()
+        process_events_until(lambda: False, 0.2)
+        viewer.dims.events.range.disconnect(self._anchor)
+        viewer.mouse_move_callbacks.append(self)
+
+    def remove(self, _n_frames: int = 0) -> None:
+        """The callback out, the range handler back, the layers restored (:meth:`restore`)."""
+        from napari_allen_sync._napari.canvas import process_events_until
+
+        viewer = self.widget.viewer
+        viewer.mouse_move_callbacks.remove(self)
+        viewer.dims.events.range.connect(self._anchor)
+        self.restore()
+        process_events_until(lambda: False, 0.2)
+
+    def prepare(self) -> None:
+        """Show the recorded start (untimed); keep what the layers showed."""
+        self.kept = scene_state(self.widget)
+        apply_scene_step(scene_step(self.widget, self.kept, self.record.start))
+
+    def restore(self) -> None:
+        """Show again what the layers showed before :meth:`prepare`."""
+        if self.kept is not None:
+            now = scene_state(self.widget)
+            apply_scene_step(scene_step(self.widget, now, self.kept))
+
+    def __call__(self, _viewer, _event) -> None:
+        k = len(self.applied)
+        if k >= len(self.steps):
+            return
+        t = time.perf_counter()
+        apply_scene_step(self.steps[k])
+        self.applied.append(time.perf_counter())
+        self.apply_s.append(self.applied[-1] - t)
+
+    def figures(self, elapsed: float, n_paints: int, snaps: int, sent) -> dict:
+        """The replay's figures for :func:`drive` (``scene_`` keys)."""
+        done = len(self.applied)
+        return {
+            "scene_updates": done,
+            "scene_updates_per_s": round(done / elapsed, 1),
+            "scene_apply_ms_median": (_ms(statistics.median(self.apply_s))
+                                      if self.apply_s else None),
+            "scene_canvas_paints_per_update": _per(n_paints, done),
+            "scene_dims_point_snaps": snaps,
+            **{f"scene_{k}": v for k, v in self.counts().items()},
+            **_cycle("scene", self.applied, sent),
+        }
+
+    def counts(self) -> dict:
+        """Setters in the steps applied: image pyramids, placements, labels."""
+        done = self.steps[:len(self.applied)]
+        return {
+            "image_swaps": sum(lv is not None for s in done for _, lv, _, _ in s[0]),
+            "affine_sets": sum(a is not None for s in done for _, _, a, _ in s[0]),
+            "label_changes": sum(lab is not None for s in done for _, lab, *_ in s[1]),
+            "style_changes": sum(any(v is not None for v in rest)
+                                 for s in done for _, _, *rest in s[1])
+            + sum(op is not None for s in done for *_, op in s[0]),
+        }

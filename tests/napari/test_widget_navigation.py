@@ -126,6 +126,39 @@ def test_typing_a_search_and_enter_goes_to_the_first_match(qtbot, scene):
         "cb" in catalog.structures[chosen].name.casefold())
 
 
+def test_a_search_matching_nothing_says_so_and_enter_goes_nowhere(qtbot, scene):
+    """Typing a structure the source's ontology lacks (the demo's has no CA1): the
+    partial text matched a structure first ("C", "CA"), and Enter went to that hidden
+    structure (seen on the tour: "CA1" + Enter went to the cortical plate)."""
+    from qtpy.QtCore import Qt
+
+    _viewer, widget = scene
+    catalog = widget.source.catalog
+    view = widget.structure_view
+    assert not any("ca1" in f"{s.acronym} {s.name}".casefold()
+                   for s in catalog.structures.values())
+    view.search.clear()
+    view.search.setFocus()
+    qtbot.keyClicks(view.search, "C")
+    assert view.tree.currentItem() is not None  # "C" matches: the first match is current
+    assert view.no_match.isHidden()
+    qtbot.keyClicks(view.search, "A1")
+    assert view.tree.currentItem() is None
+    assert not view.no_match.isHidden() and "CA1" in view.no_match.text()
+    assert not view.go_button.isEnabled()
+    assert view.visible_ids() == []
+    requested = []
+    view.structure_requested.connect(requested.append)
+    n = len(widget.messages)
+    qtbot.keyClick(view.search, Qt.Key.Key_Return)
+    qtbot.mouseClick(view.go_button, Qt.MouseButton.LeftButton)
+    assert requested == [] and len(widget.messages) == n and not widget._res.workers
+    # deleting the "1": matches again, the message goes, Go is back
+    qtbot.keyClick(view.search, Qt.Key.Key_Backspace)
+    assert view.tree.currentItem() is not None and view.no_match.isHidden()
+    assert view.go_button.isEnabled()
+
+
 @pytest.mark.parametrize("acronym", ["HPF", "CB"])
 def test_structure_navigation_matches_engine(qtbot, scene, acronym):
     viewer, widget = scene

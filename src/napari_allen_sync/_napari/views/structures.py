@@ -7,6 +7,7 @@ from qtpy.QtGui import QColor, QIcon, QPixmap
 from qtpy.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QTreeWidget,
@@ -37,8 +38,13 @@ class StructureView(QGroupBox):
         self.tree.setHeaderHidden(True)
         self.tree.setMinimumHeight(140)
         self.go_button = QPushButton("Go")
+        #: Says when no structure matches the search (else hidden).
+        self.no_match = QLabel("")
+        self.no_match.setWordWrap(True)
+        self.no_match.hide()
         lay = QVBoxLayout(self)
         lay.addWidget(self.search)
+        lay.addWidget(self.no_match)
         lay.addWidget(self.tree, 1)
         row = QHBoxLayout()
         row.addStretch(1)
@@ -51,7 +57,9 @@ class StructureView(QGroupBox):
         self.go_button.clicked.connect(lambda: self._emit(self.tree.currentItem()))
 
     def _emit(self, item) -> None:
-        if item is not None:
+        # a structure the search hides is not chosen (Enter after a search matching
+        # nothing must not go to the structure current before it)
+        if item is not None and not item.isHidden():
             self.structure_requested.emit(int(item.data(0, Qt.ItemDataRole.UserRole)))
 
     def set_structures(self, structures) -> None:
@@ -79,6 +87,7 @@ class StructureView(QGroupBox):
         """Show the structures whose acronym or name contains ``text`` (case-insensitive),
         with their ancestors; an empty text shows everything."""
         wanted = (text or "").strip().casefold()
+        first = None
 
         def visit(item) -> bool:
             own = not wanted or wanted in item.text(0).casefold()
@@ -105,6 +114,14 @@ class StructureView(QGroupBox):
             if first is not None:
                 self.tree.setCurrentItem(first)
                 self.tree.scrollToItem(first)
+            else:
+                self.tree.setCurrentItem(None)
+        missing = bool(wanted) and first is None
+        self.no_match.setText(
+            f"no structure of this source's ontology ({len(self.items)} structures) "
+            f"matches “{text.strip()}”: try an acronym or part of a name" if missing else "")
+        self.no_match.setVisible(missing)
+        self.go_button.setEnabled(not missing)
 
     def _preorder(self):
         stack = [self.tree.topLevelItem(i) for i in reversed(range(self.tree.topLevelItemCount()))]

@@ -166,3 +166,41 @@ def test_whole_sections_after_go_to_in_the_demo_at_the_default_window(qtbot,
         qtbot.mouseClick(view.go_button, Qt.MouseButton.LeftButton)
     check_whole(qtbot, viewer, widget, "Go to")
     widget.close()
+
+
+def test_the_camera_settles_clicks_do_not_make_the_panels_jump(qtbot, make_napari_viewer):
+    """The demo at napari's default window, real clicks around the demo point: every
+    section is whole in its cell after each click, and clicking the same points again
+    leaves the camera where it is (a fit to the sections of each click alone zoomed in
+    and out again between clicks bringing smaller and larger sections)."""
+    demo = pytest.importorskip("napari_allen_sync.demo")
+    from napari_allen_sync._napari.layout import _camera
+    from napari_allen_sync._napari.widget import AllenSyncWidget
+    from widget_fixtures import demo_scene_ready
+
+    viewer = make_napari_viewer(show=True)
+    widget = AllenSyncWidget(viewer)
+    viewer.window.add_dock_widget(widget, area="right")
+    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
+    wait_idle(qtbot, widget)
+    _, x0, y0 = demo.demo_click()
+    image = widget.seed_image
+    rng = np.random.default_rng(7)
+    points = [(float(np.clip(x0 + dx, 0.1 * image.width, 0.9 * image.width)),
+               float(np.clip(y0 + dy, 0.1 * image.height, 0.9 * image.height)))
+              for dx, dy in rng.uniform(-0.2, 0.2, (8, 2)) * [image.width, image.height]]
+    canvas = canvas_widget(widget)
+    camera = _camera(viewer)
+
+    def click(x, y):
+        with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
+            send_click(canvas, canvas_position(viewer, widget.layers.seed_layer, (y, x)))
+        wait_idle(qtbot, widget)
+        assert cut_sections(viewer, widget) == [], (x, y)
+        return tuple(np.round(camera.center, 6)), round(float(camera.zoom), 9)
+
+    first = [click(x, y) for x, y in [(x0, y0), *points]]
+    again = [click(x, y) for x, y in points]
+    assert len(set(again)) == 1, again  # the same clicks again: the camera stays
+    assert again[0] == first[-1]
+    widget.close()

@@ -147,9 +147,6 @@ class PanelLayout:
         self.drawn = None
         self.top_band_px = 0.0
         self._fit_keys: tuple = ()  # the panels (keys) the camera was last fitted to
-        #: ((keys, seed section), world box) the fits since covered: a click's fit keeps
-        #: every section shown since in view, so the camera settles (fit_extent)
-        self._covered: tuple | None = None
         self._shaped_for: tuple = ()  # (keys, canvas size) the grid's shape was chosen for
         self._inks: dict = {}  # label colour by place (see ink)
         self._low: dict = {}  # id(coarsest tier) → (that tier, it as an array)
@@ -206,32 +203,6 @@ class PanelLayout:
         boxes = np.asarray(boxes, dtype=float)
         return np.array([boxes[:, 0].min(axis=0), boxes[:, 1].max(axis=0)])
 
-    def fit_extent(self) -> np.ndarray:
-        """The world box a fit shows: the panels' sections now (:meth:`extent`) and every
-        section the fits since showed, on the same seed section with the same panels
-        (:meth:`forget_fits`).
-
-        Fitting only the sections now would zoom in on a click that brings smaller
-        sections and out again on the next that brings larger ones: the panels would
-        jump on every other click. With what was shown kept in, the camera settles
-        after the first few clicks and stays (each fit only widens).
-        """
-        now = self.extent()
-        covered = self._covered
-        if covered is not None and covered[0] == self._panels():
-            now = np.array([np.minimum(now[0], covered[1][0]),
-                            np.maximum(now[1], covered[1][1])])
-        return now
-
-    def forget_fits(self) -> None:
-        """The next fit shows the sections now only: napari's Home, a resize, the
-        first answer (another seed section or other panels forget by themselves)."""
-        self._covered = None
-
-    def _panels(self) -> tuple:
-        """What the kept extent belongs to: the panels and the seed's section."""
-        return (tuple(self.owner.order), self.owner.shown.get("seed"))
-
     def cell_size(self, shape) -> np.ndarray:
         """One grid cell's size (canvas pixels, row and col) for a grid ``shape``: napari's
         gaps (:data:`GRID_SPACING` of the mean cell) taken off the canvas."""
@@ -287,7 +258,7 @@ class PanelLayout:
             box = _viewbox(self.viewer)
         box = np.asarray(box, dtype=float)
         band = min(max(float(self.top_band_px), 0.0), 0.5 * float(box[0]))
-        low, high = self.fit_extent()
+        low, high = self.extent()
         room = box - np.array([band, 0.0])
         zoom = float(np.min(room / (fraction * np.maximum(high - low, 1.0))))
         # the sections centred in the room below the band: band / 2 px lower on screen
@@ -333,7 +304,6 @@ class PanelLayout:
             camera.zoom = zoom
             camera.center = tuple(float(v) for v in centre)
         self._fit_keys = tuple(self.owner.order)
-        self._covered = (self._panels(), self.fit_extent())
         for marker in self.owner.markers.values():  # thin rings at the new zoom
             size_ring(marker, float(camera.zoom))
         # the labels for this layout: lines as wide as the sections now on screen (an
@@ -352,7 +322,6 @@ class PanelLayout:
         if self.owner.seed_layer is None or not self.fitted:
             return
         self.arrange()
-        self.forget_fits()
         self.fit()
 
     def centre(self, key) -> bool:

@@ -11,8 +11,7 @@ import pytest
 
 from napari_allen_sync._napari.canvas import canvas_widget, send_click
 from napari_allen_sync._napari.layout import canvas_position
-from napari_allen_sync._napari.widget import AllenSyncWidget
-from widget_fixtures import demo_scene_ready
+from widget_fixtures import demo_dock
 
 pytestmark = pytest.mark.gui
 WAIT = 60_000  # ms: a bound on waiting, not a speed requirement
@@ -23,15 +22,6 @@ gui = pytest.importorskip("napari_allen_sync.bench.gui")
 #: The floor's figures: each a positive, finite number of milliseconds.
 FLOOR_MS = ("gui_click_napari_floor_ms", "gui_click_napari_floor_rendered_ms",
             "gui_click_napari_floor_markers_only_ms", "gui_press_pick_ms")
-
-
-def _demo(qtbot, make_napari_viewer):
-    viewer = make_napari_viewer(show=True)
-    widget = AllenSyncWidget(viewer)
-    viewer.window.add_dock_widget(widget, area="right")
-    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
-    qtbot.wait(50)
-    return viewer, widget
 
 
 def _points(widget, n):
@@ -45,7 +35,7 @@ def _points(widget, n):
 
 
 def test_bench_measures_napari_floor_beside_our_clicks(qtbot, make_napari_viewer):
-    viewer, widget = _demo(qtbot, make_napari_viewer)
+    viewer, widget = demo_dock(qtbot, make_napari_viewer, timeout=WAIT)
     _, x, y = demo.demo_click()
     drag, move = list(viewer.mouse_drag_callbacks), list(viewer.mouse_move_callbacks)
     assert widget.click_callback.mouse_drag in drag and widget.live.mouse_move in move
@@ -62,7 +52,7 @@ def test_bench_measures_napari_floor_beside_our_clicks(qtbot, make_napari_viewer
 
 
 def test_floor_replays_the_clicks_answers_with_napari_alone(qtbot, make_napari_viewer):
-    viewer, widget = _demo(qtbot, make_napari_viewer)
+    viewer, widget = demo_dock(qtbot, make_napari_viewer, timeout=WAIT)
     canvas = canvas_widget(widget)
     points = _points(widget, 4)
     answers = []

@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from napari_allen_sync._napari.widget import AllenSyncWidget
-from widget_fixtures import demo_scene_ready
+from widget_fixtures import demo_dock
 
 WAIT = 60_000  # ms: a bound on waiting, not a speed requirement
 
@@ -25,11 +24,7 @@ def _demo(qtbot, make_napari_viewer):
     from napari_allen_sync._napari.canvas import canvas_widget, send_click
     from napari_allen_sync._napari.layout import canvas_position
 
-    viewer = make_napari_viewer(show=True)
-    widget = AllenSyncWidget(viewer)
-    viewer.window.add_dock_widget(widget, area="right")
-    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
-    qtbot.wait(50)
+    viewer, widget = demo_dock(qtbot, make_napari_viewer, timeout=WAIT)
     _, x, y = demo.demo_click()
     pos = canvas_position(viewer, widget.layers.seed_layer, (y, x))
     with qtbot.waitSignal(widget.synchronized, timeout=WAIT):

@@ -53,13 +53,9 @@ def test_writer_round_trip_after_batch_sync(qtbot, make_napari_viewer, tmp_path)
     import napari
 
     from napari_allen_sync._napari.batch_points import CSV_COLUMNS
-    from napari_allen_sync._napari.widget import AllenSyncWidget
-    from widget_fixtures import demo_scene_ready, wait_idle
+    from widget_fixtures import demo_dock, wait_idle
 
-    viewer = make_napari_viewer(show=True)
-    widget = AllenSyncWidget(viewer)  # the demo atlas and its scene
-    viewer.window.add_dock_widget(widget, area="right")
-    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
+    viewer, widget = demo_dock(qtbot, make_napari_viewer)
     _, detections = _open_detections(viewer)
     view = widget.batch_view
     index = view.layer.findText(detections.name)

@@ -8,7 +8,7 @@ import pytest
 from napari_allen_sync._napari.canvas import canvas_widget, send_click
 from napari_allen_sync._napari.layout import canvas_position
 from napari_allen_sync._napari.widget import AllenSyncWidget
-from widget_fixtures import assert_marker_on, demo_scene_ready
+from widget_fixtures import assert_marker_on, demo_dock, demo_scene_ready
 
 pytestmark = pytest.mark.gui
 WAIT = 60_000  # ms: a bound on waiting, not a speed requirement
@@ -17,10 +17,7 @@ demo = pytest.importorskip("napari_allen_sync.demo")
 
 
 def test_demo_scene_and_real_click(qtbot, make_napari_viewer):
-    viewer = make_napari_viewer(show=True)
-    widget = AllenSyncWidget(viewer)  # no source: the demo atlas and its scene
-    viewer.window.add_dock_widget(widget, area="right")
-    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
+    viewer, widget = demo_dock(qtbot, make_napari_viewer)
     assert widget.source_view.status.text().endswith("offline (demo)")
     image_id, x, y = demo.demo_click()
     assert widget.seed_image.id == image_id

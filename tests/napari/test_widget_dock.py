@@ -188,12 +188,9 @@ def test_the_batch_chooser_offers_only_the_users_points_layers(qtbot, make_napar
 
 def test_an_allen_image_opened_with_the_reader_becomes_the_seed(qtbot, make_napari_viewer):
     from napari_allen_sync._napari.reader import get_reader
-    from widget_fixtures import demo_scene_ready
+    from widget_fixtures import demo_dock
 
-    viewer = make_napari_viewer()
-    widget = AllenSyncWidget(viewer)  # the demo scene
-    viewer.window.add_dock_widget(widget)
-    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
+    viewer, widget = demo_dock(qtbot, make_napari_viewer, show=False)
     other = next(sid for sid, _n in widget.session.sections if sid != widget.seed_image.id)
     path = f"allen://section_image/{other}"
     ((data, kwargs, kind),) = get_reader(path)(path)
@@ -404,12 +401,9 @@ def test_the_first_click_hint_sits_above_the_sections(qtbot, make_napari_viewer,
     from napari_allen_sync import demo
     from napari_allen_sync._napari.first_hint import FIRST_CLICK_TEXT, HINT_BAND_PX
     from napari_allen_sync._napari.layout import world_box
-    from widget_fixtures import demo_scene_ready
+    from widget_fixtures import demo_dock
 
-    viewer = make_napari_viewer(show=True)
-    widget = AllenSyncWidget(viewer)
-    viewer.window.add_dock_widget(widget, area="right")
-    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
+    viewer, widget = demo_dock(qtbot, make_napari_viewer)
     if size is not None:
         before = tuple(viewer.canvas.size)
         widget.window().resize(*size)

@@ -144,13 +144,9 @@ def test_whole_sections_after_go_to_in_the_demo_at_the_default_window(qtbot,
     """The demo (a sagittal target beside coronal ones) at napari's default window: the
     first click, then Go to a reference point with the dock's button."""
     demo = pytest.importorskip("napari_allen_sync.demo")
-    from napari_allen_sync._napari.widget import AllenSyncWidget
-    from widget_fixtures import demo_scene_ready
+    from widget_fixtures import demo_dock
 
-    viewer = make_napari_viewer(show=True)
-    widget = AllenSyncWidget(viewer)
-    viewer.window.add_dock_widget(widget, area="right")
-    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
+    viewer, widget = demo_dock(qtbot, make_napari_viewer)
     wait_idle(qtbot, widget)
     image_id, x, y = demo.demo_click()
     assert widget.seed_image.id == image_id

@@ -17,7 +17,6 @@ from napari_allen_sync._napari.canvas import canvas_widget, send_click, send_mov
 from napari_allen_sync._napari.layout import canvas_position
 from napari_allen_sync._napari.live import LiveCursor
 from napari_allen_sync._napari.views import RESULT_COLUMNS
-from napari_allen_sync._napari.widget import AllenSyncWidget
 from napari_allen_sync.synchronizer import Synchronizer
 from widget_fixtures import (
     ATLAS_ID,
@@ -26,7 +25,7 @@ from widget_fixtures import (
     WAIT,
     FakeSource,
     assert_marker_on,
-    demo_scene_ready,
+    demo_dock,
     wait_idle,
 )
 from widget_fixtures import make_widget as _make_widget
@@ -477,10 +476,7 @@ def test_live_after_new_seed_shows_every_marker(qtbot, make_napari_viewer):
 def test_demo_section_change_swaps_images(qtbot, make_napari_viewer):
     from napari_allen_sync import demo
 
-    viewer = make_napari_viewer(show=True)
-    widget = AllenSyncWidget(viewer)
-    viewer.window.add_dock_widget(widget, area="right")
-    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=60_000)
+    viewer, widget = demo_dock(qtbot, make_napari_viewer, timeout=60_000)
     seed_id, x0, y0 = demo.demo_click()
     assert widget.seed_image.id == seed_id
     pos = canvas_position(viewer, widget.layers.seed_layer, (y0, x0))

@@ -71,13 +71,9 @@ def test_the_sample_section_opened_from_napari_becomes_the_seed(qtbot, make_napa
     """File ▸ Open Sample ▸ Allen sync demo section, with the dock open: its image layer
     (``metadata["allen"]``) becomes the seed's layer, and no second seed image stays
     (a running batch or click is not superseded by reloading the same section)."""
-    from napari_allen_sync._napari.widget import AllenSyncWidget
-    from widget_fixtures import WAIT, demo_scene_ready, wait_idle
+    from widget_fixtures import demo_dock, wait_idle
 
-    viewer = make_napari_viewer()
-    widget = AllenSyncWidget(viewer)  # the demo scene
-    viewer.window.add_dock_widget(widget)
-    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
+    viewer, widget = demo_dock(qtbot, make_napari_viewer, show=False)
     wait_idle(qtbot, widget)
     generation = widget.session.generation
     (opened,) = viewer.open_sample("napari-allen-sync", "demo_section")

@@ -63,13 +63,9 @@ def open_demo_dock(qtbot, make_napari_viewer):
     targets, atlas), idle, then a real click at the demo's point; returns
     ``(viewer, widget, (row, col))`` of that click."""
     from napari_allen_sync import demo
-    from napari_allen_sync._napari.widget import AllenSyncWidget
-    from widget_fixtures import demo_scene_ready
+    from widget_fixtures import demo_dock
 
-    viewer = make_napari_viewer(show=True)
-    widget = AllenSyncWidget(viewer)
-    viewer.window.add_dock_widget(widget, area="right")
-    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=WAIT)
+    viewer, widget = demo_dock(qtbot, make_napari_viewer, timeout=WAIT)
     _, x0, y0 = demo.demo_click()
     click_seed(qtbot, viewer, widget, (y0, x0))
     return viewer, widget, (y0, x0)

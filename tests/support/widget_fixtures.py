@@ -185,6 +185,21 @@ def demo_scene_ready(widget) -> bool:
 WAIT = 20_000
 
 
+def demo_dock(qtbot, make_napari_viewer, show=True, timeout=WAIT):
+    """A viewer with the dock docked on its default scene, the embedded demo atlas
+    (seed, three targets, atlas), loaded and idle (:func:`demo_scene_ready`), its
+    panels drawn; returns ``(viewer, widget)``. (``dock_scene.open_demo_dock`` adds a
+    real click.)"""
+    from napari_allen_sync._napari.widget import AllenSyncWidget
+
+    viewer = make_napari_viewer(show=show)
+    widget = AllenSyncWidget(viewer)  # no source: the demo atlas and its scene
+    viewer.window.add_dock_widget(widget, area="right")
+    qtbot.waitUntil(lambda: demo_scene_ready(widget), timeout=timeout)
+    qtbot.wait(50)  # the panels drawn
+    return viewer, widget
+
+
 def wait_idle(qtbot, widget):
     """Wait until no worker of the widget runs or is still being handed over, and no
     live point waits for the throttle."""

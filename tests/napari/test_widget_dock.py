@@ -7,9 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from qtpy.QtCore import QPoint, QPointF, Qt
-from qtpy.QtGui import QWheelEvent
-from qtpy.QtWidgets import QApplication
+from qtpy.QtCore import QPoint, Qt
 
 from napari_allen_sync._napari.canvas import canvas_widget, send_click
 from napari_allen_sync._napari.layout import canvas_position
@@ -23,18 +21,10 @@ from widget_fixtures import (
     FakeSource,
     make_widget,
     wait_idle,
+    wheel,
 )
 
 pytestmark = pytest.mark.gui
-
-
-def wheel(target, steps=-3):
-    """A real wheel event over the middle of a widget (negative: scroll down)."""
-    pos = QPointF(target.width() / 2, target.height() / 2)
-    event = QWheelEvent(pos, target.mapToGlobal(pos), QPoint(0, 0), QPoint(0, 120 * steps),
-                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
-                        Qt.ScrollPhase.NoScrollPhase, False)
-    QApplication.sendEvent(target, event)
 
 
 def test_the_wheel_over_an_unfocused_control_scrolls_the_dock(qtbot, make_napari_viewer):

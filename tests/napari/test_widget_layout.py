@@ -162,3 +162,95 @@ def test_whole_sections_after_go_to_in_the_demo_at_the_default_window(qtbot,
         qtbot.mouseClick(view.go_button, Qt.MouseButton.LeftButton)
     check_whole(qtbot, viewer, widget, "Go to")
     widget.close()
+
+
+def test_the_camera_settles_clicks_do_not_make_the_panels_jump(qtbot, make_napari_viewer):
+    """The demo at napari's default window, real clicks around the demo point: every
+    section is whole in its cell after each click, and clicking the same points again
+    leaves the camera where it is (a fit to the sections of each click alone zoomed in
+    and out again between clicks bringing smaller and larger sections)."""
+    demo = pytest.importorskip("napari_allen_sync.demo")
+    from napari_allen_sync._napari.layout import _camera
+    from widget_fixtures import demo_dock
+
+    viewer, widget = demo_dock(qtbot, make_napari_viewer)
+    wait_idle(qtbot, widget)
+    _, x0, y0 = demo.demo_click()
+    image = widget.seed_image
+    rng = np.random.default_rng(7)
+    points = [(float(np.clip(x0 + dx, 0.1 * image.width, 0.9 * image.width)),
+               float(np.clip(y0 + dy, 0.1 * image.height, 0.9 * image.height)))
+              for dx, dy in rng.uniform(-0.2, 0.2, (8, 2)) * [image.width, image.height]]
+    canvas = canvas_widget(widget)
+    camera = _camera(viewer)
+
+    def click(x, y):
+        with qtbot.waitSignal(widget.synchronized, timeout=WAIT):
+            send_click(canvas, canvas_position(viewer, widget.layers.seed_layer, (y, x)))
+        wait_idle(qtbot, widget)
+        assert cut_sections(viewer, widget) == [], (x, y)
+        return tuple(np.round(camera.center, 6)), round(float(camera.zoom), 9)
+
+    first = [click(x, y) for x, y in [(x0, y0), *points]]
+    again = [click(x, y) for x, y in points]
+    assert len(set(again)) == 1, again  # the same clicks again: the camera stays
+    assert again[0] == first[-1]
+    widget.close()
+
+
+def test_a_zoom_the_user_chose_survives_a_click(qtbot, make_napari_viewer):
+    """Seen on the tour: zoom in on the seed with the wheel, click, and the view was
+    reset to the whole sections. A click on the same seed section now keeps the
+    user's view; a section step and napari's Home show whole sections again."""
+    demo = pytest.importorskip("napari_allen_sync.demo")
+    from napari_allen_sync._napari.layout import _camera
+    from widget_fixtures import demo_dock, wheel
+
+    viewer, widget = demo_dock(qtbot, make_napari_viewer)
+    wait_idle(qtbot, widget)
+    _, x0, y0 = demo.demo_click()
+    canvas, camera = canvas_widget(widget), _camera(viewer)
+
+    def click(x, y):
+        with qtbot.waitSignal(widget.synchronized, timeout=WAIT) as blocker:
+            send_click(canvas, canvas_position(viewer, widget.layers.seed_layer, (y, x)))
+        wait_idle(qtbot, widget)
+        return blocker.args[0]
+
+    def view():
+        return tuple(np.round(camera.center, 6)), round(float(camera.zoom), 9)
+
+    click(x0, y0)
+    assert cut_sections(viewer, widget) == []
+    fitted, size0 = view(), tuple(viewer.canvas.size)
+    # the wheel over the seed's point: napari zooms in about it
+    wheel(canvas, steps=3, pos=canvas_position(viewer, widget.layers.seed_layer, (y0, x0)))
+    qtbot.waitUntil(lambda: float(camera.zoom) > 1.2 * fitted[1], timeout=WAIT)
+    zoomed = view()
+    assert cut_sections(viewer, widget) != []  # the user looks closer than whole sections
+    x1, y1 = x0 + 0.02 * widget.seed_image.width, y0 + 0.02 * widget.seed_image.height
+    outcome = click(x1, y1)
+    # the point clicked (to a canvas pixel, some seed pixels at this zoom)
+    assert (outcome.request.x, outcome.request.y) == pytest.approx(
+        (x1, y1), abs=0.01 * widget.seed_image.width)
+    assert view() == zoomed  # the user's view stays
+    # the window resized and back before the resize settles (a dock's layout passing
+    # through another size): the canvas has its size again, the user's view stays
+    window = widget.window()
+    width, height = window.width(), window.height()
+    window.resize(width + 60, height)
+    qtbot.waitUntil(lambda: canvas.width() > 0 and tuple(viewer.canvas.size) != size0,
+                    timeout=WAIT)
+    window.resize(width, height)
+    qtbot.waitUntil(lambda: tuple(viewer.canvas.size) == size0, timeout=WAIT)
+    qtbot.wait(300)  # past the resize's debounce
+    assert view() == zoomed
+    viewer.reset_view()  # napari's Home: whole sections again
+    assert cut_sections(viewer, widget) == []
+    wheel(canvas, steps=3, pos=canvas_position(viewer, widget.layers.seed_layer, (y1, x1)))
+    qtbot.waitUntil(lambda: cut_sections(viewer, widget) != [], timeout=WAIT)
+    with qtbot.waitSignal(widget.synchronized, timeout=WAIT):  # another seed section
+        qtbot.keyClick(widget.seed_view.slider, Qt.Key.Key_Right)
+    wait_idle(qtbot, widget)
+    assert cut_sections(viewer, widget) == []  # a section step fits again
+    widget.close()

@@ -200,6 +200,20 @@ def demo_dock(qtbot, make_napari_viewer, show=True, timeout=WAIT):
     return viewer, widget
 
 
+def wheel(target, steps=-3, pos=None):
+    """A real wheel event over a widget, at ``pos`` (default: its middle); negative
+    ``steps``: scroll down (over napari's canvas: zoom out)."""
+    from qtpy.QtCore import QPoint, QPointF, Qt
+    from qtpy.QtGui import QWheelEvent
+    from qtpy.QtWidgets import QApplication
+
+    pos = QPointF(target.width() / 2, target.height() / 2) if pos is None else QPointF(*pos)
+    event = QWheelEvent(pos, target.mapToGlobal(pos), QPoint(0, 0), QPoint(0, 120 * steps),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(target, event)
+
+
 def wait_idle(qtbot, widget):
     """Wait until no worker of the widget runs or is still being handed over, and no
     live point waits for the throttle."""

@@ -183,6 +183,7 @@ class DimsAnchor:
         self._homing = True
         try:
             if self.laid_out():
+                self.sync.layout.forget_fits()  # Home: the sections shown now, largest
                 self.sync.layout.fit()
             else:
                 placed = self.placements

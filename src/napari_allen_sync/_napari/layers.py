@@ -205,6 +205,7 @@ class SyncLayers:
         if keep:
             return
         self.layout.fitted = False
+        self.layout.forget_fits()
         self.arrange()
         self.dims_anchor.update()
         self.viewer.layers.selection.active = self.seed_layer
@@ -246,6 +247,7 @@ class SyncLayers:
         self.wanted.clear()
         self.order = ["seed"]
         self.layout.fitted = False
+        self.layout.forget_fits()
         self.dims_anchor.remove()
         _grid(self.viewer).enabled = False
 
@@ -308,6 +310,7 @@ class SyncLayers:
             self.order = wanted
             self.arrange()
             if not self.layout.fitted or unbanded:
+                self.layout.forget_fits()  # the first answer: its own sections, tight
                 self.layout.fit()
                 self.layout.fitted = True
             # new images are shown once the grid and the camera are final: each is

@@ -147,6 +147,13 @@ class PanelLayout:
         self.drawn = None
         self.top_band_px = 0.0
         self._fit_keys: tuple = ()  # the panels (keys) the camera was last fitted to
+        #: ((keys, seed section), world box) the fits since covered: a click's fit keeps
+        #: every section shown since in view, so the camera settles (fit_extent)
+        self._covered: tuple | None = None
+        #: ((keys, seed section), centre, zoom) of the last fit: a camera moved since
+        #: (the user's zoom or pan) is the user's view (user_view)
+        self._fitted_camera: tuple | None = None
+        self._fit_canvas: tuple = ()  # the canvas size the camera was last fitted to
         self._shaped_for: tuple = ()  # (keys, canvas size) the grid's shape was chosen for
         self._inks: dict = {}  # label colour by place (see ink)
         self._low: dict = {}  # id(coarsest tier) → (that tier, it as an array)
@@ -190,8 +197,10 @@ class PanelLayout:
         grid.enabled = len(owner.order) > 1
         if self.fitted and ((tuple(grid.shape), bool(grid.enabled)) != before
                             or tuple(owner.order) != self._fit_keys
-                            or not self.whole_sections_in_view()):
-            self.fit()  # another layout, other panels, or a section pushed out of its cell
+                            or not (self.whole_sections_in_view() or self.user_view())):
+            # another layout, other panels, or a section pushed out of its cell (unless
+            # the user zoomed or panned on these panels: a click keeps their view)
+            self.fit()
 
     def extent(self) -> np.ndarray:
         """``[[row0, col0], [row1, col1]]``: the world box that holds every panel's whole
@@ -202,6 +211,45 @@ class PanelLayout:
             boxes = [world_box(owner.seed_layer)]
         boxes = np.asarray(boxes, dtype=float)
         return np.array([boxes[:, 0].min(axis=0), boxes[:, 1].max(axis=0)])
+
+    def fit_extent(self) -> np.ndarray:
+        """The world box a fit shows: the panels' sections now (:meth:`extent`) and every
+        section the fits since showed, on the same seed section with the same panels
+        (:meth:`forget_fits`).
+
+        Fitting only the sections now would zoom in on a click that brings smaller
+        sections and out again on the next that brings larger ones: the panels would
+        jump on every other click. With what was shown kept in, the camera settles
+        after the first few clicks and stays (each fit only widens).
+        """
+        now = self.extent()
+        covered = self._covered
+        if covered is not None and covered[0] == self._panels():
+            now = np.array([np.minimum(now[0], covered[1][0]),
+                            np.maximum(now[1], covered[1][1])])
+        return now
+
+    def user_view(self) -> bool:
+        """Whether the camera is the user's: moved (napari's wheel zoom, a pan) since
+        the last fit, with the same panels on the same seed section. A click then keeps
+        it, though sections may be cut: the user chose to look closer. Another seed
+        section, other panels, a resize and napari's Home fit again."""
+        fitted = self._fitted_camera
+        if fitted is None or fitted[0] != self._panels():
+            return False
+        camera = _camera(self.viewer)
+        return not (np.isclose(float(camera.zoom), fitted[2], rtol=1e-9)
+                    and np.allclose(np.asarray(camera.center, dtype=float)[-2:], fitted[1],
+                                    atol=1e-6))
+
+    def forget_fits(self) -> None:
+        """The next fit shows the sections now only: napari's Home, a resize, the
+        first answer (another seed section or other panels forget by themselves)."""
+        self._covered = None
+
+    def _panels(self) -> tuple:
+        """What the kept extent belongs to: the panels and the seed's section."""
+        return (tuple(self.owner.order), self.owner.shown.get("seed"))
 
     def cell_size(self, shape) -> np.ndarray:
         """One grid cell's size (canvas pixels, row and col) for a grid ``shape``: napari's
@@ -258,7 +306,7 @@ class PanelLayout:
             box = _viewbox(self.viewer)
         box = np.asarray(box, dtype=float)
         band = min(max(float(self.top_band_px), 0.0), 0.5 * float(box[0]))
-        low, high = self.extent()
+        low, high = self.fit_extent()
         room = box - np.array([band, 0.0])
         zoom = float(np.min(room / (fraction * np.maximum(high - low, 1.0))))
         # the sections centred in the room below the band: band / 2 px lower on screen
@@ -303,7 +351,12 @@ class PanelLayout:
             centre, zoom = self.fitted_view(box, fraction)
             camera.zoom = zoom
             camera.center = tuple(float(v) for v in centre)
+            self._fit_canvas = tuple(self.viewer.canvas.size)
         self._fit_keys = tuple(self.owner.order)
+        self._covered = (self._panels(), self.fit_extent())
+        self._fitted_camera = (self._panels(),
+                               np.asarray(camera.center, dtype=float)[-2:].copy(),
+                               float(camera.zoom))
         for marker in self.owner.markers.values():  # thin rings at the new zoom
             size_ring(marker, float(camera.zoom))
         # the labels for this layout: lines as wide as the sections now on screen (an
@@ -318,10 +371,15 @@ class PanelLayout:
 
     def refit(self, *_) -> None:
         """After a canvas resize: the grid's shape for the new canvas, and whole
-        sections in view (:meth:`fit`); nothing before the first layout."""
+        sections in view (:meth:`fit`); nothing before the first layout, nor when the
+        canvas has the size of the last fit again (a dock's layout passing through
+        other sizes, a fit since): the camera then stays."""
         if self.owner.seed_layer is None or not self.fitted:
             return
+        if tuple(self.viewer.canvas.size) == self._fit_canvas:
+            return
         self.arrange()
+        self.forget_fits()
         self.fit()
 
     def centre(self, key) -> bool:

@@ -26,7 +26,9 @@ demo = pytest.importorskip("napari_allen_sync.demo")
 
 from napari_allen_sync._napari.markers import (  # noqa: E402
     INKS,
+    LABEL_SIZES,
     contrast_ratio,
+    ink_score,
     relative_luminance,
     sample_ink,
 )
@@ -61,20 +63,41 @@ def glyph_contrast(viewer, markers, marker) -> np.ndarray:
               & (np.abs(probe - background).sum(-1) > 100))
     assert glyphs.sum() > 30, "no glyphs of the label found on the canvas"
     # napari drew the label in its ink: the glyph pixels farthest from their
-    # background are the ink itself (the others are blended at the glyphs' edges)
+    # background are the ink itself (the others are blended at the glyphs' edges); the
+    # strokes of the smallest text (a default window's panels) are thinner than a
+    # pixel and never reach it: there the glyphs moved from their background to the ink
     colour = np.asarray(marker.text.color.constant)[:3] * 255.0
     apart = np.abs(drawn[glyphs] - background[glyphs]).sum(-1)
     ink_px = drawn[glyphs][apart >= np.percentile(apart, 90)]
-    assert np.abs(ink_px - colour).sum(-1).min() < 40, (colour, ink_px[:5])
+    if float(marker.text.size) >= LABEL_SIZES[0][1]:
+        assert np.abs(ink_px - colour).sum(-1).min() < 40, (colour, ink_px[:5])
+    else:
+        towards = (np.abs(ink_px - colour).sum(-1)
+                   < np.abs(background[glyphs][apart >= np.percentile(apart, 90)]
+                            - colour).sum(-1))
+        assert towards.mean() > 0.9, (colour, ink_px[:5])
     return contrast_ratio(relative_luminance(np.round(colour)),
                           relative_luminance(background[glyphs]))
 
 
-def test_labels_contrast_with_the_overlays_under_them(qtbot, make_napari_viewer):
+#: At napari's default window size, the labels allowed under :data:`MIN_SHARE`, by
+#: target, with the least share: the sagittal Gad1 section's label, both of whose sides
+#: are part dark expression overlay, part pale section (no one ink reads over both, and
+#: napari's text has no outline); measured 0.61-0.63 (0.63 before labels changed side).
+DEFAULT_WINDOW_EXCEPTIONS = {"ds:900100003": 0.5}
+
+
+@pytest.mark.parametrize("window", ["large", "default"])
+def test_labels_contrast_with_the_overlays_under_them(qtbot, make_napari_viewer, window):
+    """Every label reads over the overlays (at the default window, where each panel is
+    about 150 px wide, a label over a patch both dark and bright goes to the other side
+    of its ring when the image there reads better: the projection overlay's label, 0.81
+    of its glyphs at 3 : 1 on its own side, reads on the other)."""
     source = demo.DemoSource()
     viewer = make_napari_viewer(show=True)
     widget = demo_scene(qtbot, viewer, source, click=False)
-    resize(qtbot, viewer, widget, WINDOW)
+    if window == "large":
+        resize(qtbot, viewer, widget, WINDOW)
     for ds_id in widget.target_ids:  # every target's overlay on, by its check box
         click_box(qtbot, widget.targets_view.overlay_box(ds_id))
     _image_id, x, y = demo.demo_click()
@@ -86,11 +109,27 @@ def test_labels_contrast_with_the_overlays_under_them(qtbot, make_napari_viewer)
     assert kinds == {"expression", "projection"}  # the demo has both
     markers = list(widget.layers.markers.values())
     shares = {}
-    for marker in markers:
+    for key, marker in widget.layers.markers.items():
         ratios = glyph_contrast(viewer, markers, marker)
-        shares[marker.name] = round(float(np.mean(ratios >= MIN_RATIO)), 2)
-    unreadable = {name: share for name, share in shares.items() if share < MIN_SHARE}
+        shares[key] = round(float(np.mean(ratios >= MIN_RATIO)), 2)
+    allowed = DEFAULT_WINDOW_EXCEPTIONS if window == "default" else {}
+    unreadable = {key: share for key, share in shares.items()
+                  if share < allowed.get(key, MIN_SHARE)}
     assert not unreadable, f"labels with too little contrast (share of glyphs ≥ 3:1): {shares}"
+
+
+def test_a_label_past_the_image_edge_is_judged_against_the_canvas():
+    """The part of a label's patch beyond the image is the canvas's colour: a pale
+    section's top edge under a label over a black canvas needs a mid ink (or the other
+    side), not the near-black one the section alone would ask for."""
+    pale = np.full((40, 40, 3), 240, np.uint8)
+    ink, score = ink_score(pale, 3, 20, True, 10, 8)  # 5 of the 8 rows above the image
+    assert ink != "#101010" and score < 4.5
+    assert ink_score(pale, 3, 20, True, 10, 8, outside=(255, 255, 255))[0] == "#101010"
+    inside_ink, inside_score = ink_score(pale, 30, 20, True, 10, 8)  # wholly inside
+    assert inside_ink == "#101010" and inside_score > 12
+    ink, score = ink_score(pale, -50, 20, True, 10, 8)  # all canvas: white on black
+    assert ink == "white" and score == pytest.approx(21.0)
 
 
 @settings(max_examples=300, deadline=None)

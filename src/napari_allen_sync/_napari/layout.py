@@ -25,14 +25,17 @@ from .markers import (
     LABEL_SIZES,
     LINE_PX,
     MARGIN_PX,
+    OTHER_SIDE_GAIN,
+    READABLE_RATIO,
     RING_PX,
     WRAP_ROWS,
     LabelPlace,
+    ink_score,
+    label_fits,
     label_side,
     label_size,
     label_text,
     place_label,
-    sample_ink,
     size_ring,
 )
 
@@ -42,6 +45,7 @@ __all__ = [
     "MIN_LINE_PX",
     "PanelLayout",
     "canvas_position",
+    "canvas_rgb",
     "cell_of",
     "data_shape",
     "world_box",
@@ -109,6 +113,19 @@ def _viewbox(viewer):
     if canvas is None or not hasattr(canvas, "viewbox_size"):
         return None
     return np.asarray(canvas.viewbox_size(viewer.layers), dtype=float)
+
+
+def canvas_rgb(viewer) -> tuple[int, int, int]:
+    """The canvas's colour (8-bit RGB) in the viewer's theme (napari's public
+    ``napari.utils.theme.get_theme``): what a label is read against beyond an image.
+    Black (napari's dark theme) when the theme cannot be read."""
+    try:
+        from napari.utils.theme import get_theme
+
+        rgb = get_theme(viewer.theme).canvas.as_rgb_tuple()
+        return tuple(int(v) for v in rgb[:3])
+    except Exception:  # an unknown theme, an older napari
+        return (0, 0, 0)
 
 
 class PanelLayout:
@@ -417,20 +434,38 @@ class PanelLayout:
     def style_label(self, marker, hit) -> None:
         """A hit's label on the side that keeps it in its panel (:attr:`side`,
         :func:`~.markers.place_label`), in an ink that contrasts with the image under it
-        (:meth:`ink`)."""
-        place_label(marker, self.viewer, self.side)
+        (:meth:`ink`). Where no ink reads well there (:data:`~.markers.READABLE_RATIO`),
+        the label goes to the other side of its ring if the image there reads clearly
+        better (:data:`~.markers.OTHER_SIDE_GAIN`) and the label fits there whole
+        (:func:`~.markers.label_fits`); the side chosen is kept in the marker's
+        metadata (``allen_sync["above"]``) for the labels placed again at a new zoom."""
+        side = self.side
+        ink, score = self.ink(hit, side)
+        if score < READABLE_RATIO:
+            other = side._replace(above=not side.above)
+            other_ink, other_score = self.ink(hit, other)
+            if (other_score >= OTHER_SIDE_GAIN * score
+                    and label_fits(marker, self.viewer, other)):
+                side, ink = other, other_ink
+        place_label(marker, self.viewer, side)
         meta = marker.metadata.setdefault("allen_sync", {})
-        ink = self.ink(hit)
+        meta["above"] = side.above
         if meta.get("ink") != ink:
             meta["ink"] = ink
             marker.text.color = ink
+
+    def marker_side(self, marker):
+        """The :class:`~.markers.LabelPlace` a marker's label was last placed with: the
+        answer's (:attr:`side`), on the side :meth:`style_label` chose for it."""
+        above = marker.metadata.get("allen_sync", {}).get("above")
+        return self.side if above is None else self.side._replace(above=bool(above))
 
     def place_labels(self, *_) -> None:
         """Place every label again for the camera now (:func:`~.markers.place_label`):
         their offset from the ring is in data units, so it changes with the zoom."""
         for marker in self.owner.markers.values():
             if marker in self.viewer.layers:
-                place_label(marker, self.viewer, self.side)
+                place_label(marker, self.viewer, self.marker_side(marker))
 
     def relabel(self) -> None:
         """Place the labels of the answer drawn last again for the current layout (a
@@ -450,14 +485,17 @@ class PanelLayout:
                 marker.refresh(thumbnail=False, highlight=False, extent=False)
             self.style_label(marker, hit)
 
-    def ink(self, hit) -> str:
-        """Text colour with contrast (:func:`~.markers.sample_ink`), judged from the
-        image's coarsest tier (in the tile cache) where the label is drawn: the pyramid
-        the layer shows (an overlay's composite drawn into it too)."""
+    def ink(self, hit, side=None) -> tuple[str, float]:
+        """``(ink, score)``: the text colour with the most contrast and that contrast
+        (:func:`~.markers.ink_score`), judged from the image's coarsest tier (in the tile
+        cache) where the label is drawn on ``side`` (default :attr:`side`): the pyramid
+        the layer shows (an overlay's composite drawn into it too), and beyond the
+        image the canvas's colour (:func:`canvas_rgb`)."""
+        side = self.side if side is None else side
         layer = self.owner.images.get(hit.key)
         levels = layer.data if layer is not None and layer.multiscale else None
         if levels is None or not len(levels):
-            return "white"
+            return "white", 0.0
         low, full = levels[-1], levels[0]
         f = float(full.shape[0]) / float(max(low.shape[0], 1))
         r, c = int(hit.y / f), int(hit.x / f)
@@ -465,15 +503,16 @@ class PanelLayout:
         # what the ink is sampled from: the tier (the same object for a section shown
         # again: pyramids are built once per image), the place (a click nearby: the
         # same ink), the side and the patch's size (not the camera's exact zoom)
-        cache = (id(low), r // 6, c // 6, self.side.above, patch)
+        outside = canvas_rgb(self.viewer)
+        cache = (id(low), r // 6, c // 6, side.above, patch, outside)
         hit_ink = self._inks.get(cache)
         if hit_ink is not None and hit_ink[0] is low:
             return hit_ink[1]
-        ink = sample_ink(self._low_tier(low), r, c, self.side.above, *patch)
-        self._inks[cache] = (low, ink)
+        scored = ink_score(self._low_tier(low), r, c, side.above, *patch, outside=outside)
+        self._inks[cache] = (low, scored)
         if len(self._inks) > 256:
             self._inks.pop(next(iter(self._inks)))
-        return ink
+        return scored
 
     def _low_tier(self, low) -> np.ndarray:
         """An image's coarsest tier ``low`` (lazy) as an array, computed once per tier

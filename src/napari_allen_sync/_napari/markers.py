@@ -13,6 +13,9 @@ text has no outline or background (public API), so the text colour is chosen aga
 the image under the label by WCAG contrast ratio (:func:`sample_ink`): dark over
 bright-field in situ, the atlas's pale colours and an expression overlay's heat over a
 pale section, white over fluorescence, a mid grey over a patch both dark and bright.
+Where no ink reads well on the label's side (:data:`READABLE_RATIO`), the label goes to
+the other side of its ring if the image there reads better and the label fits there
+(:func:`ink_score`, :func:`label_fits`).
 """
 
 from __future__ import annotations
@@ -28,12 +31,15 @@ __all__ = [
     "FAR_OPACITY",
     "INKS",
     "MARKER_COLOURS",
+    "READABLE_RATIO",
     "RING_PX",
     "LabelPlace",
     "add_marker",
     "contrast_ratio",
     "hold_marker",
+    "ink_score",
     "label_extent",
+    "label_fits",
     "label_side",
     "label_size",
     "label_text",
@@ -89,6 +95,14 @@ INKS = (("#101010", (16, 16, 16)), ("white", (255, 255, 255)), ("#767676", (118,
 #: The share (percent) of a label's patch allowed to contrast less with its ink than
 #: the ink's score (:func:`sample_ink`).
 INK_PERCENTILE = 10
+#: WCAG 2's least contrast for large text and user-interface parts: a label whose ink
+#: scores less on its side of the ring is drawn on the other side when the image there
+#: reads better (:meth:`PanelLayout.style_label
+#: <napari_allen_sync._napari.layout.PanelLayout.style_label>`). Over any one colour an
+#: ink scores at least 4.3, so only a patch both dark and bright moves a label.
+READABLE_RATIO = 3.0
+#: How much better (ratio of scores) the other side must read for a label to move there.
+OTHER_SIDE_GAIN = 1.25
 #: Rows a wrapped fact (an atlas structure's name, a warning) may take, and in all; in
 #: small panels (a smaller text size) one row, so that the label stays over the section.
 WRAP_ROWS, MAX_ROWS = 2, 6
@@ -195,23 +209,47 @@ def label_text(label: str, size: float = 8, width_px: float = 400.0,
     return "\n".join(rows[:MAX_ROWS])
 
 
+def _label_geometry(marker, viewer, place: LabelPlace):
+    """``(at, block, box, zoom)`` of a marker's label on screen (pixels, in its grid
+    cell): the ring's centre, the text block's size and the cell's size; None when the
+    marker has no label to place."""
+    canvas = getattr(viewer, "canvas", None)
+    table = marker.features
+    if (canvas is None or not hasattr(canvas, "viewbox_size") or len(marker.data) != 1
+            or len(table) != 1 or "label" not in table):
+        return None
+    camera = _camera(viewer)
+    zoom = float(camera.zoom)
+    box = np.asarray(canvas.viewbox_size(viewer.layers), dtype=float)  # (rows, cols)
+    world = np.asarray(marker.data_to_world(np.asarray(marker.data[0], dtype=float)),
+                       dtype=float)[-2:]
+    at = box / 2 + (world - np.asarray(camera.center, dtype=float)[-2:]) * zoom
+    block = np.asarray(label_extent(str(table.at[0, "label"]), place.size))
+    return at, block, box, zoom
+
+
+def label_fits(marker, viewer, place: LabelPlace) -> bool:
+    """Whether a marker's label fits whole in its grid cell on ``place``'s side of the
+    ring (above or below), at the current camera, without being pushed over the ring."""
+    geometry = _label_geometry(marker, viewer, place)
+    if geometry is None:
+        return False
+    at, block, box, _zoom = geometry
+    reach = RING_PX / 2.0 + 2.0 * MARGIN_PX + block[0]
+    return bool(at[0] - reach >= 0.0 if place.above else at[0] + reach <= box[0])
+
+
 def place_label(marker, viewer, place: LabelPlace) -> None:
     """Centre a marker's label below its ring (above, ``place.above``), shifted only as
     far as needed to keep the whole text block inside the marker's grid cell, at the
     current camera; the text's ``translation`` is in the layer's data units, so its
     placement (rotation, scale) is undone."""
-    canvas = getattr(viewer, "canvas", None)
-    table = marker.features
-    if (canvas is None or not hasattr(canvas, "viewbox_size") or len(marker.data) != 1
-            or len(table) != 1 or "label" not in table):
+    geometry = _label_geometry(marker, viewer, place)
+    if geometry is None:
         return
-    camera = _camera(viewer)
-    zoom = float(camera.zoom)
-    box = np.asarray(canvas.viewbox_size(viewer.layers), dtype=float)  # (rows, cols)
+    at, block, box, zoom = geometry
     point = np.asarray(marker.data[0], dtype=float)
     world = np.asarray(marker.data_to_world(point), dtype=float)[-2:]
-    at = box / 2 + (world - np.asarray(camera.center, dtype=float)[-2:]) * zoom
-    block = np.asarray(label_extent(str(table.at[0, "label"]), place.size))
     down = RING_PX / 2.0 + MARGIN_PX + block[0] / 2.0
     want = at + np.array([-down if place.above else down, 0.0])
     low = block / 2.0 + MARGIN_PX
@@ -242,26 +280,42 @@ def contrast_ratio(luminance_a, luminance_b) -> np.ndarray:
     return (np.maximum(a, b) + 0.05) / (np.minimum(a, b) + 0.05)
 
 
-def sample_ink(low, r: int, c: int, above: bool, half_cols: int = 12, rows: int = 8) -> str:
-    """Text colour for a label centred above (or below) tier pixel ``(r, c)`` of an
+def ink_score(low, r: int, c: int, above: bool, half_cols: int = 12, rows: int = 8,
+              outside=(0, 0, 0)) -> tuple[str, float]:
+    """``(ink, score)`` for a label centred above (or below) tier pixel ``(r, c)`` of an
     image's coarsest tier ``low``, judged over ``2 half_cols × rows`` tier pixels where
-    the label is drawn: of :data:`INKS`, the one whose WCAG contrast ratio with the patch
-    is highest at its :data:`INK_PERCENTILE` th percentile, so that a patch partly dark
-    and partly bright (an overlay's heat over a pale section, a projection's green over
-    a dark field) is judged by both parts, not by their mean."""
+    the label is drawn, the part of them beyond the image in the canvas's colour
+    ``outside`` (8-bit RGB): of :data:`INKS`, the one whose WCAG contrast ratio with the
+    patch is highest at its :data:`INK_PERCENTILE` th percentile (that ratio is its
+    score), so that a patch partly dark and partly bright (an overlay's heat over a pale
+    section, a projection's green over a dark field, a pale section's edge over a black
+    canvas) is judged by both parts, not by their mean. White, scored 0, where nothing
+    can be read (a tile that fails, no image)."""
     half_cols, rows = max(int(half_cols), 1), max(int(rows), 1)
-    r0, r1 = (r - rows, r) if above else (r, r + rows)
+    r0 = r - rows if above else r
+    c0 = c - half_cols
     try:
-        patch = np.asarray(low[max(r0, 0):max(r1, 1),
-                               max(c - half_cols, 0):max(c + half_cols, 1)])
+        height, width = int(low.shape[0]), int(low.shape[1])
+        inside = np.asarray(low[min(max(r0, 0), height):min(max(r0 + rows, 0), height),
+                                min(max(c0, 0), width):min(max(c0 + 2 * half_cols, 0), width)])
     except Exception:  # a tile that fails: the default ink
-        return "white"
-    if patch.size == 0 or patch.ndim != 3:
-        return "white"
+        return "white", 0.0
+    if inside.ndim != 3 or height == 0 or width == 0:
+        return "white", 0.0
+    patch = np.empty((rows, 2 * half_cols, 3), dtype=np.uint8)
+    patch[...] = np.asarray(outside, dtype=float)[:3]
+    top, left = max(0, -r0), max(0, -c0)
+    patch[top:top + inside.shape[0], left:left + inside.shape[1]] = inside[..., :3]
     background = relative_luminance(patch).ravel()
     inks = relative_luminance(np.array([rgb for _, rgb in INKS]))
     scores = [np.percentile(contrast_ratio(ink, background), INK_PERCENTILE) for ink in inks]
-    return INKS[int(np.argmax(scores))][0]
+    best = int(np.argmax(scores))
+    return INKS[best][0], float(scores[best])
+
+
+def sample_ink(low, r: int, c: int, above: bool, half_cols: int = 12, rows: int = 8) -> str:
+    """The ink of :func:`ink_score`."""
+    return ink_score(low, r, c, above, half_cols, rows)[0]
 
 
 def ring_size(marker, zoom: float) -> float:

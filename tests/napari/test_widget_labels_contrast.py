@@ -30,7 +30,6 @@ from napari_allen_sync._napari.markers import (  # noqa: E402
     contrast_ratio,
     ink_score,
     relative_luminance,
-    sample_ink,
 )
 
 #: WCAG 2's least contrast for large text and for user-interface parts.
@@ -138,6 +137,6 @@ def test_the_ink_contrasts_with_a_plain_patch(background):
     """Over any one colour the ink reaches WCAG's 4.5 : 1 for body text, nearly (4.3 : 1
     at the worst grey, for the near-black ink)."""
     patch = np.full((20, 40, 3), background, np.uint8)
-    ink = dict(INKS)[sample_ink(patch, 10, 20, False)]
+    ink = dict(INKS)[ink_score(patch, 10, 20, False)[0]]
     assert contrast_ratio(relative_luminance(np.array(ink)),
                           relative_luminance(np.array(background))) >= 4.3

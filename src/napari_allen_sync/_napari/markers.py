@@ -10,7 +10,7 @@ Its first line is what matters most (the section number and the structure's acro
 then the panel's name and longer facts, each cut or wrapped to the panel's width
 (:func:`label_text`); small panels get a smaller font (:data:`LABEL_SIZES`). napari's
 text has no outline or background (public API), so the text colour is chosen against
-the image under the label by WCAG contrast ratio (:func:`sample_ink`): dark over
+the image under the label by WCAG contrast ratio (:func:`ink_score`): dark over
 bright-field in situ, the atlas's pale colours and an expression overlay's heat over a
 pale section, white over fluorescence, a mid grey over a patch both dark and bright.
 Where no ink reads well on the label's side (:data:`READABLE_RATIO`), the label goes to
@@ -46,7 +46,6 @@ __all__ = [
     "place_label",
     "relative_luminance",
     "ring_size",
-    "sample_ink",
     "size_ring",
     "text_width_px",
 ]
@@ -90,10 +89,10 @@ _LINEAR = np.where(_SRGB <= 0.04045, _SRGB / 12.92, ((_SRGB + 0.055) / 1.055) **
 _RGB_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
 #: Label inks (napari's text has no outline) and their 8-bit sRGB: near black, white, and
 #: the mid grey at 4.5 : 1 (WCAG) against both black and white, the best single ink over
-#: a patch that is part dark, part bright (:func:`sample_ink`).
+#: a patch that is part dark, part bright (:func:`ink_score`).
 INKS = (("#101010", (16, 16, 16)), ("white", (255, 255, 255)), ("#767676", (118, 118, 118)))
 #: The share (percent) of a label's patch allowed to contrast less with its ink than
-#: the ink's score (:func:`sample_ink`).
+#: the ink's score (:func:`ink_score`).
 INK_PERCENTILE = 10
 #: WCAG 2's least contrast for large text and user-interface parts: a label whose ink
 #: scores less on its side of the ring is drawn on the other side when the image there
@@ -210,8 +209,9 @@ def label_text(label: str, size: float = 8, width_px: float = 400.0,
 
 
 def _label_geometry(marker, viewer, place: LabelPlace):
-    """``(at, block, box, zoom)`` of a marker's label on screen (pixels, in its grid
-    cell): the ring's centre, the text block's size and the cell's size; None when the
+    """``(at, block, box, zoom, point, world)`` of a marker's label: on screen (pixels,
+    in its grid cell) the ring's centre, the text block's size and the cell's size; the
+    camera's zoom; the marker's point in data and in world coordinates. None when the
     marker has no label to place."""
     canvas = getattr(viewer, "canvas", None)
     table = marker.features
@@ -221,11 +221,11 @@ def _label_geometry(marker, viewer, place: LabelPlace):
     camera = _camera(viewer)
     zoom = float(camera.zoom)
     box = np.asarray(canvas.viewbox_size(viewer.layers), dtype=float)  # (rows, cols)
-    world = np.asarray(marker.data_to_world(np.asarray(marker.data[0], dtype=float)),
-                       dtype=float)[-2:]
+    point = np.asarray(marker.data[0], dtype=float)
+    world = np.asarray(marker.data_to_world(point), dtype=float)[-2:]
     at = box / 2 + (world - np.asarray(camera.center, dtype=float)[-2:]) * zoom
     block = np.asarray(label_extent(str(table.at[0, "label"]), place.size))
-    return at, block, box, zoom
+    return at, block, box, zoom, point, world
 
 
 def label_fits(marker, viewer, place: LabelPlace) -> bool:
@@ -234,7 +234,7 @@ def label_fits(marker, viewer, place: LabelPlace) -> bool:
     geometry = _label_geometry(marker, viewer, place)
     if geometry is None:
         return False
-    at, block, box, _zoom = geometry
+    at, block, box = geometry[:3]
     reach = RING_PX / 2.0 + 2.0 * MARGIN_PX + block[0]
     return bool(at[0] - reach >= 0.0 if place.above else at[0] + reach <= box[0])
 
@@ -247,9 +247,7 @@ def place_label(marker, viewer, place: LabelPlace) -> None:
     geometry = _label_geometry(marker, viewer, place)
     if geometry is None:
         return
-    at, block, box, zoom = geometry
-    point = np.asarray(marker.data[0], dtype=float)
-    world = np.asarray(marker.data_to_world(point), dtype=float)[-2:]
+    at, block, box, zoom, point, world = geometry
     down = RING_PX / 2.0 + MARGIN_PX + block[0] / 2.0
     want = at + np.array([-down if place.above else down, 0.0])
     low = block / 2.0 + MARGIN_PX
@@ -311,11 +309,6 @@ def ink_score(low, r: int, c: int, above: bool, half_cols: int = 12, rows: int =
     scores = [np.percentile(contrast_ratio(ink, background), INK_PERCENTILE) for ink in inks]
     best = int(np.argmax(scores))
     return INKS[best][0], float(scores[best])
-
-
-def sample_ink(low, r: int, c: int, above: bool, half_cols: int = 12, rows: int = 8) -> str:
-    """The ink of :func:`ink_score`."""
-    return ink_score(low, r, c, above, half_cols, rows)[0]
 
 
 def ring_size(marker, zoom: float) -> float:

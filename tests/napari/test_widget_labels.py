@@ -102,6 +102,12 @@ def test_every_label_lies_inside_its_panel(qtbot, make_napari_viewer, window, wh
             assert (centre_y < at[1]) if above else (centre_y > at[1]), (hit.key, above)
         drawn_above = marker.metadata["allen_sync"]["above"]
         assert (centre_y < at[1]) if drawn_above else (centre_y > at[1]), hit.key
+        # a label moved sideways (no ink read at its ring) is drawn at the shift chosen
+        # (it was chosen only where it fits) and still spans its ring's column
+        shift = marker.metadata["allen_sync"]["shift_px"]
+        if shift:
+            assert (low[0] + high[0]) / 2.0 - at[0] == pytest.approx(shift, abs=1.0), hit.key
+            assert low[0] < at[0] < high[0], (hit.key, "the label left its ring's column")
     if box[1] < markers.LABEL_SIZES[0][0]:
         assert all(float(m.text.size) < markers.LABEL_SIZES[0][1]
                    for m in widget.layers.markers.values())

@@ -535,11 +535,11 @@ class SyncLayers:
         """The label on the side that keeps it in the panel, in an ink that contrasts
         with the image under it (:meth:`PanelLayout.style_label
         <napari_allen_sync._napari.layout.PanelLayout.style_label>`); a target with no
-        section near the point greyed (its marker and image)."""
+        section near the point greyed (its marker and image), before its label's ink is
+        judged against the image as drawn."""
         marker, image = self.markers.get(hit.key), self.images.get(hit.key)
         if marker is None:
             return
-        self.layout.style_label(marker, hit)
         meta = marker.metadata.setdefault("allen_sync", {})
         if meta.get("far", False) != hit.far:
             meta["far"] = hit.far
@@ -547,6 +547,7 @@ class SyncLayers:
             marker.border_color = colour
             if image is not None and hit.key != "seed":
                 image.opacity = FAR_OPACITY if hit.far else 1.0
+        self.layout.style_label(marker, hit)
 
     # ------------------------------------------------------------------ layout
     def arrange(self) -> None:

@@ -28,6 +28,7 @@ from .markers import (
     OTHER_SIDE_GAIN,
     READABLE_RATIO,
     RING_PX,
+    SHIFT_FRACTION,
     WRAP_ROWS,
     LabelPlace,
     ink_score,
@@ -35,6 +36,7 @@ from .markers import (
     label_side,
     label_size,
     label_text,
+    label_width_px,
     place_label,
     size_ring,
 )
@@ -435,30 +437,54 @@ class PanelLayout:
         """A hit's label on the side that keeps it in its panel (:attr:`side`,
         :func:`~.markers.place_label`), in an ink that contrasts with the image under it
         (:meth:`ink`). Where no ink reads well there (:data:`~.markers.READABLE_RATIO`),
-        the label goes to the other side of its ring if the image there reads clearly
-        better (:data:`~.markers.OTHER_SIDE_GAIN`) and the label fits there whole
-        (:func:`~.markers.label_fits`); the side chosen is kept in the marker's
-        metadata (``allen_sync["above"]``) for the labels placed again at a new zoom."""
+        the label goes to the other side of its ring or sideways where the image reads
+        (clearly) better and the label fits whole (:meth:`_better_place`); the side and
+        shift chosen are kept in the marker's metadata (``allen_sync["above"]``,
+        ``allen_sync["shift_px"]``) for the labels placed again at a new zoom."""
         side = self.side
         ink, score = self.ink(hit, side)
         if score < READABLE_RATIO:
-            other = side._replace(above=not side.above)
-            other_ink, other_score = self.ink(hit, other)
-            if (other_score >= OTHER_SIDE_GAIN * score
-                    and label_fits(marker, self.viewer, other)):
-                side, ink = other, other_ink
+            side, ink = self._better_place(marker, hit, side, ink, score)
         place_label(marker, self.viewer, side)
         meta = marker.metadata.setdefault("allen_sync", {})
-        meta["above"] = side.above
+        meta["above"], meta["shift_px"] = side.above, float(side.shift_px)
         if meta.get("ink") != ink:
             meta["ink"] = ink
             marker.text.color = ink
 
+    def _better_place(self, marker, hit, side, ink, score):
+        """``(place, ink)`` for a label whose ink reads poorly on its own side (``side``,
+        ``ink``, ``score``): the first of these that reads (:data:`~.markers.READABLE_RATIO`)
+        and fits whole (:func:`~.markers.label_fits`): the other side of the ring, then
+        either side shifted sideways by :data:`~.markers.SHIFT_FRACTION` of the label's
+        width, left and right; else the one of them that reads best if it reads clearly
+        better (:data:`~.markers.OTHER_SIDE_GAIN`); else the label's own place."""
+        shift = SHIFT_FRACTION * label_width_px(marker, side)
+        other = side._replace(above=not side.above)
+        candidates = [other]
+        if shift >= 1.0:
+            candidates += [place._replace(shift_px=d) for place in (side, other)
+                           for d in (-shift, shift)]
+        best = (OTHER_SIDE_GAIN * score, side, ink)
+        for place in candidates:
+            place_ink, place_score = self.ink(hit, place)
+            if place_score < best[0] or not label_fits(marker, self.viewer, place):
+                continue
+            if place_score >= READABLE_RATIO:
+                return place, place_ink
+            if place_score > best[0] or best[1] is side:
+                best = (place_score, place, place_ink)
+        return best[1], best[2]
+
     def marker_side(self, marker):
         """The :class:`~.markers.LabelPlace` a marker's label was last placed with: the
-        answer's (:attr:`side`), on the side :meth:`style_label` chose for it."""
-        above = marker.metadata.get("allen_sync", {}).get("above")
-        return self.side if above is None else self.side._replace(above=bool(above))
+        answer's (:attr:`side`), on the side and at the sideways shift
+        :meth:`style_label` chose for it."""
+        meta = marker.metadata.get("allen_sync", {})
+        above = meta.get("above")
+        if above is None:
+            return self.side
+        return self.side._replace(above=bool(above), shift_px=float(meta.get("shift_px", 0.0)))
 
     def place_labels(self, *_) -> None:
         """Place every label again for the camera now (:func:`~.markers.place_label`):
@@ -498,17 +524,19 @@ class PanelLayout:
             return "white", 0.0
         low, full = levels[-1], levels[0]
         f = float(full.shape[0]) / float(max(low.shape[0], 1))
-        r, c = int(hit.y / f), int(hit.x / f)
-        patch = self._label_patch(layer, f)
+        patch, screen = self._label_patch(layer, f)
+        r, c = int(hit.y / f), int(hit.x / f) + round(side.shift_px / screen)
         # what the ink is sampled from: the tier (the same object for a section shown
         # again: pyramids are built once per image), the place (a click nearby: the
-        # same ink), the side and the patch's size (not the camera's exact zoom)
-        outside = canvas_rgb(self.viewer)
-        cache = (id(low), r // 6, c // 6, side.above, patch, outside)
+        # same ink), the side and the patch's size (not the camera's exact zoom), the
+        # canvas's colour and the layer's opacity (a far target is greyed)
+        outside, opacity = canvas_rgb(self.viewer), round(float(layer.opacity), 3)
+        cache = (id(low), r // 6, c // 6, side.above, patch, outside, opacity)
         hit_ink = self._inks.get(cache)
         if hit_ink is not None and hit_ink[0] is low:
             return hit_ink[1]
-        scored = ink_score(self._low_tier(low), r, c, side.above, *patch, outside=outside)
+        scored = ink_score(self._low_tier(low), r, c, side.above, *patch, outside=outside,
+                           opacity=opacity)
         self._inks[cache] = (low, scored)
         if len(self._inks) > 256:
             self._inks.pop(next(iter(self._inks)))
@@ -526,18 +554,19 @@ class PanelLayout:
                 self._low.pop(next(iter(self._low)))
         return entry[1]
 
-    def _label_patch(self, layer, tier: float) -> tuple[int, int]:
-        """``(half columns, rows)`` of the coarsest tier (``tier`` full pixels each)
-        under a label of the current size, from the camera's zoom and the layer's
-        scale (:meth:`ink`)."""
+    def _label_patch(self, layer, tier: float) -> tuple[tuple[int, int], float]:
+        """``((half columns, rows), screen)``: the patch of the coarsest tier (``tier``
+        full pixels each) under a label of the current size, and the screen pixels one
+        tier pixel spans, from the camera's zoom and the layer's scale (:meth:`ink`)."""
         if layer is None:
-            return 12, 8
+            return (12, 8), 1.0
         linear = np.asarray(layer.affine.affine_matrix, dtype=float)[-3:-1, -3:-1]
         scale = float(np.sqrt(abs(np.linalg.det(linear)))) or 1.0
         screen = max(float(_camera(self.viewer).zoom) * scale * tier, 1e-9)  # px / tier px
         place = self.side
         height = RING_PX / 2.0 + 3 * LINE_PX * place.size  # ring gap and about three rows
-        return int(np.ceil(place.width_px / 4.0 / screen)), int(np.ceil(height / screen))
+        return (int(np.ceil(place.width_px / 4.0 / screen)),
+                int(np.ceil(height / screen))), screen
 
     def close(self) -> None:
         """Disconnect from the canvas and the camera."""

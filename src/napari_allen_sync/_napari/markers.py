@@ -13,9 +13,12 @@ text has no outline or background (public API), so the text colour is chosen aga
 the image under the label by WCAG contrast ratio (:func:`ink_score`): dark over
 bright-field in situ, the atlas's pale colours and an expression overlay's heat over a
 pale section, white over fluorescence, a mid grey over a patch both dark and bright.
-Where no ink reads well on the label's side (:data:`READABLE_RATIO`), the label goes to
-the other side of its ring if the image there reads better and the label fits there
-(:func:`ink_score`, :func:`label_fits`).
+The image is judged as drawn: at its layer's opacity over the canvas's colour, and
+beyond its edge the canvas itself. Where no ink reads well on the label's side
+(:data:`READABLE_RATIO`), the label goes where the image reads clearly better: the
+other side of its ring, or either side shifted sideways by up to
+:data:`SHIFT_FRACTION` of its width (the ring stays under its span), if it fits there
+whole (:func:`ink_score`, :func:`label_fits`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ __all__ = [
     "MARKER_COLOURS",
     "READABLE_RATIO",
     "RING_PX",
+    "SHIFT_FRACTION",
     "LabelPlace",
     "add_marker",
     "contrast_ratio",
@@ -43,6 +47,7 @@ __all__ = [
     "label_side",
     "label_size",
     "label_text",
+    "label_width_px",
     "place_label",
     "relative_luminance",
     "ring_size",
@@ -107,8 +112,15 @@ OTHER_SIDE_GAIN = 1.25
 WRAP_ROWS, MAX_ROWS = 2, 6
 
 
+#: How far (a fraction of the label's width) a label over a patch no ink reads on may be
+#: shifted sideways from its ring, either way: the ring stays under the label's span.
+SHIFT_FRACTION = 1.0 / 3.0
+
+
 class LabelPlace(NamedTuple):
-    """Where the labels of one answer go (:func:`label_side`)."""
+    """Where the labels of one answer go (:func:`label_side`), and where one marker's
+    label went (its side and sideways shift, :meth:`PanelLayout.style_label
+    <napari_allen_sync._napari.layout.PanelLayout.style_label>`)."""
 
     #: Text size (points), by the panels' width (:data:`LABEL_SIZES`).
     size: int
@@ -116,6 +128,8 @@ class LabelPlace(NamedTuple):
     above: bool
     #: Widest line that stays inside a panel (screen pixels).
     width_px: float
+    #: The label's centre sideways from the ring (screen pixels, + to the right).
+    shift_px: float = 0.0
 
 
 def text_width_px(text: str, size: float) -> float:
@@ -228,28 +242,44 @@ def _label_geometry(marker, viewer, place: LabelPlace):
     return at, block, box, zoom, point, world
 
 
+def label_width_px(marker, place: LabelPlace) -> float:
+    """The width (screen pixels) of a marker's label text at ``place``'s size; 0 when the
+    marker has no label."""
+    table = marker.features
+    if len(table) != 1 or "label" not in table:
+        return 0.0
+    return float(label_extent(str(table.at[0, "label"]), place.size)[1])
+
+
 def label_fits(marker, viewer, place: LabelPlace) -> bool:
     """Whether a marker's label fits whole in its grid cell on ``place``'s side of the
-    ring (above or below), at the current camera, without being pushed over the ring."""
+    ring (above or below), at the current camera, without being pushed over the ring;
+    a label shifted sideways (``place.shift_px``) must also fit at that shift, not be
+    pushed back towards the ring by the cell's edge."""
     geometry = _label_geometry(marker, viewer, place)
     if geometry is None:
         return False
     at, block, box = geometry[:3]
     reach = RING_PX / 2.0 + 2.0 * MARGIN_PX + block[0]
-    return bool(at[0] - reach >= 0.0 if place.above else at[0] + reach <= box[0])
+    fits = at[0] - reach >= 0.0 if place.above else at[0] + reach <= box[0]
+    if place.shift_px:
+        centre = at[1] + place.shift_px
+        fits = fits and (centre - block[1] / 2.0 >= MARGIN_PX
+                         and centre + block[1] / 2.0 <= box[1] - MARGIN_PX)
+    return bool(fits)
 
 
 def place_label(marker, viewer, place: LabelPlace) -> None:
-    """Centre a marker's label below its ring (above, ``place.above``), shifted only as
-    far as needed to keep the whole text block inside the marker's grid cell, at the
-    current camera; the text's ``translation`` is in the layer's data units, so its
-    placement (rotation, scale) is undone."""
+    """Centre a marker's label below its ring (above, ``place.above``; sideways by
+    ``place.shift_px``), moved only as far as needed to keep the whole text block inside
+    the marker's grid cell, at the current camera; the text's ``translation`` is in the
+    layer's data units, so its placement (rotation, scale) is undone."""
     geometry = _label_geometry(marker, viewer, place)
     if geometry is None:
         return
     at, block, box, zoom, point, world = geometry
     down = RING_PX / 2.0 + MARGIN_PX + block[0] / 2.0
-    want = at + np.array([-down if place.above else down, 0.0])
+    want = at + np.array([-down if place.above else down, float(place.shift_px)])
     low = block / 2.0 + MARGIN_PX
     high = np.maximum(box - block / 2.0 - MARGIN_PX, low)
     offset = (np.clip(want, low, high) - at) / max(zoom, 1e-12)  # world units
@@ -279,11 +309,13 @@ def contrast_ratio(luminance_a, luminance_b) -> np.ndarray:
 
 
 def ink_score(low, r: int, c: int, above: bool, half_cols: int = 12, rows: int = 8,
-              outside=(0, 0, 0)) -> tuple[str, float]:
+              outside=(0, 0, 0), opacity: float = 1.0) -> tuple[str, float]:
     """``(ink, score)`` for a label centred above (or below) tier pixel ``(r, c)`` of an
     image's coarsest tier ``low``, judged over ``2 half_cols × rows`` tier pixels where
     the label is drawn, the part of them beyond the image in the canvas's colour
-    ``outside`` (8-bit RGB): of :data:`INKS`, the one whose WCAG contrast ratio with the
+    ``outside`` (8-bit RGB), the image as drawn at the layer's ``opacity`` over that
+    colour (a far target's greyed section is darker on a dark canvas): of
+    :data:`INKS`, the one whose WCAG contrast ratio with the
     patch is highest at its :data:`INK_PERCENTILE` th percentile (that ratio is its
     score), so that a patch partly dark and partly bright (an overlay's heat over a pale
     section, a projection's green over a dark field, a pale section's edge over a black
@@ -300,10 +332,15 @@ def ink_score(low, r: int, c: int, above: bool, half_cols: int = 12, rows: int =
         return "white", 0.0
     if inside.ndim != 3 or height == 0 or width == 0:
         return "white", 0.0
+    canvas = np.asarray(outside, dtype=float)[:3]
+    alpha = min(max(float(opacity), 0.0), 1.0) if np.isfinite(opacity) else 1.0
     patch = np.empty((rows, 2 * half_cols, 3), dtype=np.uint8)
-    patch[...] = np.asarray(outside, dtype=float)[:3]
+    patch[...] = canvas
     top, left = max(0, -r0), max(0, -c0)
-    patch[top:top + inside.shape[0], left:left + inside.shape[1]] = inside[..., :3]
+    drawn = inside[..., :3]
+    if alpha < 1.0:  # napari's translucent blending over the canvas
+        drawn = np.round(alpha * drawn + (1.0 - alpha) * canvas)
+    patch[top:top + inside.shape[0], left:left + inside.shape[1]] = drawn
     background = relative_luminance(patch).ravel()
     inks = relative_luminance(np.array([rgb for _, rgb in INKS]))
     scores = [np.percentile(contrast_ratio(ink, background), INK_PERCENTILE) for ink in inks]

@@ -124,6 +124,43 @@ def test_labels_contrast_with_the_overlays_under_them(qtbot, make_napari_viewer,
     assert not unreadable, f"labels with too little contrast (share of glyphs ≥ 3:1): {shares}"
 
 
+#: Seed points (fractions of the seed section's height and width) clicked one after the
+#: other, as a user tours a section: upper and lower half, left and right, near and far
+#: from the sagittal target's sections.
+TOUR = [(0.5, 0.5), (0.3, 0.3), (0.65, 0.45), (0.4, 0.75), (0.75, 0.6), (0.6, 0.4),
+        (0.2, 0.55), (0.45, 0.55)]
+
+
+def test_labels_read_across_a_tour_of_clicks_at_the_default_window(qtbot,
+                                                                    make_napari_viewer):
+    """Clicked at eight points in turn at napari's default window with every overlay on
+    (the camera settles on the sections seen, so the panels are small): no label is
+    mostly unreadable (at least 0.6 of its glyphs at 3 : 1; a greyed far section's
+    near-black label had 0.35) and at most a tenth of them are under :data:`MIN_SHARE`
+    (before labels moved sideways and the opacity was judged: 8 of 40)."""
+    source = demo.DemoSource()
+    viewer = make_napari_viewer(show=True)
+    widget = demo_scene(qtbot, viewer, source, click=False)
+    for ds_id in widget.target_ids:
+        click_box(qtbot, widget.targets_view.overlay_box(ds_id))
+    shares = []
+    for fy, fx in TOUR:
+        click_seed(qtbot, viewer, widget,
+                   (fy * widget.seed_image.height, fx * widget.seed_image.width))
+        qtbot.waitUntil(lambda: widget.overlays.drawn() == widget.session.overlays()
+                        and len(widget.overlays.drawn()) == len(widget.target_ids),
+                        timeout=WAIT)
+        wait_idle(qtbot, widget)
+        markers = list(widget.layers.markers.values())
+        for key, marker in widget.layers.markers.items():
+            ratios = glyph_contrast(viewer, markers, marker)
+            shares.append(((fy, fx), key, round(float(np.mean(ratios >= MIN_RATIO)), 2)))
+    assert len(shares) == 5 * len(TOUR)
+    assert min(s[2] for s in shares) >= 0.6, shares
+    low = [s for s in shares if s[2] < MIN_SHARE]
+    assert len(low) <= len(shares) // 10, low
+
+
 def test_a_label_past_the_image_edge_is_judged_against_the_canvas():
     """The part of a label's patch beyond the image is the canvas's colour: a pale
     section's top edge under a label over a black canvas needs a mid ink (or the other

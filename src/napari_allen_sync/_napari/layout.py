@@ -525,18 +525,18 @@ class PanelLayout:
         low, full = levels[-1], levels[0]
         f = float(full.shape[0]) / float(max(low.shape[0], 1))
         patch, screen = self._label_patch(layer, f)
-        r, c = int(hit.y / f), int(hit.x / f) + round(side.shift_px / screen)
+        r, c, shift = int(hit.y / f), int(hit.x / f), round(side.shift_px / screen)
         # what the ink is sampled from: the tier (the same object for a section shown
         # again: pyramids are built once per image), the place (a click nearby: the
         # same ink), the side and the patch's size (not the camera's exact zoom), the
         # canvas's colour and the layer's opacity (a far target is greyed)
         outside, opacity = canvas_rgb(self.viewer), round(float(layer.opacity), 3)
-        cache = (id(low), r // 6, c // 6, side.above, patch, outside, opacity)
+        cache = (id(low), r // 6, c // 6, side.above, shift, patch, outside, opacity)
         hit_ink = self._inks.get(cache)
         if hit_ink is not None and hit_ink[0] is low:
             return hit_ink[1]
-        scored = ink_score(self._low_tier(low), r, c, side.above, *patch, outside=outside,
-                           opacity=opacity)
+        scored = ink_score(self._low_tier(low), r, c + shift, side.above, *patch,
+                           outside=outside, opacity=opacity)
         self._inks[cache] = (low, scored)
         if len(self._inks) > 256:
             self._inks.pop(next(iter(self._inks)))

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.gui
 
 demo = pytest.importorskip("napari_allen_sync.demo")
 
+from napari_allen_sync._napari.layout import tier_shift  # noqa: E402
 from napari_allen_sync._napari.markers import (  # noqa: E402
     FAR_OPACITY,
     INKS,
@@ -199,6 +200,25 @@ def test_the_ink_reads_the_blended_colour(image, canvas_rgb, opacity):
     blended = np.round(opacity * np.array(image) + (1 - opacity) * np.array(canvas_rgb))
     assert (ink_score(patch, 6, 8, False, 4, 3, outside=canvas_rgb, opacity=opacity)
             == ink_score(np.full((12, 16, 3), blended, np.uint8), 6, 8, False, 4, 3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-np.pi, np.pi), st.floats(0.2, 5.0), st.sampled_from([1.0, -1.0]),
+       st.floats(0.05, 4.0), st.sampled_from([1.0, 4.0, 16.0, 64.0]),
+       st.floats(-200.0, 200.0))
+def test_a_sideways_shift_is_judged_where_it_is_drawn(angle, scale, mirror, zoom, tier,
+                                                      shift_px):
+    """A label shifted sideways on screen is judged that far along the image's own
+    pixels, whatever the image's rotation, scale and mirroring (a mirrored section's
+    right is its left): taken back to the screen, the tier pixels found are the shift
+    within the rounding to whole tier pixels."""
+    c, s = np.cos(angle), np.sin(angle)
+    linear = scale * np.array([[c, -s], [s, c]]) @ np.diag([1.0, mirror])
+    dr, dc = tier_shift(linear, zoom, tier, shift_px)
+    screen = zoom * linear @ (tier * np.array([dr, dc], dtype=float))
+    one = zoom * scale * tier  # screen pixels per tier pixel
+    assert np.allclose(screen, [0.0, shift_px], atol=0.71 * one + 1e-9), (screen, one)
+    assert tier_shift(np.zeros((2, 2)), zoom, tier, shift_px) == (0, 0)  # degenerate
 
 
 @settings(max_examples=300, deadline=None)

@@ -50,6 +50,7 @@ __all__ = [
     "canvas_rgb",
     "cell_of",
     "data_shape",
+    "tier_shift",
     "world_box",
 ]
 
@@ -115,6 +116,21 @@ def _viewbox(viewer):
     if canvas is None or not hasattr(canvas, "viewbox_size"):
         return None
     return np.asarray(canvas.viewbox_size(viewer.layers), dtype=float)
+
+
+def tier_shift(linear, zoom: float, tier: float, shift_px: float) -> tuple[int, int]:
+    """``(rows, cols)`` in an image's pixels of a tier (``tier`` full pixels each) that a
+    shift of ``shift_px`` screen pixels to the right spans, through the camera's
+    ``zoom`` and the image's placement ``linear`` (world from data, ``(row, col)``: its
+    scale, rotation and any mirroring). ``(0, 0)`` for a degenerate placement."""
+    step = np.array([0.0, float(shift_px) / max(float(zoom), 1e-12)])
+    try:
+        data = np.linalg.solve(np.asarray(linear, dtype=float), step)
+    except np.linalg.LinAlgError:
+        return 0, 0
+    if not np.all(np.isfinite(data)):
+        return 0, 0
+    return round(float(data[0]) / tier), round(float(data[1]) / tier)
 
 
 def canvas_rgb(viewer) -> tuple[int, int, int]:
@@ -514,9 +530,10 @@ class PanelLayout:
     def ink(self, hit, side=None) -> tuple[str, float]:
         """``(ink, score)``: the text colour with the most contrast and that contrast
         (:func:`~.markers.ink_score`), judged from the image's coarsest tier (in the tile
-        cache) where the label is drawn on ``side`` (default :attr:`side`): the pyramid
-        the layer shows (an overlay's composite drawn into it too), and beyond the
-        image the canvas's colour (:func:`canvas_rgb`)."""
+        cache) where the label is drawn on ``side`` (default :attr:`side`; shifted
+        sideways by its ``shift_px``, :func:`tier_shift`): the pyramid the layer shows
+        (an overlay's composite drawn into it too) at the layer's opacity, and beyond
+        the image the canvas's colour (:func:`canvas_rgb`)."""
         side = self.side if side is None else side
         layer = self.owner.images.get(hit.key)
         levels = layer.data if layer is not None and layer.multiscale else None
@@ -524,8 +541,9 @@ class PanelLayout:
             return "white", 0.0
         low, full = levels[-1], levels[0]
         f = float(full.shape[0]) / float(max(low.shape[0], 1))
-        patch, screen = self._label_patch(layer, f)
-        r, c, shift = int(hit.y / f), int(hit.x / f), round(side.shift_px / screen)
+        patch = self._label_patch(layer, f)
+        r, c = int(hit.y / f), int(hit.x / f)
+        shift = self._tier_shift(layer, f, side.shift_px)
         # what the ink is sampled from: the tier (the same object for a section shown
         # again: pyramids are built once per image), the place (a click nearby: the
         # same ink), the side and the patch's size (not the camera's exact zoom), the
@@ -535,8 +553,8 @@ class PanelLayout:
         hit_ink = self._inks.get(cache)
         if hit_ink is not None and hit_ink[0] is low:
             return hit_ink[1]
-        scored = ink_score(self._low_tier(low), r, c + shift, side.above, *patch,
-                           outside=outside, opacity=opacity)
+        scored = ink_score(self._low_tier(low), r + shift[0], c + shift[1], side.above,
+                           *patch, outside=outside, opacity=opacity)
         self._inks[cache] = (low, scored)
         if len(self._inks) > 256:
             self._inks.pop(next(iter(self._inks)))
@@ -554,19 +572,26 @@ class PanelLayout:
                 self._low.pop(next(iter(self._low)))
         return entry[1]
 
-    def _label_patch(self, layer, tier: float) -> tuple[tuple[int, int], float]:
-        """``((half columns, rows), screen)``: the patch of the coarsest tier (``tier``
-        full pixels each) under a label of the current size, and the screen pixels one
-        tier pixel spans, from the camera's zoom and the layer's scale (:meth:`ink`)."""
+    def _tier_shift(self, layer, tier: float, shift_px: float) -> tuple[int, int]:
+        """A label's sideways shift on screen in the layer's coarsest tier
+        (:func:`tier_shift`), at the camera's zoom."""
+        if not shift_px:
+            return 0, 0
+        linear = np.asarray(layer.affine.affine_matrix, dtype=float)[-3:-1, -3:-1]
+        return tier_shift(linear, float(_camera(self.viewer).zoom), tier, shift_px)
+
+    def _label_patch(self, layer, tier: float) -> tuple[int, int]:
+        """``(half columns, rows)`` of the coarsest tier (``tier`` full pixels each)
+        under a label of the current size, from the camera's zoom and the layer's
+        scale (:meth:`ink`)."""
         if layer is None:
-            return (12, 8), 1.0
+            return 12, 8
         linear = np.asarray(layer.affine.affine_matrix, dtype=float)[-3:-1, -3:-1]
         scale = float(np.sqrt(abs(np.linalg.det(linear)))) or 1.0
         screen = max(float(_camera(self.viewer).zoom) * scale * tier, 1e-9)  # px / tier px
         place = self.side
         height = RING_PX / 2.0 + 3 * LINE_PX * place.size  # ring gap and about three rows
-        return (int(np.ceil(place.width_px / 4.0 / screen)),
-                int(np.ceil(height / screen))), screen
+        return int(np.ceil(place.width_px / 4.0 / screen)), int(np.ceil(height / screen))
 
     def close(self) -> None:
         """Disconnect from the canvas and the camera."""

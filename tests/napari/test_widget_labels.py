@@ -108,6 +108,19 @@ def test_every_label_lies_inside_its_panel(qtbot, make_napari_viewer, window, wh
         if shift:
             assert (low[0] + high[0]) / 2.0 - at[0] == pytest.approx(shift, abs=1.0), hit.key
             assert low[0] < at[0] < high[0], (hit.key, "the label left its ring's column")
+        # the places tried for a label are judged on one measure of it (its size on
+        # screen does not depend on the side or the shift): the same answer as measuring
+        # it at each place
+        side = widget.layers.layout.side
+        measured = markers.label_geometry(marker, viewer, side)
+        width = float(measured[1][1])
+        for above_ in (False, True):
+            for d in (0.0, -width / 3.0, width / 3.0):
+                place = side._replace(above=above_, shift_px=d)
+                again = markers.label_geometry(marker, viewer, place)
+                assert all(np.array_equal(a, b) for a, b in zip(again, measured, strict=True))
+                assert (markers.label_fits(marker, viewer, place, measured)
+                        == markers.label_fits(marker, viewer, place)), (hit.key, place)
     if box[1] < markers.LABEL_SIZES[0][0]:
         assert all(float(m.text.size) < markers.LABEL_SIZES[0][1]
                    for m in widget.layers.markers.values())

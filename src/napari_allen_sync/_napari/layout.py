@@ -33,10 +33,10 @@ from .markers import (
     LabelPlace,
     ink_score,
     label_fits,
+    label_geometry,
     label_side,
     label_size,
     label_text,
-    label_width_px,
     place_label,
     size_ring,
 )
@@ -475,7 +475,11 @@ class PanelLayout:
         either side shifted sideways by :data:`~.markers.SHIFT_FRACTION` of the label's
         width, left and right; else the one of them that reads best if it reads clearly
         better (:data:`~.markers.OTHER_SIDE_GAIN`); else the label's own place."""
-        shift = SHIFT_FRACTION * label_width_px(marker, side)
+        # the label measured once: its size on screen is the same at every place tried
+        geometry = label_geometry(marker, self.viewer, side)
+        if geometry is None:
+            return side, ink
+        shift = SHIFT_FRACTION * float(geometry[1][1])
         other = side._replace(above=not side.above)
         candidates = [other]
         if shift >= 1.0:
@@ -484,7 +488,8 @@ class PanelLayout:
         best = (OTHER_SIDE_GAIN * score, side, ink)
         for place in candidates:
             place_ink, place_score = self.ink(hit, place)
-            if place_score < best[0] or not label_fits(marker, self.viewer, place):
+            if place_score < best[0] or not label_fits(marker, self.viewer, place,
+                                                        geometry):
                 continue
             if place_score >= READABLE_RATIO:
                 return place, place_ink

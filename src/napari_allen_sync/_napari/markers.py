@@ -44,10 +44,10 @@ __all__ = [
     "ink_score",
     "label_extent",
     "label_fits",
+    "label_geometry",
     "label_side",
     "label_size",
     "label_text",
-    "label_width_px",
     "place_label",
     "relative_luminance",
     "ring_size",
@@ -222,11 +222,15 @@ def label_text(label: str, size: float = 8, width_px: float = 400.0,
     return "\n".join(rows[:MAX_ROWS])
 
 
-def _label_geometry(marker, viewer, place: LabelPlace):
+def label_geometry(marker, viewer, place: LabelPlace):
     """``(at, block, box, zoom, point, world)`` of a marker's label: on screen (pixels,
     in its grid cell) the ring's centre, the text block's size and the cell's size; the
     camera's zoom; the marker's point in data and in world coordinates. None when the
-    marker has no label to place."""
+    marker has no label to place.
+
+    It depends on ``place``'s text size only (not on its side or shift): the places
+    tried for one label (:meth:`PanelLayout._better_place
+    <napari_allen_sync._napari.layout.PanelLayout._better_place>`) measure it once."""
     canvas = getattr(viewer, "canvas", None)
     table = marker.features
     if (canvas is None or not hasattr(canvas, "viewbox_size") or len(marker.data) != 1
@@ -242,21 +246,14 @@ def _label_geometry(marker, viewer, place: LabelPlace):
     return at, block, box, zoom, point, world
 
 
-def label_width_px(marker, place: LabelPlace) -> float:
-    """The width (screen pixels) of a marker's label text at ``place``'s size; 0 when the
-    marker has no label."""
-    table = marker.features
-    if len(table) != 1 or "label" not in table:
-        return 0.0
-    return float(label_extent(str(table.at[0, "label"]), place.size)[1])
-
-
-def label_fits(marker, viewer, place: LabelPlace) -> bool:
+def label_fits(marker, viewer, place: LabelPlace, geometry=None) -> bool:
     """Whether a marker's label fits whole in its grid cell on ``place``'s side of the
     ring (above or below), at the current camera, without being pushed over the ring;
     a label shifted sideways (``place.shift_px``) must also fit at that shift, not be
-    pushed back towards the ring by the cell's edge."""
-    geometry = _label_geometry(marker, viewer, place)
+    pushed back towards the ring by the cell's edge. ``geometry``: the label's
+    :func:`label_geometry` at ``place``'s text size, when already measured."""
+    if geometry is None:
+        geometry = label_geometry(marker, viewer, place)
     if geometry is None:
         return False
     at, block, box = geometry[:3]
@@ -274,7 +271,7 @@ def place_label(marker, viewer, place: LabelPlace) -> None:
     ``place.shift_px``), moved only as far as needed to keep the whole text block inside
     the marker's grid cell, at the current camera; the text's ``translation`` is in the
     layer's data units, so its placement (rotation, scale) is undone."""
-    geometry = _label_geometry(marker, viewer, place)
+    geometry = label_geometry(marker, viewer, place)
     if geometry is None:
         return
     at, block, box, zoom, point, world = geometry

@@ -182,12 +182,13 @@ def demo_scene_ready(widget) -> bool:
 
 # ---------------------------------------------------------------------- the widget
 #: ms: a bound on waiting in the widget tests, not a speed requirement
-WAIT = 20_000
+WAIT = 60_000
 
 
 def demo_dock(qtbot, make_napari_viewer, show=True, timeout=WAIT):
     """A viewer with the dock docked on its default scene, the embedded demo atlas
-    (seed, three targets, atlas), loaded and idle (:func:`demo_scene_ready`), its
+    (seed, three targets, atlas), loaded and idle (:func:`demo_scene_ready`: the
+    sections a click can reach read ahead too, some fifty demo images rendered), its
     panels drawn; returns ``(viewer, widget)``. (``dock_scene.open_demo_dock`` adds a
     real click.)"""
     from napari_allen_sync._napari.widget import AllenSyncWidget

@@ -86,6 +86,7 @@ class BatchController:
             np.ascontiguousarray(cols), s.target_ids, s.atlas_id, layer.name)
         s.batch_layer = layer
         dock.batch_view.set_summary(f"synchronizing {len(rows)} points…", False)
+        dock.click.stop_reading()  # the batch has the machine to itself
         self.runner.start(batch_points.sync_points, s.source, request,
                           desc=f"batch sync of {len(rows)} points of {layer.name}",
                           returned=lambda b: self.on_batch(b, layer))

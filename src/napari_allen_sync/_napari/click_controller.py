@@ -7,13 +7,16 @@ in the layers and stores it in the session.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
-from ..session import workflow
+from ..session import read_ahead, workflow
 from .overlays import overlay_name
 
 __all__ = ["CCF_EXTENT_UM", "ClickController", "far_message", "hit_names"]
+
+log = logging.getLogger(__name__)
 
 #: Largest typed coordinate accepted (µm): the CCF's extent, 13200 × 8000 × 11400 µm,
 #: rounded up to whole millimetres (space 10 has the same extent).
@@ -53,11 +56,16 @@ class ClickController:
         self.record = True  # whether the answer on its way goes into the history
         self.far_told: set = set()  # far (target, section) pairs already notified
         self.preparing = False  # whether self.worker is a prepare (not a click)
+        self.reading = None  # the read-ahead worker (read_ahead), while it runs
         #: the targets' layers are laid out as soon as the targets are chosen
         #: (:meth:`prepare`); each change supersedes the prepare on its way
         self.session.events.targets.connect(self.prepare)
         self.session.events.atlas_id.connect(self.prepare)
         dock.seed_loaded.connect(self.prepare)
+        # whatever makes a request stale (a click, a seed, targets, a source) stops the
+        # read-ahead: it reads for the panels it was started on, and a click's worker
+        # should not share the machine with it
+        self.session.events.generation.connect(self.stop_reading)
 
     def _supersede(self) -> int:
         self.preparing = False
@@ -134,6 +142,45 @@ class ClickController:
             return
         self.dock.layers.show_outcome(
             outcome, hit_names(s, self.dock.layers.seed_layer, outcome.hits), markers=False)
+        self.read_ahead()
+
+    # ------------------------------------------------------------------ reading ahead
+    def read_ahead(self) -> None:
+        """Read ahead, once the panels are laid out, the target sections a click on the
+        seed can reach (:mod:`napari_allen_sync.session.read_ahead`) into the tile cache,
+        so that the first click finds their images there.
+
+        A quiet worker (no bar, no busy line: nothing the user asked for waits on it),
+        though the dock is not idle until it ends; a click, a navigation, a live frame,
+        a batch, an overlay, a new seed, targets or source stop it at its next image.
+        An error is left for the click that meets it."""
+        s = self.session
+        self.stop_reading()
+        if (self.runner.released or s.source is None or s.seed_image is None
+                or not s.keys()[1:]):
+            return
+        image = s.seed_image
+        centre = (float(image.height or 1) / 2.0, float(image.width or 1) / 2.0)
+        request = read_ahead.ReadAheadRequest(
+            s.generation, image.id, s.target_ids, s.atlas_id, dict(self.dock.layers.shown),
+            view=self.dock.layers.view_for(len(s.keys()), centre), atlas_view=s.atlas_view)
+
+        def errored(exc):
+            log.debug("reading ahead stopped: %s", exc)
+
+        def finished():
+            if self.reading is worker:
+                self.reading = None
+
+        worker = self.reading = self.runner.start(
+            read_ahead.read_ahead, s.source, request, desc="reading ahead",
+            errored=errored, finished=finished, progress=False)
+
+    def stop_reading(self, *_) -> None:
+        """Stop the read-ahead (at its next image), if it runs."""
+        worker, self.reading = self.reading, None
+        if worker is not None:
+            worker.quit()
 
     # ------------------------------------------------------------------ navigation
     def go_to_structure(self, structure_id: int) -> None:

@@ -86,6 +86,7 @@ class LiveController:
         s, layers = self.session, self.dock.layers
         if self.runner.released or s.source is None or s.seed_image is None:
             return False
+        self.dock.click.stop_reading()  # a frame does not share the machine with it
         row, col = point
         keys = s.keys()
         # a target without layers yet (a new seed, a target just added): this frame

@@ -222,6 +222,7 @@ class OverlayController:
             if self.loading.get(key, (None,))[0] == job:
                 del self.loading[key]
 
+        self.dock.click.stop_reading()  # the overlay is wanted now
         worker = self.runner.start(
             workflow.load_overlay,
             source,

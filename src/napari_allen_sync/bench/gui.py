@@ -7,7 +7,12 @@ events on napari's canvas.
 - ``first_sync_ms``: the first click, from the mouse press to the markers drawn and the
   canvas rendered, new target images included (pyramids created, tiles rendered). It is
   made as a user makes it: on the target panels laid out and drawn, once the window has
-  been idle for :data:`~._scene.FIRST_CLICK_IDLE_S` (:func:`~._scene.ready_and_idle`).
+  been idle for :data:`~._scene.FIRST_CLICK_IDLE_S` (:func:`~._scene.ready_and_idle`),
+  the sections a click can reach read ahead
+  (:mod:`napari_allen_sync.session.read_ahead`). ``gui_read_ahead_ms``: how long that
+  read-ahead ran after the panels opened (a user clicking sooner stops it: the first
+  click then reads its own sections, as before it existed); ``gui_read_ahead_images``:
+  the images it read.
 - ``click_to_markers_median_ms``: later clicks at different points, images already
   cached (one untimed pass over the same points first): press → markers updated.
 - ``click_to_rendered_median_ms``: the same up to a rendered canvas.
@@ -526,6 +531,22 @@ def structure_search(widget) -> dict:
             "gui_structure_search_max_ms": _ms(max(times))}
 
 
+def read_ahead(widget, timeout_s: float = 120.0) -> dict:
+    """How long the read-ahead of the sections a click can reach runs after the panels
+    opened, and how many images it read (None: it had ended before it was watched)."""
+    from napari_allen_sync._napari.canvas import process_events_until
+
+    t0 = time.perf_counter()
+    worker, images = widget.click.reading, []
+    if worker is not None:
+        worker.returned.connect(lambda loaded: images.append(len(loaded)))
+    if not process_events_until(lambda: widget.click.reading is None, timeout_s):
+        raise TimeoutError("the read-ahead did not end")
+    process_events_until(lambda: bool(images) or worker is None, 1.0)
+    return {"gui_read_ahead_ms": _ms(time.perf_counter() - t0),
+            "gui_read_ahead_images": images[0] if images else None}
+
+
 def run(n_clicks: int = 12) -> dict:
     """The GUI benchmark on the demo atlas; JSON-able figures."""
     from napari_allen_sync import demo
@@ -536,6 +557,7 @@ def run(n_clicks: int = 12) -> dict:
     try:
         _, x, y = demo.demo_click()
         out = {"gui_open_scene_ms": _ms(opened)}
+        out.update(read_ahead(widget))
         out.update(measure(viewer, widget, (x, y), n_clicks=n_clicks))
         out.update(napari_costs(viewer, widget))
         out["gui_click_napari_range_ms_estimate"] = round(

@@ -38,6 +38,10 @@ class DemoSource:
     """
 
     name = "Demo atlas (embedded, offline)"
+    #: Target sections read ahead before a click
+    #: (:mod:`napari_allen_sync.session.read_ahead`): every one a click on a demo seed
+    #: can reach (about fifty), rendered here, no network.
+    READ_AHEAD_IMAGES = 64
 
     def __init__(self, catalog: Catalog | None = None, *, annotation: bool = True):
         self.catalog = catalog if catalog is not None else demo_catalog()

@@ -140,11 +140,6 @@ def test_overlay_tiles_composite_each_region():
     assert region[0, 0].tolist() == [100, 255, 100]
 
 
-@pytest.fixture(scope="module")
-def source():
-    return demo.DemoSource()
-
-
 def test_one_cache_per_source_and_kind_one_pyramid_per_section(source):
     ds_id = demo.DEMO_TARGET_DATA_SET_IDS[0]
     image = source.catalog.images_of(ds_id)[5]

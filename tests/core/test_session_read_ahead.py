@@ -24,16 +24,6 @@ GRID = (8, 6)
 
 
 @pytest.fixture(scope="module")
-def source():
-    return demo.DemoSource()
-
-
-@pytest.fixture(scope="module")
-def seed(source):
-    return source.catalog.section_image(demo.demo_click()[0])
-
-
-@pytest.fixture(scope="module")
 def view(seed):
     """A view of the panels: centred on the seed, about 300 screen pixels across it."""
     zoom = 300.0 / float(seed.width)

@@ -15,16 +15,6 @@ from workflow_run import run
 demo = pytest.importorskip("napari_allen_sync.demo")
 
 
-@pytest.fixture(scope="module")
-def source():
-    return demo.DemoSource()
-
-
-@pytest.fixture(scope="module")
-def seed(source):
-    return source.catalog.section_image(demo.demo_click()[0])
-
-
 TARGETS = tuple(demo.DEMO_TARGET_DATA_SET_IDS)
 
 

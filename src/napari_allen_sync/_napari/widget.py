@@ -83,7 +83,7 @@ class AllenSyncWidget(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(panel)
-        self.setMinimumWidth(300)
+        self.setMinimumWidth(240)
 
         self.layers = SyncLayers(napari_viewer)
         self.click_callback = ClickToSync(

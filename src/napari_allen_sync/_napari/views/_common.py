@@ -20,6 +20,10 @@ SOURCE_CHOICES = (
 #: Atlases offered even before a source lists them (Allen ids).
 DEFAULT_ATLASES = ((1, "P56 coronal (atlas 1)"), (2, "P56 sagittal (atlas 2)"))
 
+#: Dynamic Qt property of a combo box that keeps the width of its longest choice (a
+#: few short choices); the dock lets every other one shrink (DockPanel).
+KEEP_WIDTH = "allen_sync_keep_width"
+
 _STATUS_COLOURS = {
     "online": "#4caf50",
     "offline (demo)": "#8ab4f8",

@@ -18,6 +18,8 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
+from ._common import KEEP_WIDTH
+
 #: Product choices: (label, :meth:`~napari_allen_sync.search.ExperimentSearch.find`
 #: ``product``; "" for any).
 PRODUCT_CHOICES = (
@@ -97,8 +99,11 @@ class SearchView(QGroupBox):
         row.addWidget(self.cancel_button)
         lay.addLayout(row)
         crow = QHBoxLayout()
+        # the plane's few short choices keep their width ("any plane"); the product
+        # takes the rest of a narrow dock's row (DockPanel)
+        self.plane.setProperty(KEEP_WIDTH, True)
         crow.addWidget(self.product, 1)
-        crow.addWidget(self.plane, 1)
+        crow.addWidget(self.plane)
         lay.addLayout(crow)
         lay.addWidget(self.status)
         lay.addWidget(self.results)

@@ -77,7 +77,7 @@ class TargetsView(QGroupBox):
         self.atlas.addItem("none", 0)
         for atlas_id, label in DEFAULT_ATLASES:
             self.atlas.addItem(label, atlas_id)
-        self.annotated = QCheckBox("annotated plates (structures in colour)")
+        self.annotated = QCheckBox("annotated plates")
         self.annotated.setChecked(True)
         self.annotated.setToolTip("on: the atlas plates with their structures drawn in the "
                                   "atlas colours; off: the plain Nissl plates")

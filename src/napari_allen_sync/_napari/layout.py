@@ -23,7 +23,6 @@ from ._layer_utils import grid as _grid
 from ._layer_utils import same as _same
 from .markers import (
     LABEL_SIZES,
-    LINE_PX,
     MARGIN_PX,
     OTHER_SIDE_GAIN,
     READABLE_RATIO,
@@ -32,6 +31,7 @@ from .markers import (
     WRAP_ROWS,
     LabelPlace,
     ink_score,
+    label_extent,
     label_fits,
     label_geometry,
     label_side,
@@ -546,7 +546,7 @@ class PanelLayout:
             return "white", 0.0
         low, full = levels[-1], levels[0]
         f = float(full.shape[0]) / float(max(low.shape[0], 1))
-        patch = self._label_patch(layer, f)
+        patch = self._label_patch(layer, f, self.label(hit), side)
         r, c = int(hit.y / f), int(hit.x / f)
         shift = self._tier_shift(layer, f, side.shift_px)
         # what the ink is sampled from: the tier (the same object for a section shown
@@ -585,18 +585,22 @@ class PanelLayout:
         linear = np.asarray(layer.affine.affine_matrix, dtype=float)[-3:-1, -3:-1]
         return tier_shift(linear, float(_camera(self.viewer).zoom), tier, shift_px)
 
-    def _label_patch(self, layer, tier: float) -> tuple[int, int]:
+    def _label_patch(self, layer, tier: float, text: str, place: LabelPlace
+                     ) -> tuple[int, int]:
         """``(half columns, rows)`` of the coarsest tier (``tier`` full pixels each)
-        under a label of the current size, from the camera's zoom and the layer's
-        scale (:meth:`ink`)."""
+        under the label ``text`` drawn at ``place``'s size, from the camera's zoom and
+        the layer's scale (:meth:`ink`): as wide as its widest line (so that a label
+        whose ends pass a section's edge is judged there too: its first characters,
+        the section number, are drawn there), as tall as its lines and the ring's gap."""
         if layer is None:
             return 12, 8
         linear = np.asarray(layer.affine.affine_matrix, dtype=float)[-3:-1, -3:-1]
         scale = float(np.sqrt(abs(np.linalg.det(linear)))) or 1.0
         screen = max(float(_camera(self.viewer).zoom) * scale * tier, 1e-9)  # px / tier px
-        place = self.side
-        height = RING_PX / 2.0 + 3 * LINE_PX * place.size  # ring gap and about three rows
-        return int(np.ceil(place.width_px / 4.0 / screen)), int(np.ceil(height / screen))
+        text_height, text_width = label_extent(text, place.size)
+        width = min(text_width, place.width_px)
+        height = RING_PX / 2.0 + text_height
+        return int(np.ceil(width / 2.0 / screen)), int(np.ceil(height / screen))
 
     def close(self) -> None:
         """Disconnect from the canvas and the camera."""

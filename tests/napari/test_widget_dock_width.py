@@ -7,24 +7,16 @@ from __future__ import annotations
 
 import pytest
 from qtpy.QtWidgets import QDialog
+from test_widget_labels import resize
 
 from napari_allen_sync._napari.canvas import canvas_widget
 from napari_allen_sync._napari.views.panel import DOCK_WIDTH_PX
-from widget_fixtures import WAIT, FakeSource, make_widget, wait_idle
+from widget_fixtures import WAIT, FakeSource, make_widget
 
 pytestmark = pytest.mark.gui
 
 #: napari's own window size on first start (the size ``demo --window default`` keeps).
 DEFAULT_WINDOW = (1089, 630)
-
-
-def _at_default_window(qtbot, viewer, widget) -> None:
-    window = widget.window()
-    if (window.width(), window.height()) != DEFAULT_WINDOW:
-        before = tuple(viewer.canvas.size)
-        window.resize(*DEFAULT_WINDOW)
-        qtbot.waitUntil(lambda: tuple(viewer.canvas.size) != before, timeout=WAIT)
-    wait_idle(qtbot, widget)
 
 
 def _toasts(canvas) -> list:
@@ -40,7 +32,7 @@ def test_a_notification_lies_whole_in_the_canvas_at_the_default_window(qtbot,
     the canvas is wide enough for it (with the old 354 px dock it was 353 px wide and
     the message was cut at its left edge)."""
     viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), click=(300.0, 300.0))
-    _at_default_window(qtbot, viewer, widget)
+    resize(qtbot, viewer, widget, DEFAULT_WINDOW)
     canvas = canvas_widget(widget)
     widget.runner.notify("no section near this point (2.5 mm away) in 900100003 · Gad1 · "
                          "sagittal #227: its marker is greyed on that nearest section")
@@ -57,7 +49,7 @@ def test_every_row_of_the_dock_fits_its_natural_width(qtbot, make_napari_viewer)
     click (readouts, history and target rows filled), its column of views is no wider
     than the room inside it: no row is cut at the dock's edge."""
     viewer, widget = make_widget(qtbot, make_napari_viewer, FakeSource(), click=(300.0, 300.0))
-    _at_default_window(qtbot, viewer, widget)
+    resize(qtbot, viewer, widget, DEFAULT_WINDOW)
     panel = widget._scroll
     assert panel.sizeHint().width() == DOCK_WIDTH_PX
     assert widget.width() == DOCK_WIDTH_PX  # what napari gave it

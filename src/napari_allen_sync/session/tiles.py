@@ -18,7 +18,13 @@ from ..records import SectionImage
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TileCache", "cached_tiles", "image_levels", "warm_coarsest", "warm_view"]
+__all__ = ["SETTLED_TIER_PIXELS", "TileCache", "cached_tiles", "image_levels", "warm_coarsest",
+           "warm_view"]
+
+#: The largest coarsest tier (pixels) :func:`warm_coarsest` keeps in its pyramid as an
+#: array (about 3 MB of RGB): real Allen images' coarsest tiers are a few hundred
+#: pixels a side.
+SETTLED_TIER_PIXELS = 1024 * 1024
 
 
 class TileCache:
@@ -116,31 +122,40 @@ def cached_tiles(tiles) -> TileCache:
 def image_levels(image: SectionImage, tiles) -> list:
     """The image's pyramid: one lazy ``(h, w, 3)`` uint8 dask array per tier, level 0 in
     full-resolution sync pixels (row = y, column = x), read through the tile cache;
-    built once per image (:meth:`TileCache.pyramid`)."""
+    built once per image (:meth:`TileCache.pyramid`). Its coarsest tier becomes an
+    array once a worker has read it (:func:`warm_coarsest`)."""
     return cached_tiles(tiles).pyramid(image)
 
 
-def _read_chunks(image, tiles, levels, level, rows, cols) -> None:
+def _read_chunks(image, tiles, levels, level, rows, cols) -> list:
     """Read the chunks of ``levels[level]`` that cover ``rows`` × ``cols`` (tier pixels)
     straight from the tile cache, as :func:`napari_allen_sync.images.image_pyramid`'s
-    chunks do (``read_region(image, d, c0·2^d, r0·2^d, c1 − c0, r1 − r0)``).
+    chunks do (``read_region(image, d, c0·2^d, r0·2^d, c1 − c0, r1 − r0)``). Returns
+    them as rows of chunks; none for a tier already in memory (:func:`warm_coarsest`).
 
     dask is not used here on purpose: napari computes dask arrays on the GUI thread
     with global dask callbacks that are not safe to run from two threads at once.
     """
+    chunks = getattr(levels[level], "chunks", None)
+    if chunks is None:  # an array (a settled coarsest tier): nothing to read
+        return []
     f = 2**level
-    row_chunks, col_chunks = levels[level].chunks[:2]
+    row_chunks, col_chunks = chunks[:2]
     r_edges = np.concatenate([[0], np.cumsum(row_chunks)])
     c_edges = np.concatenate([[0], np.cumsum(col_chunks)])
+    out = []
     for i in range(len(row_chunks)):
         r0, r1 = int(r_edges[i]), int(r_edges[i + 1])
         if r1 <= rows[0] or r0 >= rows[1]:
             continue
+        row = []
         for j in range(len(col_chunks)):
             c0, c1 = int(c_edges[j]), int(c_edges[j + 1])
             if c1 <= cols[0] or c0 >= cols[1]:
                 continue
-            tiles.read_region(image, level, c0 * f, r0 * f, c1 - c0, r1 - r0)
+            row.append(tiles.read_region(image, level, c0 * f, r0 * f, c1 - c0, r1 - r0))
+        out.append(row)
+    return out
 
 
 def _stretch(world_from_data) -> np.ndarray:
@@ -157,7 +172,7 @@ def warm_view(image, tiles, levels, world_from_data, view) -> None:
     image : SectionImage
     tiles : TileCache
         The cache the layer's pyramid reads through.
-    levels : list of dask.array.Array
+    levels : list of dask.array.Array (the last may be an array, :func:`warm_coarsest`)
         The layer's pyramid (built by :func:`image_levels`).
     world_from_data : numpy.ndarray
         The layer's 3 × 3 affine (row, col).
@@ -190,12 +205,43 @@ def warm_view(image, tiles, levels, world_from_data, view) -> None:
 
 
 def warm_coarsest(image, tiles, levels) -> None:
-    """Render the coarsest tier now (napari draws the thumbnail from it on the GUI thread)."""
-    shape = levels[-1].shape
+    """Read the coarsest tier now and keep it in the pyramid as an array.
+
+    napari draws the layer's thumbnail from the coarsest tier, and often the panel
+    itself (a panel a few hundred pixels wide); the labels' ink is judged on it
+    (:meth:`PanelLayout.ink <napari_allen_sync._napari.layout.PanelLayout.ink>`).
+    Those reads run on the GUI thread, and computing a lazy tier costs dask's graph
+    machinery each time, about 2 ms for a tier of one chunk: with four panels whose
+    sections change, about 10 ms of every click. So once its pixels are read here
+    (a worker), the pyramid's last level becomes that tier as a read-only NumPy
+    array, the same pixels (for a tier of one chunk, the tile cache's own array: no
+    copy). The pyramid (:meth:`TileCache.pyramid`) is one list per image, so every
+    later user of it finds the array; a layer already drawing the lazy tier keeps
+    it (napari copies the list). A tier larger than :data:`SETTLED_TIER_PIXELS` stays
+    lazy; a tile error leaves the tier lazy too, and surfaces where napari draws it.
+    """
+    level = len(levels) - 1
+    shape = levels[level].shape
+    if getattr(levels[level], "chunks", None) is None:
+        return  # settled already
     try:
-        _read_chunks(image, cached_tiles(tiles), levels, len(levels) - 1, (0, shape[0]),
-                     (0, shape[1]))
+        rows = _read_chunks(image, cached_tiles(tiles), levels, level, (0, shape[0]),
+                            (0, shape[1]))
     except AllenSyncError:
         raise
     except Exception:  # a tile error surfaces later, where napari draws
         log.debug("warming SectionImage %s failed", image.id, exc_info=True)
+        return
+    if int(shape[0]) * int(shape[1]) > SETTLED_TIER_PIXELS or not rows:
+        return
+    if len(rows) == 1 and len(rows[0]) == 1:
+        tier = np.asarray(rows[0][0])
+    else:
+        tier = np.concatenate([np.concatenate([np.asarray(c) for c in row], axis=1)
+                               for row in rows], axis=0)
+    if tier.shape != tuple(shape) or tier.dtype != levels[level].dtype:
+        return  # a source that renders otherwise: the lazy tier says so where drawn
+    if tier.flags.writeable:
+        tier = tier.view()
+        tier.setflags(write=False)
+    levels[level] = tier

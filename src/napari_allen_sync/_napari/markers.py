@@ -384,10 +384,7 @@ def add_marker(viewer, key: str, kind: str, name: str, zoom: float = 1.0):
         border_width=RING_WIDTH,
         border_width_is_relative=True,
         canvas_size_limits=RING_LIMITS_PX,
-        # the "label" feature itself (napari's DirectStringEncoding), not a format
-        # string: "{label}" is formatted row by row through pandas' itertuples, about
-        # 1.5 ms each time a click or a live frame changes the label
-        text={"string": "label", "size": LABEL_SIZES[0][1], "color": "white",
+        text={"string": "{label}", "size": LABEL_SIZES[0][1], "color": "white",
               "anchor": "center"},
         features={"label": np.array([], dtype=object)},
         metadata={"allen_sync": {"key": key}},

@@ -211,8 +211,8 @@ def warm_coarsest(image, tiles, levels) -> None:
     itself (a panel a few hundred pixels wide); the labels' ink is judged on it
     (:meth:`PanelLayout.ink <napari_allen_sync._napari.layout.PanelLayout.ink>`).
     Those reads run on the GUI thread, and computing a lazy tier costs dask's graph
-    machinery each time, about 2 ms for a tier of one chunk: with four panels whose
-    sections change, about 10 ms of every click. So once its pixels are read here
+    machinery each time, about 2 ms for a tier of one chunk: in a click whose four
+    target sections change, 3 or 4 of them, 4-9 ms. So once its pixels are read here
     (a worker), the pyramid's last level becomes that tier as a read-only NumPy
     array, the same pixels (for a tier of one chunk, the tile cache's own array: no
     copy). The pyramid (:meth:`TileCache.pyramid`) is one list per image, so every

@@ -2,40 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import dask.array as da
 import numpy as np
 import pytest
 
 from napari_allen_sync.images import VIEWS, image_pyramid, overlay_view, tier_shape, tile_view
-from napari_allen_sync.records import SectionImage
 from napari_allen_sync.source import TileSource
-
-
-class CountingTiles:
-    """A TileSource that records its calls and paints each pixel with its position."""
-
-    def __init__(self):
-        self.calls = []
-        self._lock = threading.Lock()
-
-    def read_region(self, image, downsample, left, top, width, height):
-        with self._lock:
-            self.calls.append((downsample, left, top, width, height))
-        f = 2**downsample
-        rows = (top // f + np.arange(height))[:, None]
-        cols = (left // f + np.arange(width))[None, :]
-        out = np.zeros((height, width, 3), np.uint8)
-        out[..., 0] = rows % 256
-        out[..., 1] = cols % 256
-        out[..., 2] = downsample
-        return out
-
-
-def _image(width, height, tiers):
-    return SectionImage(id=7, data_set_id=1, section_number=1, width=width, height=height,
-                        image_width=width + 10, image_height=height + 10, tier_count=tiers)
+from synthetic import CountingTiles, tiered_image
 
 
 def test_counting_tiles_is_a_tile_source():
@@ -46,11 +19,12 @@ def test_counting_tiles_is_a_tile_source():
                                                        (8192, 4097, 7)])
 def test_shapes_and_chunks_for_odd_sizes(width, height, tiers):
     tiles = CountingTiles()
-    levels = image_pyramid(_image(width, height, tiers), tiles, tile_size=256)
+    levels = image_pyramid(tiered_image(width, height, tiers), tiles, tile_size=256)
     assert len(levels) == tiers
     for d, level in enumerate(levels):
         rows, cols = -(-height // 2**d), -(-width // 2**d)
-        assert level.shape == (rows, cols, 3) == (*tier_shape(_image(width, height, tiers), d), 3)
+        image = tiered_image(width, height, tiers)
+        assert level.shape == (rows, cols, 3) == (*tier_shape(image, d), 3)
         assert level.dtype == np.uint8
         assert all(c <= 256 for c in level.chunks[0] + level.chunks[1])
         assert level.chunks[2] == (3,)
@@ -59,7 +33,7 @@ def test_shapes_and_chunks_for_odd_sizes(width, height, tiers):
 
 def test_one_call_per_computed_chunk_with_the_right_region():
     tiles = CountingTiles()
-    levels = image_pyramid(_image(1001, 777, 4), tiles, tile_size=256)
+    levels = image_pyramid(tiered_image(1001, 777, 4), tiles, tile_size=256)
     block = levels[1].blocks[1, 1].compute()
     assert tiles.calls == [(1, 512, 512, 245, 133)]
     assert block.shape == (133, 245, 3)
@@ -70,7 +44,7 @@ def test_one_call_per_computed_chunk_with_the_right_region():
 
 
 def test_default_tile_size_is_512():
-    levels = image_pyramid(_image(2000, 1500, 3), CountingTiles())
+    levels = image_pyramid(tiered_image(2000, 1500, 3), CountingTiles())
     assert levels[0].chunksize == (512, 512, 3)
     assert isinstance(levels[0], da.Array)
 
@@ -80,7 +54,7 @@ def test_bad_tiles_are_reported():
         def read_region(self, image, downsample, left, top, width, height):
             return np.zeros((height, width), np.uint8)
 
-    level = image_pyramid(_image(100, 100, 1), Wrong())[0]
+    level = image_pyramid(tiered_image(100, 100, 1), Wrong())[0]
     with pytest.raises(ValueError, match="read_region returned"):
         level.compute()
 

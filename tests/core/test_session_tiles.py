@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from napari_allen_sync.errors import AllenSyncError
 from napari_allen_sync.images import image_pyramid
-from napari_allen_sync.records import SectionImage
 from napari_allen_sync.session import tiles as session_tiles
 from napari_allen_sync.session import workflow
 from napari_allen_sync.session.tiles import (
@@ -22,33 +21,10 @@ from napari_allen_sync.session.tiles import (
     warm_coarsest,
     warm_view,
 )
+from synthetic import CountingTiles, tiered_image
 from workflow_run import run
 
 demo = pytest.importorskip("napari_allen_sync.demo")
-
-
-class PositionTiles:
-    """A TileSource painting each pixel with its tier position (and counting reads)."""
-
-    def __init__(self, fail: Exception | None = None):
-        self.reads = 0
-        self.fail = fail
-
-    def read_region(self, image, downsample, left, top, width, height):
-        self.reads += 1
-        if self.fail is not None:
-            raise self.fail
-        f = 2**downsample
-        out = np.zeros((height, width, 3), np.uint8)
-        out[..., 0] = ((top // f + np.arange(height)) % 251)[:, None]
-        out[..., 1] = ((left // f + np.arange(width)) % 241)[None, :]
-        out[..., 2] = downsample
-        return out
-
-
-def _image(width, height, tiers, image_id=7):
-    return SectionImage(id=image_id, data_set_id=1, section_number=1, width=width,
-                        height=height, tier_count=tiers)
 
 
 def test_a_click_leaves_each_new_sections_coarsest_tier_as_its_pixels(source, seed):
@@ -76,8 +52,8 @@ def test_a_click_leaves_each_new_sections_coarsest_tier_as_its_pixels(source, se
 def test_a_settled_tier_equals_the_lazy_one(width, height, tiers, tile_size):
     """Any size, any chunking (one chunk or many): the array put in the pyramid is the
     lazy tier's pixels, in place of the last level only."""
-    image = _image(width, height, tiers)
-    cache = TileCache(PositionTiles())
+    image = tiered_image(width, height, tiers)
+    cache = TileCache(CountingTiles())
     levels = image_pyramid(image, cache, tile_size=tile_size)
     expected = np.asarray(levels[-1])
     finer = list(levels[:-1])
@@ -89,22 +65,22 @@ def test_a_settled_tier_equals_the_lazy_one(width, height, tiers, tile_size):
 
 def test_a_one_chunk_tier_is_the_caches_own_array():
     """A tier of one chunk is not copied: the pyramid holds the tile cache's array."""
-    image = _image(300, 200, 2)
-    tiles = PositionTiles()
+    image = tiered_image(300, 200, 2)
+    tiles = CountingTiles()
     cache = cached_tiles(tiles)
     levels = cache.pyramid(image)
     warm_coarsest(image, tiles, levels)
-    reads = tiles.reads
+    reads = len(tiles.calls)
     assert levels[-1] is cache.read_region(image, 1, 0, 0, 150, 100)
-    assert tiles.reads == reads  # from memory
+    assert len(tiles.calls) == reads  # from memory
     warm_coarsest(image, tiles, levels)  # settled already: nothing read again
-    assert tiles.reads == reads
+    assert len(tiles.calls) == reads
 
 
 def test_a_tier_too_large_stays_lazy(monkeypatch):
     monkeypatch.setattr(session_tiles, "SETTLED_TIER_PIXELS", 100 * 100 - 1)
-    image = _image(100, 100, 1)
-    cache = TileCache(PositionTiles())
+    image = tiered_image(100, 100, 1)
+    cache = TileCache(CountingTiles())
     levels = image_pyramid(image, cache)
     warm_coarsest(image, cache, levels)
     assert isinstance(levels[-1], da.Array)
@@ -114,12 +90,12 @@ def test_a_tier_too_large_stays_lazy(monkeypatch):
 def test_a_failing_tile_leaves_the_tier_lazy_and_an_allen_error_is_raised():
     """A tile that fails in a way of its own stays for napari to meet where it draws;
     the package's own errors (a network failure told to the user) go to the caller."""
-    image = _image(64, 64, 1)
-    broken = TileCache(PositionTiles(fail=ValueError("bad bytes")))
+    image = tiered_image(64, 64, 1)
+    broken = TileCache(CountingTiles(fail=ValueError("bad bytes")))
     levels = image_pyramid(image, broken)
     warm_coarsest(image, broken, levels)
     assert isinstance(levels[-1], da.Array)
-    offline = TileCache(PositionTiles(fail=AllenSyncError("tile 7 unavailable")))
+    offline = TileCache(CountingTiles(fail=AllenSyncError("tile 7 unavailable")))
     levels = image_pyramid(image, offline)
     with pytest.raises(AllenSyncError, match="tile 7"):
         warm_coarsest(image, offline, levels)
@@ -129,12 +105,12 @@ def test_a_failing_tile_leaves_the_tier_lazy_and_an_allen_error_is_raised():
 def test_warming_a_view_drawn_from_a_settled_tier_reads_nothing():
     """A view small enough to be drawn from the coarsest tier: once that tier is an
     array, warming the view has nothing left to read."""
-    image = _image(400, 300, 3)
-    tiles = PositionTiles()
+    image = tiered_image(400, 300, 3)
+    tiles = CountingTiles()
     cache = TileCache(tiles)
     levels = image_pyramid(image, cache, tile_size=64)
     warm_coarsest(image, cache, levels)
-    reads = tiles.reads
+    reads = len(tiles.calls)
     view = ((150.0, 200.0), 0.2, (60.0, 80.0))  # the whole image in 80 × 60 px
     warm_view(image, cache, levels, np.eye(3), view)
-    assert tiles.reads == reads
+    assert len(tiles.calls) == reads

@@ -14,12 +14,17 @@ used, from this builder:
   transform, equalizations);
 - ``widget_fixtures.make_catalog()``: planned (not random) geometry for the dock's clicks.
 
+Image pyramids are tested on :func:`tiered_image` (a bare SectionImage of a given size
+and tier count) read through :class:`CountingTiles` (a TileSource that paints each pixel
+with its position and records every read).
+
 Import it by name (``from synthetic import data_set, catalog, inverse``): tests/support
 is on pytest's ``pythonpath``.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -28,7 +33,8 @@ import numpy as np
 from napari_allen_sync.catalog import Catalog
 from napari_allen_sync.records import Alignment2d, Alignment3d, Atlas, SectionDataSet, SectionImage
 
-__all__ = ["Section", "catalog", "data_set", "inverse", "random_tsv", "random_tvr", "rotation"]
+__all__ = ["CountingTiles", "Section", "catalog", "data_set", "inverse", "random_tsv",
+           "random_tvr", "rotation", "tiered_image"]
 
 
 # ---------------------------------------------------------------------- affine arithmetic
@@ -122,3 +128,37 @@ def catalog(data_sets: Iterable[tuple[SectionDataSet, list]], *, atlas: Atlas | 
         out.append(atlas)
     out += list(records)
     return Catalog(out)
+
+
+# ---------------------------------------------------------------------- image tiles
+def tiered_image(width, height, tiers, image_id=7) -> SectionImage:
+    """A SectionImage of ``width`` × ``height`` pixels (its crop) and ``tiers`` tiers, in
+    no data set's catalog: for image pyramids."""
+    return SectionImage(id=image_id, data_set_id=1, section_number=1, width=width,
+                        height=height, image_width=width + 10, image_height=height + 10,
+                        tier_count=tiers)
+
+
+class CountingTiles:
+    """A TileSource that records its calls (``calls``: ``(downsample, left, top, width,
+    height)``) and paints each pixel with its position: red its tier row, green its tier
+    column (both modulo 256), blue the tier. With ``fail``, every read raises it."""
+
+    def __init__(self, fail: Exception | None = None):
+        self.calls = []
+        self.fail = fail
+        self._lock = threading.Lock()
+
+    def read_region(self, image, downsample, left, top, width, height):
+        with self._lock:
+            self.calls.append((downsample, left, top, width, height))
+        if self.fail is not None:
+            raise self.fail
+        f = 2**downsample
+        rows = (top // f + np.arange(height))[:, None]
+        cols = (left // f + np.arange(width))[None, :]
+        out = np.zeros((height, width, 3), np.uint8)
+        out[..., 0] = rows % 256
+        out[..., 1] = cols % 256
+        out[..., 2] = downsample
+        return out

@@ -235,13 +235,10 @@ def warm_coarsest(image, tiles, levels) -> None:
     if int(shape[0]) * int(shape[1]) > SETTLED_TIER_PIXELS or not rows:
         return
     if len(rows) == 1 and len(rows[0]) == 1:
-        tier = np.asarray(rows[0][0])
+        tier = rows[0][0]  # the cache's own array, read-only already
     else:
-        tier = np.concatenate([np.concatenate([np.asarray(c) for c in row], axis=1)
-                               for row in rows], axis=0)
+        tier = np.concatenate([np.concatenate(row, axis=1) for row in rows], axis=0)
+        tier.setflags(write=False)
     if tier.shape != tuple(shape) or tier.dtype != levels[level].dtype:
         return  # a source that renders otherwise: the lazy tier says so where drawn
-    if tier.flags.writeable:
-        tier = tier.view()
-        tier.setflags(write=False)
     levels[level] = tier
